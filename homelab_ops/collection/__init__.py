@@ -1,0 +1,1 @@
+"""The pyinfra collection: facts, operations and deploys, usable without the agent."""

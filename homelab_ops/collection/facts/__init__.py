@@ -1,0 +1,1 @@
+"""pyinfra facts for podman, BTRFS, systemd and the host."""

@@ -1,0 +1,40 @@
+"""Typed errors for user mistakes and environment problems.
+
+The CLI prints ``str(error)`` as one line and exits non-zero: the message must say what
+is wrong and where (file and field), so nobody needs a traceback to fix their input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HomelabError(Exception):
+    """Base of every error the CLI reports as one clear line."""
+
+    exit_code = 1
+
+
+class InputError(HomelabError):
+    """A user-supplied file (settings, inventory, pattern, policy) is invalid."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, field: str | None, message: str) -> None:
+        self.path = Path(path)
+        self.field = field
+        self.message = message
+        where = f"{self.path}: {field}" if field else str(self.path)
+        super().__init__(f"{where}: {message}")
+
+
+class LabError(HomelabError):
+    """The sandbox lab could not be built, inspected or removed."""
+
+
+def pydantic_field(loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic error location as a dotted field path (``a.b[2].c``)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"

@@ -1,0 +1,185 @@
+"""The sandbox lab: real podman, real BTRFS pools on loop files and a real sshd on
+127.0.0.1, all owned by one directory.
+
+``up`` is idempotent and keeps data; ``down`` removes exactly what ``up`` created, also
+after a half-failed ``up``, and refuses to delete a directory it did not make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+from homelab_ops.errors import HomelabError, LabError
+from homelab_ops.lab import podman, pools, sshd
+from homelab_ops.lab.paths import LabPaths
+from homelab_ops.models.lab import LabSpec, LabState
+
+REQUIRED_TOOLS = ("podman", "runc", "mkfs.btrfs", "mount", "losetup", "ssh-keygen")
+
+
+class Lab:
+    def __init__(self, root: Path, spec: LabSpec | None = None) -> None:
+        self.paths = LabPaths(root.absolute())
+        self.spec = spec or LabSpec()
+
+    # -- state remembered between runs ------------------------------------------------
+    def _load_state(self) -> LabState:
+        try:
+            return LabState.model_validate_json(self.paths.state_file.read_text())
+        except FileNotFoundError:
+            return LabState()
+
+    def _save_state(self, state: LabState) -> None:
+        tmp = self.paths.state_file.with_suffix(".tmp")
+        tmp.write_text(state.model_dump_json(indent=2))
+        tmp.replace(self.paths.state_file)
+
+    # -- up -----------------------------------------------------------------------------
+    def up(self) -> dict[str, Any]:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root: it mounts loop devices and runs rootful podman")
+        missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+        if missing:
+            raise LabError(f"missing tools: {', '.join(missing)} (run scripts/setup.sh)")
+        paths = self.paths
+        if paths.root.exists() and any(paths.root.iterdir()) and not paths.marker.exists():
+            raise LabError(f"{paths.root} exists and is not a homelab-ops lab; refusing")
+        paths.root.mkdir(parents=True, exist_ok=True)
+        paths.marker.touch()
+        state = self._load_state()
+
+        podman.write_config(paths)
+        podman.build_image(paths, self.spec.image)
+        for pool in self.spec.pools:
+            pools.ensure_pool(paths, pool)
+
+        sshd.ensure_keys(paths)
+        if sshd.running_pid(paths) is None and (state.ssh_port is None or _port_taken(state)):
+            state.ssh_port = sshd.free_port()
+        assert state.ssh_port is not None
+        sshd.write_config(paths, state.ssh_port, self.spec.ssh_alias, podman.podman_env(paths))
+        state.created_privsep_dir |= sshd.start(paths, state.ssh_port)
+        self._save_state(state)
+        self._write_inventory(state.ssh_port)
+        return self.status()
+
+    def _write_inventory(self, port: int) -> None:
+        """Host data for the @local host and the SSH alias, read by inventory/lab.py."""
+        common = {
+            # pyinfra applies host data "_env" to every fact and operation on the host
+            "_env": podman.podman_env(self.paths),
+            "lab_dir": str(self.paths.root),
+            "lab_image": self.spec.image,
+            "systemd": False,
+            "btrfs_pools": {p.name: str(self.paths.pool_mount(p.name)) for p in self.spec.pools},
+        }
+        ssh = {
+            "ssh_hostname": "127.0.0.1",
+            "ssh_port": port,
+            "ssh_user": "root",
+            "ssh_key": str(self.paths.client_key),
+            "ssh_known_hosts_file": str(self.paths.known_hosts),
+            "ssh_strict_host_key_checking": "yes",
+            "ssh_allow_agent": False,
+            "ssh_look_for_keys": False,
+        }
+        hosts = {"@local": common, self.spec.ssh_alias: {**common, **ssh}}
+        self.paths.inventory.write_text(json.dumps({"hosts": hosts}, indent=2) + "\n")
+
+    # -- down ---------------------------------------------------------------------------
+    def down(self) -> dict[str, Any]:
+        paths = self.paths
+        if not paths.root.exists():
+            return {"lab_dir": str(paths.root), "removed": False, "reason": "no lab here"}
+        if not paths.marker.exists():
+            raise LabError(f"{paths.root} is not a homelab-ops lab (no {paths.marker.name})")
+        state = self._load_state()
+        errors = []
+        for step in (
+            lambda: podman.remove_all(paths),
+            lambda: sshd.stop(paths),
+            lambda: pools.release(paths, self.spec.pools),
+        ):
+            try:
+                step()
+            except (HomelabError, OSError) as exc:
+                errors.append(str(exc))
+        left = pools.mounts_under(paths.root)
+        if errors or left:
+            detail = "; ".join(errors + [f"still mounted: {p}" for p in left])
+            raise LabError(f"lab down incomplete, kept {paths.root}: {detail}")
+        shutil.rmtree(paths.root)
+        if state.created_privsep_dir:
+            _remove_privsep_dir()
+        return {"lab_dir": str(paths.root), "removed": True}
+
+    # -- status -------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        paths = self.paths
+        if not paths.marker.exists():
+            return {"lab_dir": str(paths.root), "up": False, "exists": False}
+        state = self._load_state()
+        mounted = set(pools.mounts_under(paths.root))
+        pool_rows = []
+        for pool in self.spec.pools:
+            mnt = paths.pool_mount(pool.name)
+            row: dict[str, Any] = {"name": pool.name, "mountpoint": str(mnt),
+                                   "mounted": mnt.resolve() in mounted}
+            if row["mounted"]:
+                row |= pools.pool_usage(mnt)
+                row["subvolumes"] = sorted(s for s in pool.subvolumes if (mnt / s).is_dir())
+            pool_rows.append(row)
+        image = containers = None
+        if paths.containers_conf.exists():
+            image = podman.podman(paths, "image", "exists", self.spec.image, check=False)
+            ps = podman.podman(paths, "ps", "--all", "--quiet", check=False)
+            containers = len(ps.stdout.split()) if ps.returncode == 0 else None
+        ssh = {"running": sshd.running_pid(paths) is not None, "port": state.ssh_port,
+               "alias": self.spec.ssh_alias, "ssh_config": str(paths.ssh_config)}
+        image_ok = image is not None and image.returncode == 0
+        up = image_ok and ssh["running"] and all(r["mounted"] for r in pool_rows)
+        return {
+            "lab_dir": str(paths.root),
+            "exists": True,
+            "up": up,
+            "image": {"name": self.spec.image, "present": image_ok},
+            "pools": pool_rows,
+            "sshd": ssh,
+            "containers": containers,
+            "inventory": str(paths.inventory),
+        }
+
+
+def _port_taken(state: LabState) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", state.ssh_port or 0)) == 0
+
+
+def _remove_privsep_dir() -> None:
+    """Remove /run/sshd if this lab made it, nothing is in it and no other sshd runs."""
+    if not any(_comm(p) == "sshd" for p in os.listdir("/proc") if p.isdigit()):
+        with contextlib.suppress(OSError):
+            sshd.PRIVSEP_DIR.rmdir()
+
+
+def _comm(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # the process ended while we looked
+        return ""
+
+
+def lab_hosts(lab_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The lab's pyinfra inventory as (name, host data) pairs."""
+    path = LabPaths(lab_dir.absolute()).inventory
+    try:
+        hosts = json.loads(path.read_text())["hosts"]
+    except FileNotFoundError:
+        raise LabError(f"no lab at {lab_dir} (run: homelab-ops lab up)") from None
+    return list(hosts.items())

@@ -1,0 +1,1 @@
+"""Pydantic models: the one place each shape of homelab-ops is declared."""

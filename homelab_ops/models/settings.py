@@ -1,0 +1,95 @@
+"""Agent settings: where state lives, what is never touched, when to worry.
+
+Settings come from a TOML file (``--config``, ``$HOMELAB_OPS_CONFIG`` or
+``~/.config/homelab-ops/settings.toml`` when it exists). The state directory is chosen,
+strongest first, by ``--state-dir``, ``$HOMELAB_OPS_STATE_DIR``, the file's
+``state_dir`` and the default ``~/.local/state/homelab-ops``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from homelab_ops.errors import InputError, pydantic_field
+
+STATE_DIR_ENV = "HOMELAB_OPS_STATE_DIR"
+CONFIG_ENV = "HOMELAB_OPS_CONFIG"
+DEFAULT_CONFIG = Path("~/.config/homelab-ops/settings.toml")
+DEFAULT_STATE_DIR = Path("~/.local/state/homelab-ops")
+
+Percent = Annotated[float, Field(gt=0, le=100)]
+ServiceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in a settings file must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(Strict):
+    """Levels that lower the health score and trigger findings."""
+
+    disk_warn_pct: Percent = 80.0
+    disk_crit_pct: Percent = 90.0
+    memory_pressure_pct: Percent = 90.0
+    restart_loop_count: Annotated[int, Field(ge=1)] = 3
+
+    @model_validator(mode="after")
+    def _warn_below_crit(self) -> Thresholds:
+        if self.disk_warn_pct >= self.disk_crit_pct:
+            raise ValueError("disk_warn_pct must be below disk_crit_pct")
+        return self
+
+
+class Settings(Strict):
+    """Everything the agent reads from its settings file."""
+
+    state_dir: Path = DEFAULT_STATE_DIR
+    protected_services: tuple[ServiceName, ...] = ("traefik", "authelia")
+    thresholds: Thresholds = Thresholds()
+
+    @property
+    def lab_dir(self) -> Path:
+        return self.state_dir / "lab"
+
+
+def load_settings(config: Path | None = None, state_dir: Path | None = None) -> Settings:
+    """Read settings, apply the state-dir overrides and return a validated model.
+
+    Raises InputError naming the file and the field for anything invalid.
+    """
+    path = config or _env_path(CONFIG_ENV) or DEFAULT_CONFIG.expanduser()
+    explicit = config is not None or CONFIG_ENV in os.environ
+    raw: dict = {}
+    if path.exists() or explicit:
+        raw = _read_toml(path)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(path, pydantic_field(err["loc"]), err["msg"]) from None
+    chosen = state_dir or _env_path(STATE_DIR_ENV) or settings.state_dir
+    return settings.model_copy(update={"state_dir": chosen.expanduser().absolute()})
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value) if value else None
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(path, None, "settings file does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, None, f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror}") from None

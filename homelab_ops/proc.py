@@ -1,0 +1,44 @@
+"""Run local commands as argument lists (never shell strings) with readable failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from homelab_ops.errors import HomelabError
+
+
+class CommandError(HomelabError):
+    """A command exited non-zero; the message carries its last line of stderr."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        last = next((ln for ln in reversed(stderr.strip().splitlines()) if ln.strip()), "")
+        super().__init__(f"`{' '.join(argv[:3])}` failed ({returncode}): {last}".rstrip(": "))
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input: str | None = None,
+    timeout: float | None = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with ``env`` added to the current environment; capture text output."""
+    full_env = {**os.environ, **env} if env else None
+    proc = subprocess.run(
+        list(argv),
+        env=full_env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise CommandError(argv, proc.returncode, proc.stderr)
+    return proc
