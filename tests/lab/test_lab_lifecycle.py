@@ -73,10 +73,12 @@ def test_down_after_half_failed_up(tmp_path: Path) -> None:
     lab = Lab(tmp_path / "lab3")
     (lab.paths.ssh / "id_ed25519.pub").mkdir(parents=True)
     lab.paths.root.joinpath(".homelab-ops-lab").touch()
-    with pytest.raises(CommandError, match="Is a directory"):
-        lab.up()
-    assert lab.paths.pool_mount("data").resolve() in mounts_under(lab.paths.root)
-    lab.down()
+    try:
+        with pytest.raises(CommandError, match="Is a directory"):
+            lab.up()
+        assert lab.paths.pool_mount("data").resolve() in mounts_under(lab.paths.root)
+    finally:
+        lab.down()
     _assert_gone(lab)
 
 
