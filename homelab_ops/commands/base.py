@@ -1,0 +1,58 @@
+"""Shared CLI plumbing: the per-invocation App, the ``command`` decorator that gives
+every command ``--json``, and ``emit`` which renders JSON or a human view."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cached_property, wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+class App:
+    """Per-invocation context: global options and the settings loaded on first use."""
+
+    def __init__(self, state_dir: Path | None, config: Path | None) -> None:
+        self._state_dir = state_dir
+        self._config = config
+        self.json = False
+
+    @cached_property
+    def settings(self):
+        from homelab_ops.models.settings import load_settings
+
+        return load_settings(self._config, self._state_dir)
+
+    def store(self):
+        """Open the state store (callers close it, or use it as a context manager)."""
+        from homelab_ops.store import Store
+
+        return Store.open(self.settings.state_dir)
+
+
+def command(group: click.Group, name: str | None = None, **kwargs: Any):
+    """Register a command that takes ``--json`` and receives the App as first argument."""
+
+    def decorate(fn: Callable[..., Any]):
+        @group.command(name, **kwargs)
+        @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+        @click.pass_obj
+        @wraps(fn)
+        def wrapper(app: App, as_json: bool, *args: Any, **kw: Any) -> Any:
+            app.json = as_json
+            return fn(app, *args, **kw)
+
+        return wrapper
+
+    return decorate
+
+
+def emit(app: App, data: Any, human: Callable[[Any], None]) -> None:
+    """Print ``data`` as JSON with --json, else through the human renderer."""
+    if app.json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        human(data)

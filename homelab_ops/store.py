@@ -1,0 +1,375 @@
+"""The embedded state store: one SQLite file (WAL) under the state directory.
+
+Holds observations, per-metric time series (downsampled as they age), events, a TTL
+cache, backup records and, later, decisions. Schema changes are numbered migrations
+applied in order (``PRAGMA user_version``), so an old store upgrades in place.
+WAL lets readers (``ask``, ``status``) work while the observer writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "state.db"
+
+# Ages (seconds) at which history is rolled up: raw -> hourly after 14 days,
+# hourly -> daily after 90 days. Daily rows are kept (a year is ~365 rows per series).
+RAW_KEEP = 14 * 86400
+HOURLY_KEEP = 90 * 86400
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: observations, series, events, cache, backups
+    """
+    CREATE TABLE observations (
+        id INTEGER PRIMARY KEY,
+        host TEXT NOT NULL,
+        ts REAL NOT NULL,
+        reachable INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX observations_host_ts ON observations(host, ts);
+    CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        host TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        UNIQUE (host, kind, subject, metric)
+    );
+    CREATE TABLE samples (
+        series_id INTEGER NOT NULL REFERENCES series(id),
+        ts REAL NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (series_id, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollups (
+        series_id INTEGER NOT NULL REFERENCES series(id),
+        resolution INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        avg REAL NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (series_id, resolution, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        host TEXT NOT NULL,
+        ts REAL NOT NULL,
+        subject TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_subject_ts ON events(host, subject, ts);
+    CREATE INDEX events_ts ON events(ts);
+    CREATE TABLE cache (
+        key TEXT PRIMARY KEY,
+        scope TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created REAL NOT NULL,
+        expires REAL NOT NULL
+    );
+    CREATE INDEX cache_scope ON cache(scope);
+    CREATE TABLE backups (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        host TEXT NOT NULL,
+        subvolume TEXT NOT NULL,
+        action TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX backups_action_ts ON backups(action, ts);
+    """,
+)
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    """Labels of one time series: ``host``, ``kind`` (host/container/filesystem),
+    ``subject`` (container or mount name; "" for the host) and ``metric``."""
+
+    host: str
+    kind: str
+    subject: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class Event:
+    host: str
+    ts: float
+    subject: str
+    kind: str
+    detail: dict[str, Any]
+
+
+class Store:
+    """A connection to the state store. Cheap to open; one per process or thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        return cls(state_dir / DB_NAME)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: all of it lands or none of it (an interrupted observe
+        never leaves half an observation)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"{self.path} is from a newer homelab-ops (schema {version})")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as db:
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- observations -------------------------------------------------------------------
+    def add_observation(self, host: str, ts: float, reachable: bool, doc: dict) -> int:
+        cur = self.db.execute(
+            "INSERT INTO observations(host, ts, reachable, doc) VALUES (?,?,?,?)",
+            (host, ts, int(reachable), json.dumps(doc, separators=(",", ":"))),
+        )
+        return int(cur.lastrowid or 0)
+
+    def latest_observations(self) -> dict[str, dict]:
+        """The newest observation document of every host."""
+        rows = self.db.execute(
+            "SELECT host, doc FROM observations o WHERE ts = "
+            "(SELECT MAX(ts) FROM observations WHERE host = o.host) ORDER BY host"
+        )
+        return {host: json.loads(doc) for host, doc in rows}
+
+    def previous_observation(self, host: str, before: float) -> dict | None:
+        row = self.db.execute(
+            "SELECT doc FROM observations WHERE host=? AND ts<? AND reachable=1 "
+            "ORDER BY ts DESC LIMIT 1",
+            (host, before),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- time series --------------------------------------------------------------------
+    def series_id(self, key: SeriesKey) -> int:
+        row = self.db.execute(
+            "SELECT id FROM series WHERE host=? AND kind=? AND subject=? AND metric=?",
+            (key.host, key.kind, key.subject, key.metric),
+        ).fetchone()
+        if row:
+            return int(row[0])
+        cur = self.db.execute(
+            "INSERT INTO series(host, kind, subject, metric) VALUES (?,?,?,?)",
+            (key.host, key.kind, key.subject, key.metric),
+        )
+        return int(cur.lastrowid or 0)
+
+    def add_samples(self, ts: float, values: Iterable[tuple[SeriesKey, float]]) -> int:
+        rows = [(self.series_id(k), ts, float(v)) for k, v in values]
+        self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?,?,?)", rows)
+        return len(rows)
+
+    def add_points(self, key: SeriesKey, points: Sequence[tuple[float, float]]) -> None:
+        """Bulk-load one series (imports, simulations, benchmarks)."""
+        sid = self.series_id(key)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO samples VALUES (?,?,?)", [(sid, t, v) for t, v in points]
+        )
+
+    def find_series(self, host: str | None = None, kind: str | None = None,
+                    subject: str | None = None, metric: str | None = None) -> list[SeriesKey]:
+        clauses, args = [], []
+        for col, val in (("host", host), ("kind", kind), ("subject", subject),
+                         ("metric", metric)):
+            if val is not None:
+                clauses.append(f"{col}=?")
+                args.append(val)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.execute(f"SELECT host, kind, subject, metric FROM series {where}", args)
+        return [SeriesKey(*r) for r in rows]
+
+    def read_series(self, key: SeriesKey, since: float = 0.0,
+                    until: float = float("inf")) -> list[tuple[float, float]]:
+        """(ts, value) points in time order, mixing raw samples with the averages of
+        rolled-up history, so callers see one series whatever its age."""
+        sid = self.db.execute(
+            "SELECT id FROM series WHERE host=? AND kind=? AND subject=? AND metric=?",
+            (key.host, key.kind, key.subject, key.metric),
+        ).fetchone()
+        if not sid:
+            return []
+        rows = self.db.execute(
+            "SELECT ts, avg FROM rollups WHERE series_id=? AND ts>=? AND ts<=? "
+            "UNION ALL SELECT ts, value FROM samples WHERE series_id=? AND ts>=? AND ts<=? "
+            "ORDER BY 1",
+            (sid[0], since, _finite(until), sid[0], since, _finite(until)),
+        )
+        return [(float(t), float(v)) for t, v in rows]
+
+    def downsample(self, now: float | None = None) -> dict[str, int]:
+        """Roll raw samples older than 14 days into hourly rows and hourly rows older
+        than 90 days into daily rows; returns how many rows moved."""
+        now = time.time() if now is None else now
+        moved = {}
+        with self.transaction() as db:
+            moved["raw_to_hourly"] = _roll(db, "samples", now - RAW_KEEP, 3600)
+            moved["hourly_to_daily"] = _roll(db, "hourly", now - HOURLY_KEEP, 86400)
+            cutoff = now - 14 * 86400
+            moved["observations_pruned"] = db.execute(
+                "DELETE FROM observations WHERE ts < ? AND id NOT IN "
+                "(SELECT MAX(id) FROM observations GROUP BY host)", (cutoff,)
+            ).rowcount
+        return moved
+
+    # -- events -------------------------------------------------------------------------
+    def add_events(self, events: Iterable[Event]) -> None:
+        self.db.executemany(
+            "INSERT INTO events(host, ts, subject, kind, detail) VALUES (?,?,?,?,?)",
+            [(e.host, e.ts, e.subject, e.kind, json.dumps(e.detail)) for e in events],
+        )
+
+    def events(self, host: str | None = None, subject: str | None = None,
+               kinds: Sequence[str] | None = None, since: float = 0.0,
+               limit: int = 100) -> list[Event]:
+        """Newest first."""
+        clauses, args = ["ts >= ?"], [since]
+        if host is not None:
+            clauses.append("host = ?")
+            args.append(host)
+        if subject is not None:
+            clauses.append("subject = ?")
+            args.append(subject)
+        if kinds:
+            clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        rows = self.db.execute(
+            f"SELECT host, ts, subject, kind, detail FROM events WHERE {' AND '.join(clauses)} "
+            "ORDER BY ts DESC, id DESC LIMIT ?",
+            [*args, limit],
+        )
+        return [Event(h, t, s, k, json.loads(d)) for h, t, s, k, d in rows]
+
+    # -- cache --------------------------------------------------------------------------
+    def cache_get(self, key: str, now: float | None = None) -> Any | None:
+        now = time.time() if now is None else now
+        row = self.db.execute(
+            "SELECT value FROM cache WHERE key=? AND expires>?", (key, now)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def cache_put(self, key: str, value: Any, ttl: float, scope: str = "default",
+                  now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.db.execute(
+            "INSERT OR REPLACE INTO cache(key, scope, value, created, expires) "
+            "VALUES (?,?,?,?,?)",
+            (key, scope, json.dumps(value, default=str), now, now + ttl),
+        )
+
+    def cache_invalidate(self, scope: str | None = None) -> int:
+        if scope is None:
+            return self.db.execute("DELETE FROM cache").rowcount
+        return self.db.execute("DELETE FROM cache WHERE scope=?", (scope,)).rowcount
+
+    # -- backups ------------------------------------------------------------------------
+    def record_backup(self, host: str, subvolume: str, action: str, ok: bool,
+                      detail: dict[str, Any] | None = None, ts: float | None = None) -> None:
+        """One backup step: action is e.g. snapshot, send, prune, restore_test."""
+        self.db.execute(
+            "INSERT INTO backups(ts, host, subvolume, action, ok, detail) VALUES (?,?,?,?,?,?)",
+            (time.time() if ts is None else ts, host, subvolume, action, int(ok),
+             json.dumps(detail or {}, default=str)),
+        )
+
+    def backups(self, action: str | None = None, ok: bool | None = None,
+                limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first."""
+        clauses, args = ["1=1"], []
+        if action is not None:
+            clauses.append("action=?")
+            args.append(action)
+        if ok is not None:
+            clauses.append("ok=?")
+            args.append(int(ok))
+        rows = self.db.execute(
+            "SELECT ts, host, subvolume, action, ok, detail FROM backups WHERE "
+            f"{' AND '.join(clauses)} ORDER BY ts DESC, id DESC LIMIT ?", [*args, limit]
+        )
+        return [
+            {"ts": t, "host": h, "subvolume": s, "action": a, "ok": bool(o),
+             "detail": json.loads(d)}
+            for t, h, s, a, o, d in rows
+        ]
+
+
+def _finite(value: float) -> float:
+    return min(value, 1e18)
+
+
+def _roll(db: sqlite3.Connection, source: str, cutoff: float, step: int) -> int:
+    """Aggregate ``source`` rows older than ``cutoff`` into ``step``-second buckets.
+
+    Only whole buckets are rolled, so a bucket is never split between two resolutions.
+    """
+    cutoff = cutoff - (cutoff % step)
+    if source == "samples":
+        select = (
+            "SELECT series_id, CAST(ts / :step AS INTEGER) * :step AS b, AVG(value), "
+            "MIN(value), MAX(value), COUNT(*) FROM samples WHERE ts < :cutoff "
+            "GROUP BY series_id, b"
+        )
+        delete = "DELETE FROM samples WHERE ts < :cutoff"
+    else:
+        select = (
+            "SELECT series_id, CAST(ts / :step AS INTEGER) * :step AS b, "
+            "SUM(avg * n) / SUM(n), MIN(min), MAX(max), SUM(n) FROM rollups "
+            "WHERE resolution = 3600 AND ts < :cutoff GROUP BY series_id, b"
+        )
+        delete = "DELETE FROM rollups WHERE resolution = 3600 AND ts < :cutoff"
+    args = {"step": step, "cutoff": cutoff}
+    rows = db.execute(select, args).fetchall()
+    # a late sample for an already rolled bucket merges into it instead of replacing it
+    db.executemany(
+        "INSERT INTO rollups(series_id, resolution, ts, avg, min, max, n) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(series_id, resolution, ts) DO UPDATE SET "
+        "avg = (avg * n + excluded.avg * excluded.n) / (n + excluded.n), "
+        "min = MIN(min, excluded.min), max = MAX(max, excluded.max), n = n + excluded.n",
+        [(sid, step, b, a, lo, hi, n) for sid, b, a, lo, hi, n in rows],
+    )
+    return db.execute(delete, args).rowcount
