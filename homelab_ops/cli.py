@@ -16,6 +16,7 @@ import click
 from homelab_ops import __version__
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
+from homelab_ops.commands.observe import observe_cmd, status_cmd
 from homelab_ops.errors import HomelabError
 
 
@@ -45,6 +46,8 @@ def settings_cmd(app: App) -> None:
 
 
 cli.add_command(lab)
+cli.add_command(observe_cmd)
+cli.add_command(status_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

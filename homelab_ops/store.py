@@ -178,11 +178,14 @@ class Store:
         )
         return {host: json.loads(doc) for host, doc in rows}
 
-    def previous_observation(self, host: str, before: float) -> dict | None:
+    def previous_observation(self, host: str, before: float,
+                             reachable_only: bool = True) -> dict | None:
+        """The newest observation of ``host`` before ``before`` (optionally only one
+        where the host answered)."""
         row = self.db.execute(
-            "SELECT doc FROM observations WHERE host=? AND ts<? AND reachable=1 "
+            "SELECT doc FROM observations WHERE host=? AND ts<? AND reachable>=? "
             "ORDER BY ts DESC LIMIT 1",
-            (host, before),
+            (host, before, int(reachable_only)),
         ).fetchone()
         return json.loads(row[0]) if row else None
 

@@ -1,39 +1,70 @@
-"""Drive pyinfra through its Python API: an inventory from (name, data) pairs, connect,
-read facts in parallel, disconnect. The agent uses this; users use the pyinfra CLI."""
+"""Drive pyinfra through its Python API: connect to an inventory, read facts in
+parallel, disconnect. The agent uses this; users use the pyinfra CLI."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
 from pyinfra.api import Config, Host, Inventory, State
-from pyinfra.api.connect import connect_all, disconnect_all
+from pyinfra.api.connect import disconnect_all
+from pyinfra.api.exceptions import ConnectError, PyinfraError
 from pyinfra.api.facts import get_fact
 from pyinfra.context import ctx_host, ctx_state
 
-HostEntry = tuple[str, dict[str, Any]]
+
+class FactFailed(str):
+    """The reason a fact could not be read from a host."""
+
+
+@dataclass
+class Session:
+    state: State
+    unreachable: dict[str, str] = field(default_factory=dict)  # host name -> reason
 
 
 @contextmanager
-def pyinfra_state(hosts: Sequence[HostEntry], parallel: int = 20) -> Iterator[State]:
-    """A connected pyinfra State; hosts that failed to connect are left out of it."""
-    inventory = Inventory((list(hosts), {}))
+def pyinfra_session(inventory: Inventory, parallel: int = 20) -> Iterator[Session]:
+    """Connect to every host in parallel; hosts that fail are listed with the reason
+    in ``unreachable`` and left out, the rest are ready for facts and operations."""
     state = State(inventory, Config(PARALLEL=parallel, FAIL_PERCENT=100))
-    connect_all(state)
+    session = Session(state)
+
+    def connect(host: Host) -> None:
+        try:
+            host.connect(show_errors=False, raise_exceptions=True)
+        except (ConnectError, OSError) as exc:
+            session.unreachable[host.name] = str(exc) or type(exc).__name__
+
+    with ctx_state.use(state):
+        gevent.joinall([state.pool.spawn(connect, h) for h in inventory], raise_error=True)
+    for host in inventory:
+        if host.connected:
+            state.activate_host(host)
     try:
-        yield state
+        yield session
     finally:
         disconnect_all(state)
 
 
-def fact_per_host(state: State, fact: type, **kwargs: Any) -> dict[str, Any]:
-    """One fact from every connected host, in parallel."""
+def fact_per_host(
+    state: State,
+    fact: type,
+    kwargs_for: Callable[[Host], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One fact from every connected host, in parallel. A host whose fact failed maps
+    to a ``FactFailed`` carrying the reason, so one bad host never hides the others."""
 
     def one(host: Host) -> Any:
+        kwargs = kwargs_for(host) if kwargs_for else {}
         with ctx_host.use(host):
-            return get_fact(state, host, fact, kwargs=kwargs)
+            try:
+                return get_fact(state, host, fact, kwargs=kwargs)
+            except (PyinfraError, OSError) as exc:
+                return FactFailed(str(exc) or type(exc).__name__)
 
     with ctx_state.use(state):
         jobs = {host.name: state.pool.spawn(one, host) for host in state.activated_hosts}

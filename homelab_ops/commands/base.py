@@ -33,11 +33,13 @@ class App:
         return Store.open(self.settings.state_dir)
 
 
-def command(group: click.Group, name: str | None = None, **kwargs: Any):
-    """Register a command that takes ``--json`` and receives the App as first argument."""
+def command(group: click.Group | None, name: str | None = None, **kwargs: Any):
+    """A command that takes ``--json`` and receives the App as first argument; registered
+    on ``group``, or standalone (for cli.py to add) when ``group`` is None. Put click
+    options for the command below this decorator."""
 
     def decorate(fn: Callable[..., Any]):
-        @group.command(name, **kwargs)
+        @(group.command if group is not None else click.command)(name, **kwargs)
         @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
         @click.pass_obj
         @wraps(fn)

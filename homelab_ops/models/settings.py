@@ -51,6 +51,8 @@ class Settings(Strict):
     """Everything the agent reads from its settings file."""
 
     state_dir: Path = DEFAULT_STATE_DIR
+    # pyinfra inventory the agent works on; None means the sandbox lab's when it exists
+    inventory: Path | None = None
     protected_services: tuple[ServiceName, ...] = ("traefik", "authelia")
     thresholds: Thresholds = Thresholds()
 

@@ -1,12 +1,29 @@
 """podman facts. Where podman needs a private configuration (the lab), the inventory sets
-host data ``_env``, which pyinfra applies to every fact and operation on that host."""
+host data ``_env``, which pyinfra applies to every fact and operation on that host.
+
+Each fact is also a section of the batched host probe (facts/probe.py): ``command``
+builds the shell, ``process`` parses its output into plain data shaped by the
+observation models, so the CLI, the probe and the agent share one parser.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from pyinfra.api import FactBase
+
+from homelab_ops.models.observation import ContainerObs, NetworkObs
+
+STATS_MARK = "@@homelab-ops:stats"
+# Run the healthchecks of running containers that have one (no systemd timer does it
+# on hosts without systemd); in parallel, so 20 containers cost one check's time.
+RUN_HEALTHCHECKS = (
+    "podman ps -q --filter health=healthy --filter health=unhealthy --filter health=starting"
+    " | while read -r c; do podman healthcheck run \"$c\" >/dev/null 2>&1 & done; wait; "
+)
 
 
 class PodmanInfo(FactBase):
@@ -28,3 +45,114 @@ class PodmanInfo(FactBase):
             "network_backend": host.get("networkBackend"),
             "oci_runtime": (host.get("ociRuntime") or {}).get("name"),
         }
+
+
+class PodmanContainers(FactBase):
+    """Every container with state, health, restarts, memory, CPU, networks and ports.
+
+    One command: inspect of all containers, then live stats of the running ones.
+    """
+
+    requires_command = "podman"
+    default = list
+
+    def command(self, run_healthchecks: bool | None = None) -> str:
+        """``run_healthchecks``: True/False, or None to run them unless systemd is PID 1."""
+        if run_healthchecks is None:
+            checks = f'[ "$(cat /proc/1/comm)" = systemd ] || {{ {RUN_HEALTHCHECKS}}}; '
+        else:
+            checks = RUN_HEALTHCHECKS if run_healthchecks else ""
+        return (
+            checks
+            + "podman ps -aq | xargs -r podman container inspect; "
+            + f"echo '{STATS_MARK}'; "
+            + "podman stats --no-stream --format '{{json .ContainerStats}}'"
+        )
+
+    def process(self, output: list[str]) -> list[dict[str, Any]]:
+        cut = output.index(STATS_MARK) if STATS_MARK in output else len(output)
+        inspect_text = "\n".join(output[:cut]).strip()
+        inspected = json.loads(inspect_text) if inspect_text else []
+        stats = {}
+        for line in output[cut + 1 :]:
+            if line.startswith("{"):
+                s = json.loads(line)
+                stats[s["ContainerID"]] = s
+        return [_container(c, stats.get(c["Id"])).model_dump(mode="json") for c in inspected]
+
+
+def _container(c: dict[str, Any], stats: dict[str, Any] | None) -> ContainerObs:
+    state = c.get("State") or {}
+    config = c.get("Config") or {}
+    settings = c.get("NetworkSettings") or {}
+    running = state.get("Status") == "running"
+    # a stopped container keeps its last health status; it means nothing any more
+    health = (state.get("Health") or state.get("Healthcheck") or {}).get("Status") or None
+    health = health if running else None
+    ports = [
+        {"host_ip": b.get("HostIp") or "", "host_port": int(b["HostPort"]),
+         "container_port": int(spec.split("/")[0]), "protocol": spec.partition("/")[2] or "tcp"}
+        for spec, binds in (settings.get("Ports") or {}).items()
+        for b in binds or []
+        if b.get("HostPort")
+    ]
+    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in config.get("Env") or [])
+    return ContainerObs(
+        name=c["Name"].lstrip("/"),
+        id=c["Id"],
+        image=c.get("ImageName") or config.get("Image") or "",
+        state=state.get("Status", "unknown"),
+        health=health,
+        restart_count=int(c.get("RestartCount") or 0),
+        started_at=parse_time(state.get("StartedAt")),
+        finished_at=parse_time(state.get("FinishedAt")),
+        exit_code=None if running else state.get("ExitCode"),
+        oom_killed=bool(state.get("OOMKilled")),
+        mem_bytes=int(stats["MemUsage"]) if stats and running else None,
+        mem_limit_bytes=int((c.get("HostConfig") or {}).get("Memory") or 0),
+        cpu_pct=float(stats["CPU"]) if stats and running else None,
+        networks=sorted(settings.get("Networks") or {}),
+        ports=sorted(ports, key=lambda p: (p["host_port"], p["protocol"])),
+        labels=config.get("Labels") or {},
+        env_digest={k: hashlib.sha256(v.encode()).hexdigest()[:16] for k, v in env.items()},
+        mounts=[
+            {"source": m.get("Source", ""), "destination": m.get("Destination", ""),
+             "rw": bool(m.get("RW", True)), "type": m.get("Type", "bind")}
+            for m in c.get("Mounts") or []
+        ],
+        command=config.get("Cmd") or [],
+    )
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """podman's RFC 3339 times with nanoseconds; the zero time means "never"."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    head, dot, rest = value.partition(".")
+    if dot:  # trim nanoseconds to microseconds, keep the zone
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits):]
+        value = f"{head}.{digits[:6]}{zone}"
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class PodmanNetworks(FactBase):
+    """Networks with driver and subnets (members are derived from the containers)."""
+
+    requires_command = "podman"
+    default = list
+
+    def command(self) -> str:
+        return "podman network ls -q | xargs -r podman network inspect"
+
+    def process(self, output: list[str]) -> list[dict[str, Any]]:
+        text = "\n".join(output).strip()
+        nets = json.loads(text) if text else []
+        return [
+            NetworkObs(
+                name=n["name"],
+                driver=n.get("driver", ""),
+                subnets=[s["subnet"] for s in n.get("subnets") or [] if "subnet" in s],
+            ).model_dump(mode="json")
+            for n in nets
+        ]

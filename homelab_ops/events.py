@@ -1,0 +1,73 @@
+"""Events derived from two consecutive observations of a host.
+
+podman's own event log rotates and is lost with the container; deriving events from
+what we observed keeps "when was X last restarted?" answerable for as long as the
+store keeps history. A restart is dated by the container's new start time, not by
+when we happened to look.
+"""
+
+from __future__ import annotations
+
+from homelab_ops.models.observation import ContainerObs, Observation
+from homelab_ops.store import Event
+
+# Event kinds, for readers that filter by kind.
+APPEARED, DISAPPEARED = "appeared", "disappeared"
+STARTED, STOPPED, RESTARTED = "started", "stopped", "restarted"
+HEALTH_CHANGED, OOM_KILLED = "health_changed", "oom_killed"
+HOST_UNREACHABLE, HOST_REACHABLE = "host_unreachable", "host_reachable"
+
+
+def derive_events(last: Observation | None, last_seen: Observation | None,
+                  cur: Observation) -> list[Event]:
+    """Events between the previous observation ``last`` (reachability changes) and the
+    last one where the host answered, ``last_seen`` (container changes), and ``cur``."""
+    host, now = cur.host, cur.ts.timestamp()
+    if not cur.reachable:
+        if last is None or last.reachable:
+            return [Event(host, now, "", HOST_UNREACHABLE, {"error": cur.error})]
+        return []
+    events = []
+    if last is not None and not last.reachable:
+        events.append(Event(host, now, "", HOST_REACHABLE, {}))
+    before = {c.name: c for c in last_seen.containers} if last_seen else None
+    for c in cur.containers:
+        old = before.get(c.name) if before is not None else None
+        if before is not None and old is None:
+            events.append(_event(host, now, c, APPEARED, state=c.state))
+        events.extend(_container_changes(host, now, old, c))
+    if before is not None:
+        current = {c.name for c in cur.containers}
+        events.extend(
+            Event(host, now, name, DISAPPEARED, {"image": old.image})
+            for name, old in before.items()
+            if name not in current
+        )
+    return events
+
+
+def _container_changes(host: str, now: float, old: ContainerObs | None,
+                       c: ContainerObs) -> list[Event]:
+    """Changes of one container; with no earlier view, record its current start once."""
+    started = c.started_at.timestamp() if c.started_at else now
+    if old is None:
+        return [_event(host, started, c, STARTED, first_seen=True)] if c.running else []
+    out = []
+    if c.running and not old.running:
+        out.append(_event(host, started, c, STARTED, restart_count=c.restart_count))
+    elif c.running and (c.started_at != old.started_at or c.restart_count > old.restart_count):
+        out.append(_event(host, started, c, RESTARTED, restart_count=c.restart_count,
+                          previous_start=old.started_at.isoformat() if old.started_at else None))
+    elif old.running and not c.running:
+        when = c.finished_at.timestamp() if c.finished_at else now
+        out.append(_event(host, when, c, STOPPED, exit_code=c.exit_code, state=c.state))
+    if c.oom_killed and not old.oom_killed:
+        when = c.finished_at.timestamp() if c.finished_at else now
+        out.append(_event(host, when, c, OOM_KILLED, mem_limit_bytes=c.mem_limit_bytes))
+    if c.health != old.health and (c.running or old.health is not None) and c.health:
+        out.append(_event(host, now, c, HEALTH_CHANGED, old=old.health, new=c.health))
+    return out
+
+
+def _event(host: str, ts: float, c: ContainerObs, kind: str, **detail: object) -> Event:
+    return Event(host, ts, c.name, kind, {"image": c.image, **detail})

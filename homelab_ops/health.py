@@ -1,0 +1,72 @@
+"""Health score per host, 0-100, with the reasons that lowered it.
+
+All weights live in WEIGHTS so the scoring is documented and tuned in one place.
+Each reason kind is capped so that one noisy stack cannot hide everything else.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from homelab_ops.models.observation import HealthReason, HealthScore, Observation
+from homelab_ops.models.settings import Thresholds
+
+# penalty per finding, and the most one kind may take off in total
+WEIGHTS: dict[str, tuple[int, int]] = {
+    "container_down": (15, 45),  # a container that is not running (exit or stop)
+    "unhealthy": (10, 30),  # its healthcheck fails
+    "restart_loop": (10, 30),  # restarted restart_loop_count times or more
+    "oom_killed": (10, 20),  # the kernel killed it for memory
+    "disk_warn": (10, 20),  # a filesystem above disk_warn_pct
+    "disk_crit": (25, 50),  # a filesystem above disk_crit_pct
+    "memory_pressure": (15, 15),  # host memory used above memory_pressure_pct
+    "probe_error": (5, 10),  # part of the probe failed: we may not see everything
+    "backup_stale": (15, 15),  # no successful backup within the expected age
+    "restore_test": (10, 10),  # the last restore test failed or is overdue
+}
+
+
+def score(obs: Observation, t: Thresholds,
+          extra: list[HealthReason] | None = None) -> HealthScore:
+    if not obs.reachable:
+        return HealthScore(score=0, reasons=[HealthReason(
+            code="unreachable", subject=obs.host, penalty=100,
+            message=f"host unreachable: {obs.error}")])
+    found = [*_findings(obs, t), *(extra or [])]
+    taken: dict[str, int] = defaultdict(int)
+    reasons = []
+    for code, subject, message in found:
+        penalty, cap = WEIGHTS[code]
+        penalty = min(penalty, cap - taken[code])
+        taken[code] += penalty
+        reasons.append(HealthReason(code=code, subject=subject, penalty=penalty,
+                                    message=message))
+    total = sum(r.penalty for r in reasons)
+    return HealthScore(score=max(0, 100 - total),
+                       reasons=sorted(reasons, key=lambda r: -r.penalty))
+
+
+def _findings(obs: Observation, t: Thresholds):
+    for c in obs.containers:
+        if not c.running and c.state != "paused":
+            code = f" (exit {c.exit_code})" if c.exit_code is not None else ""
+            yield "container_down", c.name, f"{c.name} is {c.state}{code}"
+        if c.health == "unhealthy":
+            yield "unhealthy", c.name, f"{c.name} fails its healthcheck"
+        if c.restart_count >= t.restart_loop_count:
+            yield "restart_loop", c.name, f"{c.name} restarted {c.restart_count} times"
+        if c.oom_killed:
+            yield "oom_killed", c.name, f"{c.name} was killed for running out of memory"
+    for fs in obs.filesystems:
+        pct = fs.used_pct
+        if pct >= t.disk_crit_pct:
+            yield "disk_crit", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full"
+        elif pct >= t.disk_warn_pct:
+            yield "disk_warn", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full"
+    s = obs.stats
+    if s and s.mem_total_bytes:
+        pct = 100.0 * s.mem_used_bytes / s.mem_total_bytes
+        if pct >= t.memory_pressure_pct:
+            yield "memory_pressure", obs.host, f"memory {pct:.0f}% used"
+    for err in obs.probe_errors:
+        yield "probe_error", obs.host, f"probe: {err}"

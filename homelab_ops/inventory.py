@@ -1,0 +1,59 @@
+"""Load and validate pyinfra inventories for the agent.
+
+The agent takes the same inventory files users give the pyinfra CLI. Loading goes
+through pyinfra's own loader (group_data directories included); the keys homelab-ops
+reads are then validated, so a broken inventory is one clear error naming the file,
+the host and the field, before anything connects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pyinfra.api import Inventory
+
+from homelab_ops.errors import InputError, pydantic_field
+from homelab_ops.models.inventory import HostData
+
+HostEntry = tuple[str, dict[str, Any]]
+
+
+def load_inventory(path: Path) -> Inventory:
+    from pyinfra_cli.inventory import make_inventory
+
+    if not path.is_file():
+        raise InputError(path, None, "inventory file does not exist")
+    try:
+        inventory = make_inventory(str(path), cwd=str(path.parent))
+    except SyntaxError as exc:
+        raise InputError(path, f"line {exc.lineno}", f"not valid Python: {exc.msg}") from None
+    except Exception as exc:  # pyinfra's loader raises many types for a bad file
+        raise InputError(path, None, f"cannot load inventory: {exc}") from None
+    if not len(inventory):
+        raise InputError(path, None, "inventory defines no hosts")
+    validate(inventory, path)
+    return inventory
+
+
+def inventory_from_entries(entries: Sequence[HostEntry], source: Path | str) -> Inventory:
+    """An inventory from (name, data) pairs (the lab, tests), validated the same way."""
+    inventory = Inventory((list(entries), {}))
+    validate(inventory, Path(source))
+    return inventory
+
+
+def validate(inventory: Inventory, path: Path) -> None:
+    for host in inventory:
+        try:
+            HostData.model_validate(host.data.dict())
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = f"hosts[{host.name}].{pydantic_field(err['loc'])}"
+            raise InputError(path, field, err["msg"]) from None
+
+
+def host_data(host: Any) -> HostData:
+    return HostData.model_validate(host.data.dict())
