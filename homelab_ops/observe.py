@@ -30,9 +30,8 @@ from homelab_ops.models.observation import (
     UnitObs,
 )
 from homelab_ops.models.settings import Settings
-from homelab_ops.store import SeriesKey, Store
+from homelab_ops.store import QUERY_CACHE_SCOPE, SeriesKey, Store
 
-QUERY_CACHE_SCOPE = "query"  # answers computed from observations; stale after a new one
 DOWNSAMPLE_EVERY = 3600.0
 
 

@@ -22,6 +22,8 @@ DB_NAME = "state.db"
 # Ages (seconds) at which history is rolled up: raw -> hourly after 14 days,
 # hourly -> daily after 90 days. Daily rows are kept (a year is ~365 rows per series).
 RAW_KEEP = 14 * 86400
+# cache scope of answers computed from observations: a new observation clears it
+QUERY_CACHE_SCOPE = "query"
 HOURLY_KEEP = 90 * 86400
 
 MIGRATIONS: tuple[str, ...] = (
@@ -87,6 +89,38 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL DEFAULT '{}'
     );
     CREATE INDEX backups_action_ts ON backups(action, ts);
+    """,
+    # 2: the append-only decision log and the record of deployments
+    """
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        host TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        finding TEXT NOT NULL,
+        action TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        risk TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        outcome TEXT,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX decisions_ts ON decisions(ts);
+    CREATE TRIGGER decisions_append_only BEFORE DELETE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
+    CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        host TEXT NOT NULL,
+        stack TEXT NOT NULL,
+        service TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        spec_digest TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX deployments_ts ON deployments(ts);
     """,
 )
 
@@ -154,7 +188,7 @@ class Store:
             raise RuntimeError(f"{self.path} is from a newer homelab-ops (schema {version})")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction() as db:
-                for statement in filter(str.strip, script.split(";")):
+                for statement in _statements(script):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
 
@@ -339,6 +373,71 @@ class Store:
              "detail": json.loads(d)}
             for t, h, s, a, o, d in rows
         ]
+
+
+    # -- decisions and deployments -------------------------------------------------------
+    def record_decision(self, *, host: str, subject: str, finding: str, action: str,
+                        verdict: str, confidence: float, risk: str, reason: str,
+                        outcome: str | None = None, detail: dict[str, Any] | None = None,
+                        ts: float | None = None) -> int:
+        """Append one decision (verdict: executed, notified, queued, alerted, refused)."""
+        cur = self.db.execute(
+            "INSERT INTO decisions(ts, host, subject, finding, action, verdict, confidence, "
+            "risk, reason, outcome, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (time.time() if ts is None else ts, host, subject, finding, action, verdict,
+             confidence, risk, reason, outcome, json.dumps(detail or {}, default=str)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def decisions(self, since: float = 0.0, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first."""
+        cur = self.db.execute(
+            "SELECT * FROM decisions WHERE ts >= ? ORDER BY ts DESC, id DESC LIMIT ?",
+            (since, limit),
+        )
+        return _rows(cur)
+
+    def record_deployment(self, *, host: str, stack: str, service: str, pattern: str,
+                          spec_digest: str, ok: bool, detail: dict[str, Any] | None = None,
+                          ts: float | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO deployments(ts, host, stack, service, pattern, spec_digest, ok, "
+            "detail) VALUES (?,?,?,?,?,?,?,?)",
+            (time.time() if ts is None else ts, host, stack, service, pattern, spec_digest,
+             int(ok), json.dumps(detail or {}, default=str)),
+        )
+
+    def deployments(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest deployment of every (host, stack, service), newest first."""
+        cur = self.db.execute(
+            "SELECT * FROM deployments d WHERE id = (SELECT MAX(id) FROM deployments "
+            "WHERE host = d.host AND stack = d.stack AND service = d.service) "
+            "ORDER BY ts DESC LIMIT ?",
+            (limit,),
+        )
+        return _rows(cur)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into statements (a trigger body holds ";" of its own)."""
+    pending = ""
+    for chunk in script.split(";"):
+        pending += chunk + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+
+
+def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [c[0] for c in cur.description]
+    out = []
+    for row in cur:
+        item = dict(zip(names, row, strict=True))
+        if "detail" in item:
+            item["detail"] = json.loads(item["detail"])
+        out.append(item)
+    return out
 
 
 def _finite(value: float) -> float:
