@@ -15,3 +15,24 @@ systemd = None
 
 # BTRFS pools by name -> mount point, for snapshots, backups and capacity checks.
 btrfs_pools: dict[str, str] = {}
+
+# -- BTRFS backups (homelab_ops.models.backup.BackupConfig; deploys/backup.py) ----------
+# Nothing is backed up until you list volumes. Example:
+#   backup = {
+#       "volumes": [
+#           {"subvolume": "containers", "pool": "data"},            # daily, 14d / 2d min
+#           {"subvolume": "media", "pool": "data", "schedule": "weekly",
+#            "target_retention": {"preserve": "8w 6m", "min_keep": "latest"}},
+#       ],
+#       "target": {"pool": "backup", "dir": "snapshots"},  # or {"path": ..., "ssh": ...}
+#   }
+# Retention is btrbk's: "preserve": "14d 8w 6m *y", "min_keep": "2d|latest|all|no",
+# "preserve_day_of_week": "sunday", "preserve_hour_of_day": 0.
+backup: dict = {"volumes": []}
+# Limit a deploys/backup.py run to volumes with this schedule ("daily" / "weekly").
+backup_schedule = None
+# Timers (deploys/backup_timers.py): where unit files go (None: /etc/systemd/system, or
+# <lab_dir>/systemd in the lab), the agent they run, and its state directory.
+systemd_unit_dir = None
+homelab_ops_exe = "/usr/local/bin/homelab-ops"
+homelab_ops_state_dir = None

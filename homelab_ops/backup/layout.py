@@ -1,0 +1,47 @@
+"""Where each configured subvolume, its snapshots and its backups live on a host,
+resolved from host data (``btrfs_pools`` + ``backup``). Shared by the deploy and the
+agent so both always look in the same places."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from homelab_ops.collection.operations.btrfs import Place
+from homelab_ops.errors import InputError
+from homelab_ops.models.backup import BackupConfig, BackupTarget, BackupVolume
+
+
+@dataclass(frozen=True)
+class VolumeLayout:
+    volume: BackupVolume
+    source: str  # the subvolume itself
+    snapshots: Place
+    target: Place | None
+
+    @property
+    def base(self) -> str:
+        return self.volume.subvolume
+
+
+def target_place(target: BackupTarget, pools: Mapping[str, str], source: str) -> Place:
+    if target.pool is not None:
+        if target.pool not in pools:
+            raise InputError(source, "backup.target.pool",
+                             f"no pool {target.pool!r} in btrfs_pools")
+        return Place(f"{pools[target.pool].rstrip('/')}/{target.dir}")
+    return Place(f"{target.path}/{target.dir}", target.ssh, target.ssh_config)
+
+
+def resolve(config: BackupConfig, pools: Mapping[str, str], source: str) -> list[VolumeLayout]:
+    """Layouts of every configured volume; ``source`` names the host data for errors."""
+    target = target_place(config.target, pools, source) if config.target else None
+    out = []
+    for i, vol in enumerate(config.volumes):
+        if vol.pool not in pools:
+            raise InputError(source, f"backup.volumes[{i}].pool",
+                             f"no pool {vol.pool!r} in btrfs_pools")
+        mount = pools[vol.pool].rstrip("/")
+        out.append(VolumeLayout(vol, f"{mount}/{vol.subvolume}",
+                                Place(f"{mount}/{vol.snapshot_dir}"), target))
+    return out

@@ -1,0 +1,49 @@
+"""Snapshot names: ``<subvolume>.YYYYMMDDThhmm[_tag]``, btrbk's timestamp format.
+
+The timestamp in the name (local time, minute resolution) is what retention plans on,
+so a received copy on a backup target keeps its place in the schedule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+_NAME = re.compile(
+    r"^(?P<base>[A-Za-z0-9][A-Za-z0-9_+@-]{0,63})\.(?P<ts>\d{8}T\d{4})(?:_(?P<tag>[a-z0-9][a-z0-9-]{0,31}))?$"
+)
+FORMAT = "%Y%m%dT%H%M"
+
+
+@dataclass(frozen=True, order=True)
+class SnapshotName:
+    ts: datetime
+    base: str
+    tag: str | None
+    name: str
+
+
+def snapshot_name(base: str, when: datetime, tag: str | None = None) -> str:
+    name = f"{base}.{when.strftime(FORMAT)}" + (f"_{tag}" if tag else "")
+    if parse(name) is None:
+        raise ValueError(f"invalid snapshot name {name!r}")
+    return name
+
+
+def parse(name: str) -> SnapshotName | None:
+    """The parts of a snapshot name, or None for anything that is not one of ours."""
+    match = _NAME.match(name)
+    if not match:
+        return None
+    try:
+        ts = datetime.strptime(match["ts"], FORMAT)
+    except ValueError:
+        return None
+    return SnapshotName(ts, match["base"], match["tag"], name)
+
+
+def of_volume(names: list[str] | set[str], base: str, tag: str | None = None) -> list[SnapshotName]:
+    """Snapshots of one subvolume (and tag), oldest first."""
+    parsed = (parse(n) for n in names)
+    return sorted(p for p in parsed if p and p.base == base and p.tag == tag)

@@ -1,0 +1,52 @@
+"""Space-forecast rotation: a pure decision over the disk prediction for the backup
+target's mount point (written by the predictor into the store cache under
+``prediction:disk:{host}:{mountpoint}``).
+
+When the target is predicted to cross its threshold within the horizon, the target is
+pruned down to its minimum-keep window early, and the run says why. When that prune has
+nothing left to delete, early rotation cannot help: that is an alert for a human.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Rotation:
+    early: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cache_key(host: str, mountpoint: str) -> str:
+    return f"prediction:disk:{host}:{mountpoint}"
+
+
+def decide(prediction: dict[str, Any] | None, horizon_days: float) -> Rotation:
+    """Rotate early when the pessimistic end of the forecast falls inside the horizon."""
+    if not prediction:
+        return Rotation(False, "no disk prediction for the backup target")
+    days = [v for v in (prediction.get("days_until_threshold"), prediction.get("low"))
+            if isinstance(v, int | float)]
+    if not days:
+        return Rotation(False, "backup target is not predicted to cross its threshold")
+    soonest = min(days)
+    basis = prediction.get("basis") or "forecast"
+    if soonest > horizon_days:
+        return Rotation(False, f"backup target crosses its threshold in {soonest:.1f} days "
+                               f"({basis}), beyond the {horizon_days:g}-day horizon")
+    return Rotation(True, f"backup target predicted to cross its threshold in "
+                          f"{soonest:.1f} days ({basis}), within the {horizon_days:g}-day "
+                          "horizon: pruning it down to the minimum-keep window early")
+
+
+def alert(rotation: Rotation, deletable_at_minimum: int) -> str | None:
+    """An alert when rotating early frees nothing (everything left is minimum-keep)."""
+    if rotation.early and deletable_at_minimum == 0:
+        return ("backup target will fill even at the minimum-keep window: "
+                "add space or shorten min_keep")
+    return None

@@ -1,0 +1,65 @@
+"""What a send must do, decided from the subvolumes on both sides (pure).
+
+Subvolume records are the dicts the btrfs facts (and the local btrfsutil listing)
+return: ``uuid``, ``parent_uuid``, ``received_uuid``, ``readonly``. A copy on the target
+counts only when it is complete: read-only with a received UUID that matches the source
+snapshot. ``btrfs receive`` sets both only at the very end of a stream, so a transfer
+that was cut off leaves a writable subvolume without a received UUID: that is garbled,
+must be deleted, and the snapshot is sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from homelab_ops.backup.naming import of_volume
+
+Subvolumes = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    garbled: tuple[str, ...]  # incomplete copies on the target: delete before sending
+    send: str | None  # the snapshot to send (None: the newest is already there)
+    parent: str | None  # incremental parent (None: full send)
+
+
+def is_complete_copy(source: Mapping[str, Any], copy: Mapping[str, Any]) -> bool:
+    """``copy`` on the target is a finished receive of ``source``."""
+    sent_as = source.get("received_uuid") or source.get("uuid")
+    return bool(copy.get("readonly")) and copy.get("received_uuid") == sent_as
+
+
+def garbled(target: Subvolumes, base: str) -> list[str]:
+    """Our-named subvolumes on the target that no receive finished (older finished
+    copies whose source snapshot is long pruned are fine)."""
+    return [s.name for s in of_volume(set(target), base)
+            if not (target[s.name].get("readonly") and target[s.name].get("received_uuid"))]
+
+
+def common(source: Subvolumes, target: Subvolumes, base: str) -> list[str]:
+    """Snapshots present on both sides, oldest first."""
+    return [s.name for s in of_volume(set(source), base)
+            if s.name in target and is_complete_copy(source[s.name], target[s.name])]
+
+
+def plan_send(source: Subvolumes, target: Subvolumes, base: str) -> SendPlan:
+    """Send the newest read-only snapshot of ``base`` unless the target has it, using
+    the newest snapshot present on both sides as the incremental parent."""
+    bad = tuple(garbled(target, base))
+    ready = [s.name for s in of_volume(set(source), base) if source[s.name].get("readonly")]
+    if not ready:
+        return SendPlan(bad, None, None)
+    newest = ready[-1]
+    both = common(source, target, base)
+    if newest in both:
+        return SendPlan(bad, None, None)
+    older = [n for n in both if n < newest]
+    return SendPlan(bad, newest, older[-1] if older else None)
+
+
+def newest_common(source: Subvolumes, target: Subvolumes, base: str) -> str | None:
+    both = common(source, target, base)
+    return both[-1] if both else None

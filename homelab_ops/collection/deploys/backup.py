@@ -1,0 +1,71 @@
+"""Reusable backup deploys: snapshot, send and prune every configured subvolume
+(host data ``backup``), and install the systemd timers that run the agent's backups.
+
+    from homelab_ops.collection.deploys.backup import backup, backup_timers
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import files, systemd
+from pyinfra.operations.util import any_changed
+
+from homelab_ops.backup import layout, naming, timers
+from homelab_ops.collection.operations import btrfs
+from homelab_ops.models.backup import load_backup_config
+
+
+@deploy("BTRFS backup")
+def backup(now: datetime | None = None, schedule: str | None = None, tag: str | None = None,
+           rotate_early: bool = False):
+    """One backup run on the current host.
+
+    ``schedule`` limits it to volumes of that schedule (daily/weekly timers); ``tag``
+    takes tagged snapshots only (e.g. ``pre-action``: not sent, their own retention);
+    ``rotate_early`` prunes the target down to its minimum-keep window (the agent sets
+    it from the space forecast).
+    """
+    source = f"host data of {host.name}"
+    config = load_backup_config(host.data.get("backup"), source)
+    now = (now or datetime.now()).replace(second=0, microsecond=0)
+    for vol in layout.resolve(config, host.data.get("btrfs_pools") or {}, source):
+        if schedule and tag is None and vol.volume.schedule != schedule:
+            continue
+        btrfs.snapshot(
+            name=f"Snapshot {vol.source}", source=vol.source, directory=vol.snapshots.dir,
+            snapshot=naming.snapshot_name(vol.base, now, tag),
+            onchange=vol.volume.snapshot_create == "onchange",
+        )
+        if vol.target is not None and tag is None:
+            btrfs.send(name=f"Send {vol.base} to {vol.target.dir}", source=vol.snapshots,
+                       base=vol.base, target=vol.target)
+        btrfs.prune(name=f"Prune {vol.snapshots.dir}/{vol.base}", place=vol.snapshots,
+                    base=vol.base, policy=vol.volume.snapshot_retention, now=now,
+                    peer=vol.target, tag_policies=config.tags)
+        if vol.target is not None:
+            policy = vol.volume.target_retention
+            btrfs.prune(name=f"Prune {vol.target.dir}/{vol.base}", place=vol.target,
+                        base=vol.base, now=now, peer=vol.snapshots, place_is_target=True,
+                        policy=policy.minimal() if rotate_early else policy)
+
+
+@deploy("Backup timers")
+def backup_timers():
+    """The daily, weekly and restore-test timers and their services. Units are written
+    to ``systemd_unit_dir`` (default /etc/systemd/system; the lab keeps them in its own
+    directory); they are enabled only where systemd runs (host data ``systemd``)."""
+    unit_dir = timers.unit_dir(host.data)
+    files.directory(name="Unit directory", path=unit_dir)
+    written = [
+        files.put(name=f"Unit {name}", src=StringIO(text), dest=f"{unit_dir}/{name}",
+                  mode="644")
+        for name, text in timers.render(host.data).items()
+    ]
+    if host.data.get("systemd"):
+        systemd.daemon_reload(name="Reload systemd", _if=any_changed(*written))
+        for name in timers.timer_names():
+            systemd.service(name=f"Enable {name}", service=name, enabled=True, running=True)

@@ -1,0 +1,87 @@
+"""BTRFS subvolume facts, parsed from ``btrfs subvolume show`` (btrfs-progs), so they
+work on any host pyinfra reaches. A directory on another machine (an SSH backup
+target) is read through ``ssh <dest>`` from the host itself.
+
+Records have the same shape as homelab_ops.backup.local (btrfsutil, in-process):
+``uuid``, ``parent_uuid``, ``received_uuid`` (None for "-"), ``readonly``,
+``generation``, ``gen_at_creation``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyinfra.api import FactBase, QuoteString, StringCommand
+
+_KEYS = {"UUID": "uuid", "Parent UUID": "parent_uuid", "Received UUID": "received_uuid",
+         "Generation": "generation", "Gen at creation": "gen_at_creation", "Flags": "flags"}
+
+
+def over_ssh(command: StringCommand, ssh: str | None, ssh_config: str | None) -> StringCommand:
+    """Run ``command`` on ``ssh`` (a validated destination) when set, else as it is."""
+    if not ssh:
+        return command
+    config = ("-F", QuoteString(ssh_config)) if ssh_config else ()
+    return StringCommand("ssh", "-o", "BatchMode=yes", *config, QuoteString(ssh),
+                         QuoteString(command))
+
+
+def parse_show(lines: list[str]) -> dict[str, Any]:
+    """Fields of one ``btrfs subvolume show`` (stops at the list of snapshots)."""
+    record: dict[str, Any] = {}
+    for line in lines:
+        key, sep, value = line.strip().partition(":")
+        if key == "Snapshot(s)":
+            break
+        if sep and key in _KEYS:
+            record[_KEYS[key]] = value.strip()
+    if "uuid" not in record:
+        return {}
+    out: dict[str, Any] = {k: (None if record.get(k, "-") == "-" else record[k])
+                           for k in ("uuid", "parent_uuid", "received_uuid")}
+    out["readonly"] = "readonly" in record.get("flags", "")
+    out["generation"] = int(record.get("generation", 0))
+    out["gen_at_creation"] = int(record.get("gen_at_creation", 0))
+    return out
+
+
+class BtrfsSubvolumes(FactBase):
+    """Subvolumes directly inside ``directory`` by name ({} when it does not exist)."""
+
+    default = dict
+
+    def command(self, directory: str, ssh: str | None = None,
+                ssh_config: str | None = None) -> StringCommand:
+        inner = StringCommand(
+            "cd", QuoteString(directory), "2>/dev/null", "||", "exit", "0", ";",
+            'for d in *; do [ -d "$d" ] || continue; echo "== $d"; '
+            'btrfs subvolume show "$d" 2>/dev/null; done',
+        )
+        return over_ssh(inner, ssh, ssh_config)
+
+    def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        name, chunk = None, []
+        for line in [*output, "== "]:
+            if line.startswith("== "):
+                if name and (record := parse_show(chunk)):
+                    found[name] = record
+                name, chunk = line[3:], []
+            else:
+                chunk.append(line)
+        return found
+
+
+class BtrfsSubvolume(FactBase):
+    """One subvolume (the source of snapshots), or None when ``path`` is not one.
+
+    Syncs the filesystem first: a subvolume's generation only moves when a transaction
+    commits, and "changed since the last snapshot" must see writes made a moment ago."""
+
+    def command(self, path: str) -> StringCommand:
+        return StringCommand("btrfs", "filesystem", "sync", QuoteString(path),
+                             ">/dev/null", "2>&1", ";", "btrfs", "subvolume", "show",
+                             QuoteString(path), "2>/dev/null", "||", "true")
+
+    def process(self, output: list[str]) -> dict[str, Any] | None:
+        return parse_show(output) or None

@@ -1,0 +1,147 @@
+"""BTRFS operations: read-only snapshots, incremental send/receive, retention pruning.
+
+Each operation reads its facts when it runs (pyinfra 3 generates commands lazily), so a
+send sees the snapshot an earlier operation of the same deploy just took, and every
+operation is idempotent: a second run yields no commands. Commands are btrfs-progs,
+built from validated names with StringCommand/QuoteString, so the same operation works
+on @local and over SSH. A backup target on another machine is a ``Place`` with ``ssh``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+
+from homelab_ops.backup import naming, retention, transfer
+from homelab_ops.collection.facts.btrfs import BtrfsSubvolume, BtrfsSubvolumes, over_ssh
+from homelab_ops.models.backup import RetentionPolicy
+
+_PATH = re.compile(r"^(/[A-Za-z0-9._+@-]{1,64}){1,24}$")
+_DEST = re.compile(r"^([a-z_][a-z0-9_-]{0,31}@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+
+
+def checked_path(path: str) -> str:
+    """An absolute path safe to hand to a command (no '..', no odd characters)."""
+    if not _PATH.match(path) or any(part in (".", "..") for part in path.split("/")):
+        raise OperationError(f"refusing unsafe path {path!r}")
+    return path
+
+
+def checked_name(name: str) -> naming.SnapshotName:
+    snap = naming.parse(name)
+    if snap is None:
+        raise OperationError(f"not a snapshot name: {name!r}")
+    return snap
+
+
+@dataclass(frozen=True)
+class Place:
+    """A directory of snapshots: on the host itself, or reached with ``ssh <ssh>``."""
+
+    dir: str
+    ssh: str | None = None
+    ssh_config: str | None = None
+
+    def __post_init__(self) -> None:
+        checked_path(self.dir)
+        if self.ssh is not None and not _DEST.match(self.ssh):
+            raise OperationError(f"refusing unsafe ssh destination {self.ssh!r}")
+        if self.ssh_config is not None:
+            checked_path(self.ssh_config)
+
+    def subvolumes(self) -> dict[str, dict[str, Any]]:
+        return host.get_fact(BtrfsSubvolumes, directory=self.dir, ssh=self.ssh,
+                             ssh_config=self.ssh_config)
+
+    def path(self, name: str) -> str:
+        checked_name(name)
+        return f"{self.dir}/{name}"
+
+    def run(self, *bits: Any) -> StringCommand:
+        return over_ssh(StringCommand(*bits), self.ssh, self.ssh_config)
+
+
+@operation()
+def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True):
+    """A read-only snapshot ``directory/snapshot`` of the subvolume ``source``.
+
+    The name carries the minute, so a rerun within it changes nothing; with
+    ``onchange`` (btrbk's ``snapshot_create onchange``) an untagged snapshot is skipped
+    when the subvolume has not changed since the newest one.
+    """
+    checked_path(source)
+    place = Place(directory)
+    snap = checked_name(snapshot)
+    existing = place.subvolumes()
+    if snapshot in existing:
+        host.noop(f"snapshot {snapshot} exists")
+        return
+    if onchange and snap.tag is None:
+        mine = naming.of_volume(set(existing), snap.base)
+        src = host.get_fact(BtrfsSubvolume, path=source)
+        if mine and src and src["generation"] <= existing[mine[-1].name]["gen_at_creation"]:
+            host.noop(f"{source} unchanged since {mine[-1].name}")
+            return
+    yield StringCommand("mkdir", "-p", QuoteString(directory))
+    yield StringCommand("btrfs", "subvolume", "snapshot", "-r", QuoteString(source),
+                        QuoteString(place.path(snapshot)))
+
+
+@operation()
+def send(source: Place, base: str, target: Place):
+    """Send the newest snapshot of ``base`` to ``target``, incrementally from the newest
+    snapshot both sides hold. Garbled copies left by a cut-off transfer are deleted
+    first; the received copy is verified (read-only, received UUID set)."""
+    plan = transfer.plan_send(source.subvolumes(), target.subvolumes(), base)
+    if plan.garbled:
+        yield target.run("btrfs", "subvolume", "delete",
+                         *(QuoteString(target.path(n)) for n in plan.garbled))
+    if plan.send is None:
+        if not plan.garbled:
+            host.noop(f"{base}: newest snapshot already on {target.dir}")
+        return
+    parent = ("-p", QuoteString(source.path(plan.parent))) if plan.parent else ()
+    yield target.run("mkdir", "-p", QuoteString(target.dir))
+    yield StringCommand(
+        "btrfs", "send", "-q", *parent, QuoteString(source.path(plan.send)), "|",
+        target.run("btrfs", "receive", QuoteString(target.dir)),
+    )
+    copy = QuoteString(target.path(plan.send))
+    yield target.run(
+        "btrfs", "subvolume", "show", copy, "|", "grep", "-Eq",
+        QuoteString("Received UUID:[[:space:]]+[0-9a-f]"), "&&",
+        "btrfs", "property", "get", "-ts", copy, "ro", "|", "grep", "-qx", "ro=true",
+    )
+
+
+@operation()
+def prune(place: Place, base: str, policy: RetentionPolicy, now: datetime,
+          peer: Place | None = None, place_is_target: bool = False,
+          tag_policies: Mapping[str, RetentionPolicy] | None = None):
+    """Delete the snapshots of ``base`` in ``place`` that the retention plan drops.
+
+    With ``peer`` (the other side of the transfer) the newest snapshot common to both
+    is protected: it is the parent of the next incremental send.
+    """
+    mine = place.subvolumes()
+    protect: set[str] = set()
+    if peer is not None:
+        theirs = peer.subvolumes()
+        source, target = (theirs, mine) if place_is_target else (mine, theirs)
+        common = transfer.newest_common(source, target, base)
+        protect = {common} if common else set()
+    names = [n for n, rec in mine.items()
+             if (p := naming.parse(n)) and p.base == base and rec.get("readonly")]
+    doomed = retention.deletions(
+        retention.plan(names, policy, now, protect=protect, tag_policies=tag_policies))
+    if not doomed:
+        host.noop(f"{base}: nothing to prune in {place.dir}")
+        return
+    yield place.run("btrfs", "subvolume", "delete", *(QuoteString(place.path(n))
+                                                        for n in doomed))
