@@ -7,6 +7,8 @@ Each reason kind is capped so that one noisy stack cannot hide everything else.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from homelab_ops.models.observation import HealthReason, HealthScore, Observation
 from homelab_ops.models.settings import Thresholds
@@ -26,8 +28,17 @@ WEIGHTS: dict[str, tuple[int, int]] = {
 }
 
 
+class Finding(NamedTuple):
+    """Something that lowers the score; its penalty comes from WEIGHTS[code]."""
+
+    code: str
+    subject: str
+    message: str
+
+
 def score(obs: Observation, t: Thresholds,
-          extra: list[HealthReason] | None = None) -> HealthScore:
+          extra: list[Finding] | None = None) -> HealthScore:
+    """Score one observation; ``extra`` adds findings observed elsewhere (backups)."""
     if not obs.reachable:
         return HealthScore(score=0, reasons=[HealthReason(
             code="unreachable", subject=obs.host, penalty=100,
@@ -46,27 +57,27 @@ def score(obs: Observation, t: Thresholds,
                        reasons=sorted(reasons, key=lambda r: -r.penalty))
 
 
-def _findings(obs: Observation, t: Thresholds):
+def _findings(obs: Observation, t: Thresholds) -> Iterator[Finding]:
     for c in obs.containers:
         if not c.running and c.state != "paused":
             code = f" (exit {c.exit_code})" if c.exit_code is not None else ""
-            yield "container_down", c.name, f"{c.name} is {c.state}{code}"
+            yield Finding("container_down", c.name, f"{c.name} is {c.state}{code}")
         if c.health == "unhealthy":
-            yield "unhealthy", c.name, f"{c.name} fails its healthcheck"
+            yield Finding("unhealthy", c.name, f"{c.name} fails its healthcheck")
         if c.restart_count >= t.restart_loop_count:
-            yield "restart_loop", c.name, f"{c.name} restarted {c.restart_count} times"
+            yield Finding("restart_loop", c.name, f"{c.name} restarted {c.restart_count} times")
         if c.oom_killed:
-            yield "oom_killed", c.name, f"{c.name} was killed for running out of memory"
+            yield Finding("oom_killed", c.name, f"{c.name} was killed for running out of memory")
     for fs in obs.filesystems:
         pct = fs.used_pct
         if pct >= t.disk_crit_pct:
-            yield "disk_crit", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full"
+            yield Finding("disk_crit", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full")
         elif pct >= t.disk_warn_pct:
-            yield "disk_warn", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full"
+            yield Finding("disk_warn", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full")
     s = obs.stats
     if s and s.mem_total_bytes:
         pct = 100.0 * s.mem_used_bytes / s.mem_total_bytes
         if pct >= t.memory_pressure_pct:
-            yield "memory_pressure", obs.host, f"memory {pct:.0f}% used"
+            yield Finding("memory_pressure", obs.host, f"memory {pct:.0f}% used")
     for err in obs.probe_errors:
-        yield "probe_error", obs.host, f"probe: {err}"
+        yield Finding("probe_error", obs.host, f"probe: {err}")

@@ -22,12 +22,15 @@ HostEntry = tuple[str, dict[str, Any]]
 
 
 def load_inventory(path: Path) -> Inventory:
+    from pyinfra.api import State
+    from pyinfra.context import ctx_state
     from pyinfra_cli.inventory import make_inventory
 
     if not path.is_file():
         raise InputError(path, None, "inventory file does not exist")
     try:
-        inventory = make_inventory(str(path), cwd=str(path.parent))
+        with ctx_state.use(State()):  # pyinfra's file loader records state as it runs
+            inventory = make_inventory(str(path), cwd=str(path.parent))
     except SyntaxError as exc:
         raise InputError(path, f"line {exc.lineno}", f"not valid Python: {exc.msg}") from None
     except Exception as exc:  # pyinfra's loader raises many types for a bad file

@@ -155,6 +155,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._series_ids: dict[SeriesKey, int] = {}
         self._migrate()
 
     @classmethod
@@ -179,6 +180,7 @@ class Store:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._series_ids.clear()  # ids created inside the transaction are gone
             raise
         self.db.execute("COMMIT")
 
@@ -225,17 +227,20 @@ class Store:
 
     # -- time series --------------------------------------------------------------------
     def series_id(self, key: SeriesKey) -> int:
+        """The id of a series, created on first use (ids never change: cached)."""
+        if key in self._series_ids:
+            return self._series_ids[key]
         row = self.db.execute(
             "SELECT id FROM series WHERE host=? AND kind=? AND subject=? AND metric=?",
             (key.host, key.kind, key.subject, key.metric),
         ).fetchone()
-        if row:
-            return int(row[0])
-        cur = self.db.execute(
-            "INSERT INTO series(host, kind, subject, metric) VALUES (?,?,?,?)",
-            (key.host, key.kind, key.subject, key.metric),
-        )
-        return int(cur.lastrowid or 0)
+        if row is None:
+            row = self.db.execute(
+                "INSERT INTO series(host, kind, subject, metric) VALUES (?,?,?,?) RETURNING id",
+                (key.host, key.kind, key.subject, key.metric),
+            ).fetchone()
+        self._series_ids[key] = int(row[0])
+        return self._series_ids[key]
 
     def add_samples(self, ts: float, values: Iterable[tuple[SeriesKey, float]]) -> int:
         rows = [(self.series_id(k), ts, float(v)) for k, v in values]

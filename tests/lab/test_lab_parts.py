@@ -71,12 +71,14 @@ def test_readonly_snapshot_through_btrfsutil(lab) -> None:
 
 def test_pyinfra_fact_over_ssh_python_api(lab) -> None:
     from homelab_ops.collection.facts.podman import PodmanInfo
-    from homelab_ops.collection.session import fact_per_host, pyinfra_state
+    from homelab_ops.collection.session import fact_per_host, pyinfra_session
+    from homelab_ops.inventory import inventory_from_entries
 
     hosts = [h for h in lab_hosts(lab.paths.root) if h[0] == lab.spec.ssh_alias]
     assert hosts[0][1]["ssh_port"] == lab.status()["sshd"]["port"]
-    with pyinfra_state(hosts) as state:
-        facts = fact_per_host(state, PodmanInfo)
+    with pyinfra_session(inventory_from_entries(hosts, "lab")) as session:
+        assert session.unreachable == {}
+        facts = fact_per_host(session.state, PodmanInfo)
     assert facts[lab.spec.ssh_alias]["graph_root"] == str(lab.paths.graphroot)
     assert facts[lab.spec.ssh_alias]["oci_runtime"] == "runc"
 

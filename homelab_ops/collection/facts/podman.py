@@ -130,7 +130,7 @@ def parse_time(value: str | None) -> datetime | None:
         return None
     head, dot, rest = value.partition(".")
     if dot:  # trim nanoseconds to microseconds, keep the zone
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
         zone = rest[len(digits):]
         value = f"{head}.{digits[:6]}{zone}"
     return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,113 @@
+"""Events between observations and the health score: pure functions, tested directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from homelab_ops.events import derive_events
+from homelab_ops.health import WEIGHTS, Finding, score
+from homelab_ops.models.observation import (
+    ContainerObs,
+    FilesystemObs,
+    HostStats,
+    Observation,
+)
+from homelab_ops.models.settings import Thresholds
+
+T0 = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
+
+
+def c(name: str, state: str = "running", started: datetime = T0 - timedelta(days=1),
+      **kw) -> ContainerObs:
+    return ContainerObs(name=name, id=name * 4, image="img", state=state, started_at=started,
+                        **kw)
+
+
+def obs(*containers: ContainerObs, ts: datetime = T0, **kw) -> Observation:
+    return Observation(host="nas", ts=ts, reachable=True, containers=list(containers), **kw)
+
+
+def kinds(events) -> list[tuple[str, str]]:
+    return [(e.subject, e.kind) for e in events]
+
+
+def test_first_observation_records_current_starts_only() -> None:
+    ev = derive_events(None, None, obs(c("web"), c("job", state="exited", exit_code=0)))
+    assert kinds(ev) == [("web", "started")]
+    assert ev[0].ts == (T0 - timedelta(days=1)).timestamp()
+
+
+def test_restart_between_observations_is_dated_by_the_new_start() -> None:
+    restarted_at = T0 + timedelta(minutes=7)
+    before = obs(c("web"))
+    after = obs(c("web", started=restarted_at, restart_count=1), ts=T0 + timedelta(hours=1))
+    ev = derive_events(before, before, after)
+    assert kinds(ev) == [("web", "restarted")]
+    assert ev[0].ts == restarted_at.timestamp()
+    assert ev[0].detail["restart_count"] == 1
+
+
+def test_stop_start_appear_disappear_health_oom() -> None:
+    t1 = T0 + timedelta(hours=1)
+    before = obs(c("web", health="healthy"), c("db"), c("old"),
+                 c("cache", state="exited", exit_code=0))
+    after = obs(
+        c("web", health="unhealthy"),
+        c("db", state="exited", exit_code=137, oom_killed=True,
+          finished_at=T0 + timedelta(minutes=3)),
+        c("cache", started=t1),
+        c("new", started=t1),
+        ts=t1,
+    )
+    got = set(kinds(derive_events(before, before, after)))
+    assert got == {("web", "health_changed"), ("db", "stopped"), ("db", "oom_killed"),
+                   ("cache", "started"), ("new", "appeared"), ("new", "started"),
+                   ("old", "disappeared")}
+
+
+def test_unchanged_observation_has_no_events() -> None:
+    o = obs(c("web", health="healthy"))
+    assert derive_events(o, o, o.model_copy(update={"ts": T0 + timedelta(hours=1)})) == []
+
+
+def test_unreachable_transitions() -> None:
+    up = obs(c("web"))
+    down = Observation(host="nas", ts=T0 + timedelta(hours=1), reachable=False, error="refused")
+    assert kinds(derive_events(up, up, down)) == [("", "host_unreachable")]
+    assert derive_events(down, up, down) == []  # still down: no repeat
+    back = obs(c("web"), ts=T0 + timedelta(hours=2))
+    assert kinds(derive_events(down, up, back)) == [("", "host_reachable")]
+
+
+def test_perfect_host_scores_100() -> None:
+    h = score(obs(c("web", health="healthy")), Thresholds())
+    assert h.score == 100 and h.reasons == []
+
+
+def test_score_reasons_and_caps() -> None:
+    t = Thresholds()
+    fs = FilesystemObs(mountpoint="/srv", device="/dev/x", fstype="btrfs", size_bytes=100,
+                       used_bytes=95, avail_bytes=5)
+    stats = HostStats(cpu_count=2, load1=0, load5=0, load15=0, mem_total_bytes=100,
+                      mem_available_bytes=5)
+    downs = [c(f"d{i}", state="exited", exit_code=1) for i in range(5)]
+    h = score(obs(c("web", health="unhealthy", restart_count=5), *downs,
+                  filesystems=[fs], stats=stats), t)
+    by_code: dict[str, int] = {}
+    for r in h.reasons:
+        by_code[r.code] = by_code.get(r.code, 0) + r.penalty
+    assert by_code["container_down"] == WEIGHTS["container_down"][1]  # capped
+    assert by_code["disk_crit"] == WEIGHTS["disk_crit"][0]
+    assert {"unhealthy", "restart_loop", "memory_pressure"} <= by_code.keys()
+    assert h.score == max(0, 100 - sum(by_code.values()))
+    assert any(r.message == "/srv is 95% full" for r in h.reasons)
+
+
+def test_extra_reasons_feed_the_score() -> None:
+    extra = [Finding("backup_stale", "photos", "no backup for 3 days")]
+    assert score(obs(), Thresholds(), extra).score == 85
+
+
+def test_unreachable_scores_zero() -> None:
+    h = score(Observation(host="nas", ts=T0, reachable=False, error="timeout"), Thresholds())
+    assert h.score == 0 and h.reasons[0].code == "unreachable"
