@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from homelab_ops import __version__
+from homelab_ops.commands.backup import backup
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
 from homelab_ops.commands.observe import observe_cmd, status_cmd
@@ -46,6 +47,7 @@ def settings_cmd(app: App) -> None:
 
 
 cli.add_command(lab)
+cli.add_command(backup)
 cli.add_command(observe_cmd)
 cli.add_command(status_cmd)
 

@@ -23,6 +23,10 @@ class VolumeLayout:
     def base(self) -> str:
         return self.volume.subvolume
 
+    def selected(self, schedule: str | None, tag: str | None) -> bool:
+        """In this run? A schedule picks its volumes; tagged snapshots cover all."""
+        return schedule is None or tag is not None or self.volume.schedule == schedule
+
 
 def target_place(target: BackupTarget, pools: Mapping[str, str], source: str) -> Place:
     if target.pool is not None:

@@ -58,11 +58,14 @@ def _safe(value: str, field: str) -> str:
 
 def render(data: Any) -> dict[str, str]:
     """Unit file name -> text, from host data ``homelab_ops_exe`` (absolute path of the
-    agent; systemd runs it) and ``homelab_ops_state_dir`` (optional)."""
+    agent; systemd runs it), ``homelab_ops_inventory`` (the inventory it backs up) and
+    ``homelab_ops_state_dir`` (optional)."""
     exe = _safe(data.get("homelab_ops_exe") or "/usr/local/bin/homelab-ops", "homelab_ops_exe")
     env: list[tuple[str, str]] = []
     if state := data.get("homelab_ops_state_dir"):
         env.append(("HOMELAB_OPS_STATE_DIR", _safe(state, "homelab_ops_state_dir")))
+    inventory = data.get("homelab_ops_inventory")
+    inv = f" -i {_safe(inventory, 'homelab_ops_inventory')}" if inventory else ""
     jenv = jinja2.Environment(loader=jinja2.FileSystemLoader(UNITS_DIR), autoescape=False,
                               keep_trailing_newline=True, trim_blocks=True,
                               undefined=jinja2.StrictUndefined)
@@ -70,7 +73,7 @@ def render(data: Any) -> dict[str, str]:
     for s in SCHEDULES:
         common: Mapping[str, Any] = {"description": s.description, "service": f"{s.stem}.service"}
         out[f"{s.stem}.service"] = jenv.get_template("homelab-ops-backup.service.j2").render(
-            **common, exe=exe, args=s.args, environment=env)
+            **common, exe=exe, args=s.args + inv, environment=env)
         out[f"{s.stem}.timer"] = jenv.get_template("homelab-ops-backup.timer.j2").render(
             **common, calendar=s.calendar, jitter=s.jitter)
     return out

@@ -32,7 +32,9 @@ backup: dict = {"volumes": []}
 # Limit a deploys/backup.py run to volumes with this schedule ("daily" / "weekly").
 backup_schedule = None
 # Timers (deploys/backup_timers.py): where unit files go (None: /etc/systemd/system, or
-# <lab_dir>/systemd in the lab), the agent they run, and its state directory.
+# <lab_dir>/systemd in the lab), the agent they run, the inventory it backs up (None:
+# the agent's settings) and its state directory (None: the agent's default).
 systemd_unit_dir = None
 homelab_ops_exe = "/usr/local/bin/homelab-ops"
+homelab_ops_inventory = None
 homelab_ops_state_dir = None

@@ -21,26 +21,29 @@ from homelab_ops.models.backup import load_backup_config
 
 @deploy("BTRFS backup")
 def backup(now: datetime | None = None, schedule: str | None = None, tag: str | None = None,
-           rotate_early: bool = False):
+           prune_only: bool = False):
     """One backup run on the current host.
 
     ``schedule`` limits it to volumes of that schedule (daily/weekly timers); ``tag``
     takes tagged snapshots only (e.g. ``pre-action``: not sent, their own retention);
-    ``rotate_early`` prunes the target down to its minimum-keep window (the agent sets
-    it from the space forecast).
+    ``prune_only`` applies retention without taking or sending snapshots. Host data
+    ``backup_rotate_early`` (set by the agent from the space forecast) prunes the
+    target down to its minimum-keep window.
     """
     source = f"host data of {host.name}"
     config = load_backup_config(host.data.get("backup"), source)
     now = (now or datetime.now()).replace(second=0, microsecond=0)
+    rotate_early = bool(host.data.get("backup_rotate_early"))
     for vol in layout.resolve(config, host.data.get("btrfs_pools") or {}, source):
-        if schedule and tag is None and vol.volume.schedule != schedule:
+        if not vol.selected(schedule, tag):
             continue
-        btrfs.snapshot(
-            name=f"Snapshot {vol.source}", source=vol.source, directory=vol.snapshots.dir,
-            snapshot=naming.snapshot_name(vol.base, now, tag),
-            onchange=vol.volume.snapshot_create == "onchange",
-        )
-        if vol.target is not None and tag is None:
+        if not prune_only:
+            btrfs.snapshot(
+                name=f"Snapshot {vol.source}", source=vol.source, directory=vol.snapshots.dir,
+                snapshot=naming.snapshot_name(vol.base, now, tag),
+                onchange=vol.volume.snapshot_create == "onchange",
+            )
+        if vol.target is not None and tag is None and not prune_only:
             btrfs.send(name=f"Send {vol.base} to {vol.target.dir}", source=vol.snapshots,
                        base=vol.base, target=vol.target)
         btrfs.prune(name=f"Prune {vol.snapshots.dir}/{vol.base}", place=vol.snapshots,

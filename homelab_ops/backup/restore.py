@@ -1,0 +1,118 @@
+"""The restore test: restore the newest backup to a scratch subvolume exactly as a real
+restore would (``btrfs send`` from the target, ``btrfs receive`` into scratch), then
+compare it file by file (type, size, mode, SHA-256, link target) with the source
+snapshot of the same name. A backup is only as good as its last restore.
+
+Runs in-process on this machine (btrfsutil for inspection and cleanup); the target must
+be a local directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import btrfsutil
+
+from homelab_ops.backup import local, transfer
+from homelab_ops.backup.layout import VolumeLayout
+
+CHUNK = 1 << 20
+LIMIT = 20  # differences listed per kind; the counts are always complete
+
+
+def manifest(root: Path) -> dict[str, tuple]:
+    """Relative path -> (kind, size, mode, digest or link target)."""
+    out: dict[str, tuple] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in [*dirnames, *sorted(filenames)]:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            rel = str(path.relative_to(root))
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", 0, 0, os.readlink(path))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", 0, stat.S_IMODE(st.st_mode), "")
+            elif stat.S_ISREG(st.st_mode):
+                out[rel] = ("file", st.st_size, stat.S_IMODE(st.st_mode), _sha256(path))
+            else:
+                out[rel] = ("special", 0, stat.S_IMODE(st.st_mode), str(st.st_rdev))
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def compare(expected: dict[str, tuple], actual: dict[str, tuple]) -> dict[str, list[str]]:
+    return {
+        "missing": sorted(set(expected) - set(actual)),
+        "extra": sorted(set(actual) - set(expected)),
+        "changed": sorted(p for p in set(expected) & set(actual) if expected[p] != actual[p]),
+    }
+
+
+def _delete(path: Path) -> None:
+    if path.exists() and btrfsutil.is_subvolume(str(path)):
+        btrfsutil.delete_subvolume(str(path))
+
+
+def restore_test(vol: VolumeLayout, scratch_dir: str) -> dict[str, Any]:
+    """Restore the newest backup of ``vol`` into ``<target pool>/<scratch_dir>`` and
+    verify it; the scratch copy is always removed."""
+    if vol.target is None or vol.target.ssh:
+        return {"ok": False, "error": "restore tests need a local backup target"}
+    source_dir, target_dir = Path(vol.snapshots.dir), Path(vol.target.dir)
+    source, copies = local.subvolumes(source_dir), local.subvolumes(target_dir)
+    both = transfer.common(source, copies, vol.base)
+    if not both:
+        return {"ok": False, "error": "no backup that is also still a local snapshot"}
+    name = both[-1]
+    scratch = target_dir.parent / scratch_dir
+    scratch.mkdir(exist_ok=True)
+    restored = scratch / name
+    _delete(restored)  # left over from an interrupted test
+    result: dict[str, Any] = {"snapshot": name, "backup": str(target_dir / name)}
+    try:
+        error = _send_receive(target_dir / name, scratch)
+        info = local.subvolume(restored)
+        if error or info is None:
+            return {**result, "ok": False, "error": error or "nothing was restored"}
+        sent_as = source[name]["received_uuid"] or source[name]["uuid"]
+        if not (info["readonly"] and info["received_uuid"] == sent_as):
+            return {**result, "ok": False, "error": "restored copy is not a complete receive"}
+        expected = manifest(source_dir / name)
+        diff = compare(expected, manifest(restored))
+        result.update(files=sum(1 for v in expected.values() if v[0] == "file"),
+                      bytes=sum(v[1] for v in expected.values() if v[0] == "file"),
+                      differences={k: len(v) for k, v in diff.items()},
+                      **{k: v[:LIMIT] for k, v in diff.items()})
+        result["ok"] = not any(diff.values())
+        return result
+    finally:
+        _delete(restored)
+
+
+def _send_receive(snapshot: Path, into: Path) -> str | None:
+    """``btrfs send SNAPSHOT | btrfs receive INTO`` without a shell; an error or None."""
+    with subprocess.Popen(["btrfs", "send", "-q", str(snapshot)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as sender:
+        receiver = subprocess.run(["btrfs", "receive", str(into)], stdin=sender.stdout,
+                                  capture_output=True, text=True, check=False)
+        assert sender.stdout is not None
+        sender.stdout.close()
+        sender_err = sender.stderr.read().decode() if sender.stderr else ""
+    if sender.returncode != 0:
+        return f"btrfs send failed: {sender_err.strip()}"
+    if receiver.returncode != 0:
+        return f"btrfs receive failed: {receiver.stderr.strip()}"
+    return None

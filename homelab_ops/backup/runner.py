@@ -1,0 +1,164 @@
+"""The agent's backup run: the same pyinfra deploy a user runs with the pyinfra CLI,
+driven through pyinfra's Python API, under the backup lock, with the space forecast
+applied and every outcome recorded in the state store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from homelab_ops.backup import naming, retention, rotation, transfer
+from homelab_ops.backup.layout import VolumeLayout, resolve
+from homelab_ops.models.backup import BackupConfig, load_backup_config
+
+HostEntry = tuple[str, dict[str, Any]]
+
+
+def host_layouts(name: str, data: dict[str, Any]) -> tuple[BackupConfig, list[VolumeLayout]]:
+    source = f"host data of {name}"
+    config = load_backup_config(data.get("backup"), source)
+    return config, resolve(config, data.get("btrfs_pools") or {}, source)
+
+
+def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str] | None:
+    """(host, mountpoint) whose disk prediction governs rotation of the target."""
+    if config.target is None:
+        return None
+    if config.target.pool is not None:
+        return None if config.target.pool not in data.get("btrfs_pools", {}) else (
+            "", data["btrfs_pools"][config.target.pool])
+    return (config.target.ssh or "", config.target.path or "")
+
+
+def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | None = None,
+               tag: str | None = None, prune_only: bool = False,
+               dry_run: bool = False) -> dict[str, Any]:
+    """One run over ``hosts``; the caller holds the backup lock."""
+    from pyinfra.api.deploy import add_deploy
+    from pyinfra.api.exceptions import PyinfraError
+    from pyinfra.api.operations import run_ops
+
+    from homelab_ops.collection.deploys.backup import backup
+    from homelab_ops.collection.session import pyinfra_session
+    from homelab_ops.inventory import inventory_from_entries
+
+    now = now.replace(second=0, microsecond=0)
+    prepared: list[HostEntry] = []
+    report: dict[str, Any] = {"now": now.isoformat(), "dry_run": dry_run, "hosts": {}}
+    for name, data in hosts:
+        config, _ = host_layouts(name, data)
+        mount = _target_mount(config, data)
+        prediction = None
+        if mount is not None:
+            prediction = store.cache_get(rotation.cache_key(mount[0] or name, mount[1]))
+        rot = rotation.decide(prediction, config.forecast_horizon_days)
+        report["hosts"][name] = {"rotation": rot.as_dict(), "volumes": {}, "ops": [],
+                                 "ok": True}
+        prepared.append((name, {**data, "backup_rotate_early": rot.early}))
+    with pyinfra_session(inventory_from_entries(prepared, "backup run")) as session:
+        state = session.state
+        for name, reason in session.unreachable.items():
+            report["hosts"][name].update(ok=False, error=f"unreachable: {reason}")
+        if not state.activated_hosts:
+            return {**report, "ok": False}
+        before = _observe(state)
+        add_deploy(state, backup, now=now, schedule=schedule, tag=tag, prune_only=prune_only)
+        if not dry_run:
+            try:
+                run_ops(state)
+            except PyinfraError as exc:  # every host failed: still report and record
+                report["error"] = str(exc)
+        after = before if dry_run else _observe(state)
+        for host in state.activated_hosts:
+            _report_host(state, host, report["hosts"][host.name], dry_run)
+    for name, data in hosts:
+        if name in session.unreachable:
+            store.record_backup(name, "*", "backup", False, report["hosts"][name])
+            continue
+        _record(store, name, data, report["hosts"][name], before.get(name, {}),
+                after.get(name, {}), now, dry_run, schedule, tag)
+    report["ok"] = all(h["ok"] for h in report["hosts"].values())
+    return report
+
+
+def _observe(state) -> dict[str, dict[str, dict[str, Any]]]:
+    """Subvolumes in every snapshot and target directory of every connected host,
+    keyed by directory (facts run on the host, so SSH hosts and targets work too)."""
+    from pyinfra.api.facts import get_fact
+    from pyinfra.context import ctx_host, ctx_state
+
+    from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes
+
+    seen: dict[str, dict[str, dict[str, Any]]] = {}
+    with ctx_state.use(state):
+        for host in state.activated_hosts:
+            _, layouts = host_layouts(host.name, host.data.dict())
+            places = {p for v in layouts for p in (v.snapshots, v.target) if p is not None}
+            with ctx_host.use(host):
+                seen[host.name] = {
+                    p.dir: get_fact(state, host, BtrfsSubvolumes, kwargs={
+                        "directory": p.dir, "ssh": p.ssh, "ssh_config": p.ssh_config})
+                    for p in places
+                }
+    return seen
+
+
+def _report_host(state, host, out: dict[str, Any], dry_run: bool) -> None:
+    for op_hash in state.get_op_order():
+        data = state.ops.get(host, {}).get(op_hash)
+        if data is None:
+            continue
+        meta = data.operation_meta
+        op = {"name": ", ".join(sorted(state.get_op_meta(op_hash).names))}
+        if dry_run:
+            op["would_change"] = bool(meta.will_change)
+        elif meta.is_complete():
+            op["changed"] = meta.did_change()
+            op["ok"] = meta.did_succeed()
+            if not op["ok"]:
+                op["error"] = " ".join(meta.stderr_lines[-3:]) or "failed"
+        else:
+            op["ok"], op["error"] = False, "not run (an earlier operation failed)"
+        out["ops"].append(op)
+    out["ok"] = host not in state.failed_hosts and all(o.get("ok", True) for o in out["ops"])
+
+
+def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
+            before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
+            now: datetime, dry_run: bool, schedule: str | None, tag: str | None) -> None:
+    """Per volume: the newest snapshot, whether the target holds it (a successful
+    backup), what was pruned, and the rotation decision with its alert."""
+    _, layouts = host_layouts(name, data)
+    rot = rotation.Rotation(**out["rotation"])
+    for vol in layouts:
+        if not vol.selected(schedule, tag):
+            continue
+        key = f"{vol.volume.pool}/{vol.base}"
+        src_after = after.get(vol.snapshots.dir, {})
+        newest = naming.of_volume(set(src_after), vol.base)
+        row: dict[str, Any] = {"snapshot": newest[-1].name if newest else None,
+                               "pruned_source": sorted(set(before.get(vol.snapshots.dir, {}))
+                                                       - set(src_after))}
+        ok = out["ok"] and bool(newest)
+        if vol.target is not None:
+            tgt_before = before.get(vol.target.dir, {})
+            tgt_after = after.get(vol.target.dir, {})
+            row["target"] = vol.target.dir
+            row["on_target"] = transfer.newest_common(src_after, tgt_after, vol.base)
+            ok = ok and row["on_target"] == row["snapshot"]
+            row["garbled_cleaned"] = transfer.garbled(tgt_before, vol.base)
+            row["pruned_target"] = sorted(set(tgt_before) - set(tgt_after))
+            at_min = retention.deletions(retention.plan(
+                [n for n in tgt_before if (p := naming.parse(n)) and p.base == vol.base],
+                vol.volume.target_retention.minimal(), now,
+                protect={transfer.newest_common(before.get(vol.snapshots.dir, {}),
+                                                tgt_before, vol.base)}))
+            if alert := rotation.alert(rot, len(at_min)):
+                row["alert"] = alert
+        row["ok"] = ok
+        out["volumes"][key] = row
+        if not dry_run:
+            store.record_backup(name, key, "backup", ok, {**row, "rotation": rot.as_dict(),
+                                                        "errors": [o for o in out["ops"]
+                                                                   if not o.get("ok", True)]})

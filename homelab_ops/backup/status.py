@@ -1,0 +1,36 @@
+"""Backup freshness for the health score and ``backup status``: read from the store
+only (no pyinfra, no btrfs), so it is cheap enough for every status call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# A daily backup older than this is stale; the health score decides how much it costs.
+STALE_HOURS = 36.0
+
+
+def backup_status(store, now: float) -> dict[str, Any]:
+    """Last successful backup per host:subvolume (with its age) and the last restore
+    test (ok or not). ``stale`` lists subvolumes whose last success is too old or that
+    only ever failed."""
+    subvolumes: dict[str, dict[str, Any]] = {}
+    for row in reversed(store.backups(action="backup", limit=10_000)):  # oldest first
+        key = f"{row['host']}:{row['subvolume']}"
+        entry = subvolumes.setdefault(key, {"last_ok": None, "last_attempt": None})
+        entry["last_attempt"] = {"ts": row["ts"], "ok": row["ok"]}
+        if row["ok"]:
+            entry["last_ok"] = {"ts": row["ts"], "snapshot": row["detail"].get("snapshot")}
+    for entry in subvolumes.values():
+        last_ok = entry["last_ok"]
+        entry["age_hours"] = None if last_ok is None else round((now - last_ok["ts"]) / 3600, 2)
+    tests = store.backups(action="restore_test", limit=1)
+    last_test = None
+    if tests:
+        t = tests[0]
+        last_test = {"ts": t["ts"], "ok": t["ok"], "host": t["host"],
+                     "subvolume": t["subvolume"], "age_days": round((now - t["ts"]) / 86400, 2),
+                     "snapshot": t["detail"].get("snapshot"), "error": t["detail"].get("error")}
+    stale = sorted(k for k, e in subvolumes.items()
+                   if e["age_hours"] is None or e["age_hours"] > STALE_HOURS)
+    return {"subvolumes": subvolumes, "last_restore_test": last_test, "stale": stale,
+            "stale_after_hours": STALE_HOURS}

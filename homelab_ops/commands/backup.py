@@ -1,0 +1,232 @@
+"""``homelab-ops backup``: BTRFS snapshots, sends, retention, restore tests, freshness.
+
+Hosts and their backup configuration (host data ``backup``) come from a pyinfra
+inventory (``-i``, else the settings' inventory, else the lab's): the agent runs the very
+deploy ``pyinfra INVENTORY deploys/backup.py`` runs. ``list``, ``prune --dry-run`` and
+``verify`` inspect this machine in-process (btrfsutil): they cover its @local hosts.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from homelab_ops.commands.base import App, command, emit
+from homelab_ops.commands.observe import inventory_option, resolve_inventory
+
+
+@click.group()
+def backup() -> None:
+    """BTRFS backups: snapshot, send, prune, restore-test, status."""
+
+
+def _inventory_options(fn):
+    fn = click.option("--host", "hosts", multiple=True,
+                      help="Only these inventory hosts (repeatable).")(fn)
+    return inventory_option(fn)
+
+
+def _hosts(app: App, inventory: Path | None, hosts: tuple[str, ...],
+           local_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """(name, host data) of the chosen hosts; ``local_only`` keeps @local ones (what
+    in-process btrfsutil can see)."""
+    from homelab_ops.errors import HomelabError
+
+    found = [(h.name, h.data.dict()) for h in resolve_inventory(app, inventory)]
+    if hosts:
+        found = [h for h in found if h[0] in hosts]
+        if not found:
+            raise HomelabError(f"no host named {', '.join(hosts)} in the inventory")
+    return [h for h in found if h[0].startswith("@local")] if local_only else found
+
+
+@command(backup, "run")
+@_inventory_options
+@click.option("--schedule", type=click.Choice(["daily", "weekly"]),
+              help="Only volumes with this schedule (what the timers pass).")
+@click.option("--tag", help="Take tagged snapshots (e.g. pre-action): not sent, own retention.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+def backup_run(app: App, inventory: Path | None, hosts: tuple[str, ...], schedule: str | None,
+               tag: str | None, dry_run: bool) -> int:
+    """Snapshot, send and prune every configured subvolume (one run at a time)."""
+    from homelab_ops.backup.lock import backup_lock
+    from homelab_ops.backup.runner import run_backup
+
+    entries = _hosts(app, inventory, hosts)
+    with backup_lock(app.settings.state_dir), app.store() as store:
+        report = run_backup(entries, store, now=datetime.now(), schedule=schedule, tag=tag,
+                            dry_run=dry_run)
+    emit(app, report, _show_run)
+    return 0 if report["ok"] else 1
+
+
+def _show_run(report: dict[str, Any]) -> None:
+    for host, out in report["hosts"].items():
+        click.echo(f"{host}: {'ok' if out['ok'] else 'FAILED'}  ({out['rotation']['reason']})")
+        for op in out["ops"]:
+            state = ("would change" if op.get("would_change") else "no change") if \
+                report["dry_run"] else ("changed" if op.get("changed") else
+                                        "no change" if op.get("ok") else "FAILED")
+            click.echo(f"  {state:12} {op['name']}" + (f": {op['error']}"
+                                                        if op.get("error") else ""))
+        for key, vol in out["volumes"].items():
+            click.echo(f"  {key}: newest {vol['snapshot']}"
+                       + (f", on target {vol.get('on_target')}" if "target" in vol else "")
+                       + (f"  ALERT: {vol['alert']}" if vol.get("alert") else ""))
+
+
+@command(backup, "list")
+@_inventory_options
+def backup_list(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> None:
+    """Snapshots and backups of every configured subvolume on this machine."""
+    from homelab_ops.backup import local, naming
+    from homelab_ops.backup.runner import host_layouts
+
+    rows = []
+    for name, data in _hosts(app, inventory, hosts, local_only=True):
+        for vol in host_layouts(name, data)[1]:
+            places = [("snapshot", vol.snapshots)]
+            if vol.target and not vol.target.ssh:
+                places.append(("backup", vol.target))
+            for kind, place in places:
+                subs = local.subvolumes(Path(place.dir))
+                snaps = sorted(p for n in subs if (p := naming.parse(n)) and p.base == vol.base)
+                for snap in snaps:
+                    rec = subs[snap.name]
+                    rows.append({
+                        "host": name, "subvolume": f"{vol.volume.pool}/{vol.base}",
+                        "kind": kind, "name": snap.name, "tag": snap.tag,
+                        "path": f"{place.dir}/{snap.name}", "readonly": rec["readonly"],
+                        "complete": rec["readonly"] and (kind == "snapshot"
+                                                         or bool(rec["received_uuid"])),
+                    })
+    emit(app, rows, _show_list)
+
+
+def _show_list(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("no snapshots")
+    for r in rows:
+        flag = "" if r["complete"] else "  (incomplete: cleaned up by the next run)"
+        click.echo(f"{r['host']:10} {r['subvolume']:20} {r['kind']:8} {r['name']}{flag}")
+
+
+@command(backup, "prune")
+@_inventory_options
+@click.option("--dry-run", is_flag=True,
+              help="Show every snapshot with keep/delete and the reason; delete nothing.")
+def backup_prune(app: App, inventory: Path | None, hosts: tuple[str, ...], dry_run: bool) -> int:
+    """Apply retention to snapshots and backups (never the newest or the next parent)."""
+    if dry_run:
+        emit(app, _prune_plan(_hosts(app, inventory, hosts, local_only=True)), _show_plan)
+        return 0
+    from homelab_ops.backup.lock import backup_lock
+    from homelab_ops.backup.runner import run_backup
+
+    with backup_lock(app.settings.state_dir), app.store() as store:
+        report = run_backup(_hosts(app, inventory, hosts), store, now=datetime.now(),
+                            prune_only=True)
+    emit(app, report, _show_run)
+    return 0 if report["ok"] else 1
+
+
+def _prune_plan(entries) -> list[dict[str, Any]]:
+    """The retention plan of every local volume, computed in-process (pure planner over
+    a btrfsutil listing), exactly what ``prune`` would do now."""
+    from homelab_ops.backup import local, naming, retention, transfer
+    from homelab_ops.backup.runner import host_layouts
+
+    now = datetime.now().replace(second=0, microsecond=0)
+    rows = []
+    for name, data in entries:
+        config, layouts = host_layouts(name, data)
+        for vol in layouts:
+            source = local.subvolumes(Path(vol.snapshots.dir))
+            target = {} if vol.target is None or vol.target.ssh else local.subvolumes(
+                Path(vol.target.dir))
+            common = transfer.newest_common(source, target, vol.base)
+            sides = [("snapshot", source, vol.volume.snapshot_retention, config.tags)]
+            if vol.target is not None and not vol.target.ssh:
+                sides.append(("backup", target, vol.volume.target_retention, None))
+            for kind, subs, policy, tags in sides:
+                names = [n for n, rec in subs.items() if rec["readonly"]
+                         and (p := naming.parse(n)) and p.base == vol.base]
+                for d in retention.plan(names, policy, now, protect={common} - {None},
+                                        tag_policies=tags):
+                    rows.append({"host": name, "subvolume": f"{vol.volume.pool}/{vol.base}",
+                                 "kind": kind, "name": d.name, "keep": d.keep,
+                                 "reason": d.reason})
+    return rows
+
+
+def _show_plan(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("no snapshots")
+    for r in rows:
+        click.echo(f"{'keep' if r['keep'] else 'DELETE':6} {r['kind']:8} {r['name']:40} "
+                   f"{r['reason']}")
+
+
+@command(backup, "verify")
+@_inventory_options
+def backup_verify(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> int:
+    """Restore test: restore the newest backup to scratch and compare it with its
+    source snapshot (file list and checksums); the result is recorded."""
+    from homelab_ops.backup.lock import backup_lock
+    from homelab_ops.backup.restore import restore_test
+    from homelab_ops.backup.runner import host_layouts
+
+    results = []
+    with backup_lock(app.settings.state_dir), app.store() as store:
+        for name, data in _hosts(app, inventory, hosts, local_only=True):
+            config, layouts = host_layouts(name, data)
+            for vol in layouts:
+                if vol.target is None:
+                    continue
+                key = f"{vol.volume.pool}/{vol.base}"
+                result = restore_test(vol, config.restore_scratch_dir)
+                store.record_backup(name, key, "restore_test", result["ok"], result)
+                results.append({"host": name, "subvolume": key, **result})
+    emit(app, results, _show_verify)
+    return 0 if results and all(r["ok"] for r in results) else 1
+
+
+def _show_verify(results: list[dict[str, Any]]) -> None:
+    if not results:
+        click.echo("nothing to verify: no volume with a local backup target")
+    for r in results:
+        if r["ok"]:
+            click.echo(f"ok     {r['host']} {r['subvolume']}: {r['snapshot']} restored, "
+                       f"{r['files']} files match")
+        else:
+            what = r.get("error") or ", ".join(
+                f"{k}: {', '.join(r[k])}" for k in ("missing", "extra", "changed") if r.get(k))
+            click.echo(f"FAILED {r['host']} {r['subvolume']}: {what}")
+
+
+@command(backup, "status")
+def backup_status_cmd(app: App) -> None:
+    """Last successful backup per subvolume and the last restore test (from the store)."""
+    from homelab_ops.backup.status import backup_status
+
+    with app.store() as store:
+        data = backup_status(store, time.time())
+    emit(app, data, _show_status)
+
+
+def _show_status(data: dict[str, Any]) -> None:
+    if not data["subvolumes"]:
+        click.echo("no backups recorded yet")
+    for key, entry in sorted(data["subvolumes"].items()):
+        last = entry["last_ok"]
+        when = f"{entry['age_hours']:.1f} h ago ({last['snapshot']})" if last else "never"
+        click.echo(f"{key:30} last ok backup: {when}" + ("  STALE" if key in data["stale"]
+                                                         else ""))
+    test = data["last_restore_test"]
+    click.echo("last restore test: " + ("never" if test is None else
+               f"{'ok' if test['ok'] else 'FAILED'} {test['age_days']:.1f} days ago "
+               f"({test['host']} {test['subvolume']})"))
