@@ -18,6 +18,7 @@ from homelab_ops.commands.backup import backup
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
 from homelab_ops.commands.observe import observe_cmd, status_cmd
+from homelab_ops.commands.predict import predict
 from homelab_ops.errors import HomelabError
 
 
@@ -47,6 +48,7 @@ def settings_cmd(app: App) -> None:
 
 
 cli.add_command(lab)
+cli.add_command(predict)
 cli.add_command(backup)
 cli.add_command(observe_cmd)
 cli.add_command(status_cmd)

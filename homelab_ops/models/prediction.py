@@ -66,12 +66,14 @@ class LeakPrediction(Result):
 
 
 class Forecast(Result):
-    """Value of a series at ``at`` with an ``interval`` range."""
+    """Value of a series at ``at`` with an ``interval`` range; ``current`` is the
+    latest observed level."""
 
     at: float
     value: float | None = None
     low: float | None = None
     high: float | None = None
+    current: float | None = None
     interval: float = 0.8
     slope_per_day: float | None = None
     basis: str

@@ -1,0 +1,110 @@
+"""``homelab-ops predict``: days until each filesystem fills and memory leaks per
+container, from the cache when fresh (instant), else recomputed from history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from homelab_ops.commands.base import App, command, emit
+
+
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--refresh", is_flag=True, help="Recompute even if the cache is fresh.")
+@click.pass_context
+def predict(ctx: click.Context, as_json: bool, refresh: bool) -> None:
+    """Predict disk exhaustion and memory leaks (cached; --refresh recomputes)."""
+    if ctx.invoked_subcommand is None:
+        app: App = ctx.obj
+        app.json = as_json
+        emit(app, _report(app, refresh), _render)
+
+
+@command(predict, "capacity")
+@click.option("--host", required=True, help="Host the stack would run on.")
+@click.option("--memory", "memory_mb", type=float, default=0.0, help="Memory needed (MB).")
+@click.option("--disk", "disks", multiple=True, metavar="MOUNT=GB",
+              help="Disk space needed on a mountpoint (GB); repeatable.")
+@click.option("--days", type=float, default=7.0, show_default=True,
+              help="How far ahead it must still fit.")
+def predict_capacity(app: App, host: str, memory_mb: float, disks: tuple[str, ...],
+                     days: float) -> None:
+    """Will a stack needing this much memory and disk fit on HOST?"""
+    from homelab_ops.models.prediction import CapacityRequirements
+    from homelab_ops.predict.service import capacity_check_for
+
+    need = {}
+    for item in disks:
+        mount, sep, gb = item.rpartition("=")
+        try:
+            need[mount] = float(gb) * 1e9
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not MOUNT=GB", param_hint="--disk") from None
+        if not sep or not mount:
+            raise click.BadParameter(f"{item!r} is not MOUNT=GB", param_hint="--disk")
+    req = CapacityRequirements(host=host, memory_bytes=memory_mb * 1e6, disk_bytes=need,
+                               horizon_days=days)
+    with app.store() as store:
+        report = capacity_check_for(store, app.settings, req)
+    emit(app, report.model_dump(), _render_capacity)
+    if not report.fits:
+        raise click.exceptions.Exit(1)
+
+
+def _report(app: App, refresh: bool) -> dict[str, Any]:
+    from homelab_ops.predict.service import cached_predictions, predict_all
+
+    with app.store() as store:
+        if refresh:
+            report, cached = predict_all(store, app.settings), False
+        else:
+            report, cached = cached_predictions(store, app.settings)
+    return {**report.model_dump(), "cached": cached}
+
+
+def _render(d: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    when = dt.datetime.fromtimestamp(d["generated_at"], dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    console.print(f"predictions of {when}{' (cached)' if d['cached'] else ''}")
+    disks = Table("host", "filesystem", "used", "days to threshold", "80% range", "basis",
+                  title="disk exhaustion")
+    for p in d["disks"]:
+        days = {"fills": _days(p["days_until_threshold"]), "over_threshold": "[red]now[/]",
+                "not_filling": "not filling", "insufficient_data": "[dim]too little data[/]",
+                }[p["status"]]
+        rng = (f"{_days(p['low'])} - {_days(p['high'])}" if p["status"] == "fills" else "")
+        used = "-" if p["used_pct"] is None else f"{p['used_pct']:.1f} % of {p['threshold_pct']:g}"
+        disks.add_row(p["host"], p["mountpoint"], used, days, rng, p["basis"])
+    console.print(disks)
+    leaks = Table("host", "container", "verdict", "MB/hour", "80% range", "to limit",
+                  "confidence", "basis", title="memory growth since restart")
+    for p in d["leaks"]:
+        verdict = {"leak": "[red]leak[/]", "no_leak": "ok",
+                   "insufficient_data": "[dim]too little data[/]"}[p["status"]]
+        rate = "-" if p["mb_per_hour"] is None else f"{p['mb_per_hour']:.2f}"
+        rng = ("-" if p["mb_per_hour_low"] is None
+               else f"{p['mb_per_hour_low']:.2f} - {p['mb_per_hour_high']:.2f}")
+        limit = ("-" if p["hours_until_limit"] is None
+                 else f"{p['hours_until_limit']:.1f} h")
+        leaks.add_row(p["host"], p["container"], verdict, rate, rng, limit,
+                      f"{p['confidence']:.2f}", p["basis"])
+    console.print(leaks)
+
+
+def _render_capacity(d: dict[str, Any]) -> None:
+    verdict = "fits" if d["fits"] else "does NOT fit"
+    click.echo(f"{d['host']}: {verdict} for the next {d['horizon_days']:g} days")
+    for i in d["items"]:
+        click.echo(f"  {'ok ' if i['fits'] else 'NO '} {i['resource']}: {i['basis']}")
+
+
+def _days(v: float | None) -> str:
+    if v is None:
+        return "never"
+    return f"{v:.1f} d" if v < 3650 else "> 10 y"
