@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from homelab_ops import __version__
+from homelab_ops.commands.ask import ask_cmd, cache
 from homelab_ops.commands.backup import backup
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
@@ -52,6 +53,8 @@ cli.add_command(predict)
 cli.add_command(backup)
 cli.add_command(observe_cmd)
 cli.add_command(status_cmd)
+cli.add_command(ask_cmd)
+cli.add_command(cache)
 
 
 def main(argv: list[str] | None = None) -> None:

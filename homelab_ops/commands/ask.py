@@ -1,0 +1,77 @@
+"""``homelab-ops ask "..."`` answers a question from the store; ``homelab-ops cache
+warm`` precomputes the common answers.
+
+This is a read path that must start fast, so it imports only the standard library and
+``homelab_ops.query``. When the state directory is given by ``--state-dir`` or
+``$HOMELAB_OPS_STATE_DIR`` and no settings file is named explicitly, it skips loading
+the (pydantic-validated) settings: nothing in them changes an answer, and validating
+them costs more than the whole answer from cache.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from homelab_ops.commands.base import App, command, emit
+
+# the same variables homelab_ops.models.settings reads (importing it would load pydantic)
+STATE_DIR_ENV = "HOMELAB_OPS_STATE_DIR"
+CONFIG_ENV = "HOMELAB_OPS_CONFIG"
+
+
+def _store(app: App):
+    from homelab_ops.store import Store
+
+    root = click.get_current_context().find_root().params
+    given = root.get("state_dir") or os.environ.get(STATE_DIR_ENV, "").strip()
+    if given and root.get("config") is None and not os.environ.get(CONFIG_ENV, "").strip():
+        return Store.open(Path(given).expanduser().absolute())
+    return app.store()
+
+
+@command(None, "ask")
+@click.argument("question", nargs=-1, required=True)
+@click.option("--explain", is_flag=True, help="Show the matched intent, slots and score.")
+def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
+    """Answer a question about the homelab from what was observed (no shell, offline)."""
+    from homelab_ops.query.service import ask
+
+    with _store(app) as store:
+        reply = ask(store, " ".join(question))
+    if not explain:
+        reply.pop("explain", None)
+    emit(app, reply, _render)
+
+
+def _render(reply: dict) -> None:
+    for line in reply["lines"]:
+        click.echo(line)
+    click.echo(reply["freshness"] + (" [cached]" if reply.get("cached") else ""))
+    why = reply.get("explain")
+    if why:
+        click.echo(f"intent: {reply.get('intent') or 'none'} via {why['via']}, "
+                   f"score {why['score']:.2f}, margin {why['margin']:.2f}")
+        click.echo(f"normalised: {why['normalised']!r}, masked: {why['masked']!r}")
+        for slot, value in why["slots"].items():
+            click.echo(f"slot {slot}: said {value['said']!r} -> {value['name']}")
+        click.echo("ranking: " + ", ".join(f"{i} {s:.2f}" for i, s in why["ranking"]))
+
+
+@click.group()
+def cache() -> None:
+    """The answer cache of `ask` (cleared by every new observation)."""
+
+
+@command(cache, "warm")
+def cache_warm(app: App) -> None:
+    """Precompute the common answers, prediction answers included."""
+    from homelab_ops.query.service import warm
+
+    with _store(app) as store:
+        result = warm(store)
+    emit(app, result, lambda r: click.echo(
+        f"warmed {r['answers']} answers for {len(r['by_intent'])} intents "
+        f"in {r['seconds']:.2f} s"))

@@ -1,0 +1,129 @@
+"""Recognise names that really exist (services, networks, filesystems) in a question.
+
+Names come from the latest observation, so "jelyfin" finds the container jellyfin and
+a name that exists nowhere is never invented. A recognised name is replaced by its
+slot placeholder before intent matching: "is jellyfin running" and "is traefik
+running" then look the same to the matcher, as they should.
+
+Fuzzy matching uses difflib's ratio on the normalised spelling: short names (<= 4
+characters) must match exactly, since one typo in "db" is another word; longer ones
+need a ratio of at least ``FUZZY_CUTOFF``. Filesystems are recognised by their path
+("/mnt/data", never a bare "/", which is punctuation as often as the root); their
+last path component ("data") only counts once the question is
+known to be about disks, because "data" is also an ordinary word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher, get_close_matches
+
+from homelab_ops.query.normalize import normalize
+
+FUZZY_CUTOFF = 0.84
+SHORT = 4
+MAX_SPAN = 3
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names a question may refer to, by slot type: normalised spelling -> real."""
+
+    service: dict[str, str] = field(default_factory=dict)
+    network: dict[str, str] = field(default_factory=dict)
+    filesystem: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_observations(cls, docs: Iterable[dict]) -> Names:
+        names = cls()
+        for doc in docs:
+            for c in doc.get("containers", []):
+                names.service.setdefault(normalize(c["name"]), c["name"])
+            for n in doc.get("networks", []):
+                names.network.setdefault(normalize(n["name"]), n["name"])
+            for fs in doc.get("filesystems", []):
+                names.filesystem.setdefault(fs["mountpoint"], fs["mountpoint"])
+        return names
+
+    def of(self, slot_type: str) -> dict[str, str]:
+        return getattr(self, slot_type)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A name found in the question: which real name, how sure, and where (tokens)."""
+
+    type: str
+    name: str
+    score: float
+    start: int
+    end: int
+
+
+def similarity(said: str, name: str) -> float:
+    """How alike a spoken span and a normalised name are (0..1); hyphens are optional,
+    so "immich server", "immich-server" and "immichserver" are the same."""
+    if said == name or said.replace("-", "") == name.replace("-", ""):
+        return 1.0
+    if len(name) <= SHORT:
+        return 0.0
+    return max(SequenceMatcher(None, said, name).ratio(),
+               SequenceMatcher(None, said.replace("-", ""), name.replace("-", "")).ratio())
+
+
+def find_names(tokens: list[str], names: Names) -> list[Found]:
+    """The best non-overlapping recognised names in ``tokens``, left to right."""
+    candidates = []
+    for start in range(len(tokens)):
+        for end in range(start + 1, min(start + MAX_SPAN, len(tokens)) + 1):
+            said = "-".join(tokens[start:end])
+            for slot_type in ("service", "network"):
+                for norm, real in names.of(slot_type).items():
+                    if 2 * min(len(said), len(norm)) < FUZZY_CUTOFF * (len(said) + len(norm)):
+                        continue  # the lengths alone rule it out: skip the expensive ratio
+                    score = similarity(said, norm)
+                    if score >= FUZZY_CUTOFF:
+                        candidates.append(Found(slot_type, real, score, start, end))
+            if end == start + 1 and len(said) > 1 and said in names.filesystem:
+                candidates.append(Found("filesystem", names.filesystem[said], 1.0, start, end))
+    taken: set[int] = set()
+    chosen = []
+    for f in sorted(candidates, key=lambda f: (-f.score, -(f.end - f.start), f.start)):
+        span = set(range(f.start, f.end))
+        if not span & taken:
+            taken |= span
+            chosen.append(f)
+    return sorted(chosen, key=lambda f: f.start)
+
+
+def mask(tokens: list[str], found: list[Found]) -> str:
+    """The question with each recognised name replaced by its placeholder."""
+    out, i = [], 0
+    for f in found:
+        out += [*tokens[i:f.start], "{" + f.type + "}"]
+        i = f.end
+    return " ".join(out + tokens[i:])
+
+
+def resolve(said: str, slot_type: str, names: Names) -> tuple[str | None, list[str]]:
+    """A real name for a slot value the templates captured but that was not
+    recognised: (name, []) when one is close enough, else (None, close names)."""
+    known = names.of(slot_type)
+    said = said.strip()
+    best = max(known, key=lambda n: similarity(said, n), default=None)
+    if best is not None and similarity(said, best) >= FUZZY_CUTOFF:
+        return known[best], []
+    close = get_close_matches(said, list(known), n=3, cutoff=0.5)
+    return None, [known[c] for c in close]
+
+
+def filesystem_in(tokens: list[str], names: Names) -> str | None:
+    """A filesystem named by its last path component ("data" for /mnt/data) or "root"
+    for "/"; used only for questions already known to be about disks."""
+    by_leaf = {(mp.rstrip("/").rsplit("/", 1)[-1] or "root"): real
+               for mp, real in names.filesystem.items()}
+    for token in tokens:
+        if token in by_leaf:
+            return by_leaf[token]
+    return None

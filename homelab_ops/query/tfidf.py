@@ -1,0 +1,64 @@
+"""The statistical fallback: TF-IDF over character n-grams and words, pure Python.
+
+Character n-grams inside word boundaries (3 to 5 characters, as scikit-learn's
+``char_wb``) make "restartd", "restarted" and "restart" close, so typos and word forms
+need no stemmer; word unigrams and bigrams keep the word order signal ("disk full"
+versus "full disk report"). A question's score for an intent is its cosine similarity
+to the nearest example of that intent: a few good examples per phrasing style beat a
+centroid that blurs them. Tens of intents with a few hundred examples make a brute-force
+scan cheaper than any index structure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from itertools import pairwise
+
+NGRAMS = (3, 4, 5)
+
+
+def features(text: str) -> Counter[str]:
+    """Sparse term counts of one normalised text."""
+    words = text.split()
+    out: Counter[str] = Counter()
+    for word in words:
+        padded = f" {word} "
+        for n in NGRAMS:
+            out.update(padded[i:i + n] for i in range(max(1, len(padded) - n + 1)))
+    out.update(f"w:{w}" for w in words)
+    out.update(f"b:{a} {b}" for a, b in pairwise(words))
+    return out
+
+
+class Index:
+    """Labelled examples as unit TF-IDF vectors (sublinear tf, smoothed idf)."""
+
+    def __init__(self, examples: Sequence[tuple[str, str]]) -> None:
+        counts = [features(text) for _, text in examples]
+        df: Counter[str] = Counter()
+        for c in counts:
+            df.update(c.keys())
+        n = len(examples)
+        self.idf = {term: math.log((1 + n) / (1 + k)) + 1.0 for term, k in df.items()}
+        self.unseen_idf = math.log(1 + n) + 1.0
+        self.labels = [label for label, _ in examples]
+        self.vectors = [self._vector(c) for c in counts]
+
+    def _vector(self, counts: Counter[str]) -> dict[str, float]:
+        vec = {t: (1.0 + math.log(k)) * self.idf.get(t, self.unseen_idf)
+               for t, k in counts.items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {t: v / norm for t, v in vec.items()}
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Best cosine similarity of ``text`` to the examples of each label."""
+        query = self._vector(features(text))
+        best: dict[str, float] = {}
+        for label, vec in zip(self.labels, self.vectors, strict=True):
+            small, large = (query, vec) if len(query) < len(vec) else (vec, query)
+            sim = sum(w * large.get(t, 0.0) for t, w in small.items())
+            if sim > best.get(label, -1.0):
+                best[label] = sim
+        return best
