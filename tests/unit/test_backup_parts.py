@@ -1,0 +1,177 @@
+"""Pure parts of the backup component: transfer decisions, the fact parser, space
+forecast rotation, backup status from a real store, the run lock and timer units."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from homelab_ops.backup import rotation, timers, transfer
+from homelab_ops.backup.lock import BackupBusy, backup_lock
+from homelab_ops.backup.status import backup_status
+from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes
+from homelab_ops.store import Store
+
+
+def sub(uuid: str, received: str | None = None, readonly: bool = True) -> dict:
+    return {"uuid": uuid, "received_uuid": received, "readonly": readonly}
+
+
+SOURCE = {f"photos.2026112{i}T0200": sub(f"u{i}") for i in range(1, 5)}
+
+
+# -- transfer decisions ---------------------------------------------------------------
+def test_first_send_is_full() -> None:
+    plan = transfer.plan_send(SOURCE, {}, "photos")
+    assert plan == transfer.SendPlan((), "photos.20261124T0200", None)
+
+
+def test_parent_is_newest_snapshot_on_both_sides() -> None:
+    target = {"photos.20261121T0200": sub("t1", "u1"), "photos.20261122T0200": sub("t2", "u2")}
+    plan = transfer.plan_send(SOURCE, target, "photos")
+    assert (plan.send, plan.parent) == ("photos.20261124T0200", "photos.20261122T0200")
+
+
+def test_a_same_named_copy_of_another_snapshot_is_no_parent() -> None:
+    target = {"photos.20261122T0200": sub("t2", "someone-else")}
+    assert transfer.plan_send(SOURCE, target, "photos").parent is None
+
+
+def test_cut_off_receive_is_garbled_and_sent_again() -> None:
+    target = {"photos.20261123T0200": sub("t3", "u3"),
+              "photos.20261124T0200": sub("t4", None, readonly=False)}
+    plan = transfer.plan_send(SOURCE, target, "photos")
+    assert plan.garbled == ("photos.20261124T0200",)
+    assert (plan.send, plan.parent) == ("photos.20261124T0200", "photos.20261123T0200")
+
+
+def test_nothing_to_send_when_newest_is_there() -> None:
+    target = {"photos.20261124T0200": sub("t4", "u4"), "photos.20261101T0200": sub("x", "old")}
+    assert transfer.plan_send(SOURCE, target, "photos") == transfer.SendPlan((), None, None)
+
+
+def test_fact_parses_btrfs_subvolume_show() -> None:
+    show = """== photos.20261125T1428
+snapshots/photos.20261125T1428
+\tName: \t\t\tphotos.20261125T1428
+\tUUID: \t\t\tbedaffc9-c299-9646-a16b-ea167bab8967
+\tParent UUID: \t\t4c80109d-52f0-d548-b2d3-ed23fa4fe4f5
+\tReceived UUID: \t\t25f6a55f-e012-7d49-b3a5-ccd9355a0042
+\tGeneration: \t\t25
+\tGen at creation: \t24
+\tFlags: \t\t\treadonly
+\tSnapshot(s):
+\t\t\t\tsnapshots/other
+== not-a-subvolume
+== photos.20261125T1500
+snapshots/photos.20261125T1500
+\tUUID: \t\t\t11111111-c299-9646-a16b-ea167bab8967
+\tParent UUID: \t\t-
+\tReceived UUID: \t\t-
+\tFlags: \t\t\t-
+"""
+    facts = BtrfsSubvolumes().process(show.splitlines())
+    assert facts["photos.20261125T1428"] == {
+        "uuid": "bedaffc9-c299-9646-a16b-ea167bab8967",
+        "parent_uuid": "4c80109d-52f0-d548-b2d3-ed23fa4fe4f5",
+        "received_uuid": "25f6a55f-e012-7d49-b3a5-ccd9355a0042",
+        "readonly": True, "generation": 25, "gen_at_creation": 24}
+    assert "not-a-subvolume" not in facts
+    assert facts["photos.20261125T1500"]["received_uuid"] is None
+    assert facts["photos.20261125T1500"]["readonly"] is False
+
+
+# -- space-forecast rotation ----------------------------------------------------------
+def test_rotation_uses_the_pessimistic_end_of_the_forecast() -> None:
+    soon = {"days_until_threshold": 9.0, "low": 4.5, "high": 12.0, "basis": "trend 14d"}
+    decision = rotation.decide(soon, horizon_days=7)
+    assert decision.early and "4.5 days" in decision.reason and "trend 14d" in decision.reason
+    assert not rotation.decide({**soon, "low": 8.0}, horizon_days=7).early
+    assert not rotation.decide(None, 7).early
+    assert not rotation.decide({"days_until_threshold": None, "low": None, "high": None,
+                                "basis": "flat"}, 7).early
+
+
+def test_rotation_alerts_when_minimum_is_not_enough() -> None:
+    early = rotation.decide({"days_until_threshold": 1.0, "low": None, "high": None,
+                             "basis": "x"}, 7)
+    assert rotation.alert(early, deletable_at_minimum=0)
+    assert rotation.alert(early, deletable_at_minimum=3) is None
+    assert rotation.alert(rotation.decide(None, 7), 0) is None
+
+
+# -- status ---------------------------------------------------------------------------
+def test_backup_status_reads_last_success_and_restore_test(tmp_path: Path) -> None:
+    now = 1_800_000_000.0
+    with Store(tmp_path / "state.db") as store:
+        store.record_backup("nas", "data/photos", "backup", True, {"snapshot": "p.1"},
+                            ts=now - 3 * 3600)
+        store.record_backup("nas", "data/photos", "backup", False, {}, ts=now - 3600)
+        store.record_backup("nas", "data/media", "backup", True, {"snapshot": "m.1"},
+                            ts=now - 50 * 3600)
+        store.record_backup("nas", "data/db", "backup", False, {}, ts=now - 60)
+        store.record_backup("nas", "data/photos", "restore_test", False,
+                            {"snapshot": "p.1", "error": "changed: a.jpg"}, ts=now - 86400)
+        status = backup_status(store, now)
+    photos = status["subvolumes"]["nas:data/photos"]
+    assert photos["last_ok"] == {"ts": now - 3 * 3600, "snapshot": "p.1"}
+    assert photos["age_hours"] == 3.0
+    assert photos["last_attempt"] == {"ts": now - 3600, "ok": False}
+    assert status["stale"] == ["nas:data/db", "nas:data/media"]
+    assert status["last_restore_test"]["ok"] is False
+    assert status["last_restore_test"]["age_days"] == 1.0
+
+
+# -- lock -----------------------------------------------------------------------------
+def test_two_runs_never_overlap(tmp_path: Path) -> None:
+    probe = ("import sys, pathlib; from homelab_ops.backup.lock import backup_lock\n"
+             "with backup_lock(pathlib.Path(sys.argv[1])): pass")
+    with backup_lock(tmp_path):
+        with pytest.raises(BackupBusy, match="another backup run is in progress"), \
+                backup_lock(tmp_path):
+            pass
+        other = subprocess.run([sys.executable, "-c", probe, str(tmp_path)],
+                               capture_output=True, text=True)
+        assert other.returncode != 0 and "BackupBusy" in other.stderr
+    with backup_lock(tmp_path):  # released: the next run goes ahead
+        pass
+
+
+# -- timers ---------------------------------------------------------------------------
+def test_timer_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("homelab-ops")
+    units = timers.render({"homelab_ops_exe": str(exe),
+                           "homelab_ops_inventory": "/etc/homelab-ops/inventory.py",
+                           "homelab_ops_state_dir": "/var/lib/homelab-ops"})
+    assert set(units) == {f"{s.stem}.{k}" for s in timers.SCHEDULES
+                          for k in ("service", "timer")}
+    for name, text in units.items():
+        (tmp_path / name).write_text(text)
+    proc = subprocess.run(["systemd-analyze", "verify", *sorted(map(str, tmp_path.iterdir()))],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "-i /etc/homelab-ops/inventory.py" in units["homelab-ops-backup-daily.service"]
+
+
+@pytest.mark.parametrize(("stem", "normalized"), [
+    ("homelab-ops-backup-daily", "*-*-* 02:00:00"),
+    ("homelab-ops-backup-weekly", "Sat *-*-* 04:00:00"),
+    ("homelab-ops-restore-test", "*-*-01 05:00:00"),
+])
+def test_timer_calendars(stem: str, normalized: str) -> None:
+    text = timers.render({})[f"{stem}.timer"]
+    calendar = next(line.split("=", 1)[1] for line in text.splitlines()
+                    if line.startswith("OnCalendar="))
+    proc = subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True,
+                          text=True, check=True)
+    assert f"Normalized form: {normalized}" in proc.stdout
+
+
+def test_unsafe_unit_paths_are_refused() -> None:
+    from homelab_ops.errors import InputError
+
+    with pytest.raises(InputError, match="homelab_ops_exe"):
+        timers.render({"homelab_ops_exe": "/usr/bin/x\nExecStartPre=/bin/evil"})
