@@ -1,0 +1,244 @@
+"""Stacks and patterns: the one declaration of a container.
+
+A *pattern* (patterns/<name>/pattern.yaml) declares its parameters; its jinja2 template
+renders the pattern's containers, networks and volumes. A *stack file* (the user's)
+draws services from patterns. Both resolve into ``ContainerSpec``: the quadlet unit,
+the ``podman run`` arguments, the testinfra health checks and the drift report are all
+derived from it, so nothing about a container is described twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# Names reach podman and file names: lowercase, digits, single hyphens; short enough
+# that <stack>-<service>-<role> stays a valid container and unit name.
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+NAME_MAX = 30
+FULL_NAME_MAX = 63  # <stack>-<service>-<role> and friends: container, unit, network
+
+
+def _checked(value: str, limit: int) -> str:
+    if len(value) > limit or not NAME_RE.match(value):
+        raise ValueError(
+            f"invalid name {value!r}: use lowercase letters, digits and single hyphens, "
+            f"starting with a letter, at most {limit} characters")
+    return value
+
+
+def _name(value: str) -> str:
+    return _checked(value, NAME_MAX)
+
+
+def _full_name(value: str) -> str:
+    return _checked(value, FULL_NAME_MAX)
+
+
+def _line(value: str) -> str:
+    """Values end up in unit files and argument lists: one line, no control characters."""
+    if any(ord(ch) < 32 for ch in value):
+        raise ValueError("must be a single line without control characters")
+    return value
+
+
+def _abs_path(value: str) -> str:
+    if not value.startswith("/") or ".." in value.split("/"):
+        raise ValueError(f"{value!r} is not an absolute path without '..'")
+    return _line(value)
+
+
+Name = Annotated[str, AfterValidator(_name)]
+FullName = Annotated[str, AfterValidator(_full_name)]
+Line = Annotated[str, AfterValidator(_line)]
+AbsPath = Annotated[str, AfterValidator(_abs_path)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors, so a typo in a stack or pattern file is never ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- the container spec ---------------------------------------------------------------
+class PortSpec(Strict):
+    host_ip: Line = "127.0.0.1"
+    host_port: Port
+    container_port: Port
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+class MountSpec(Strict):
+    """A named volume (``kind: volume``, source is the volume name) or a host path."""
+
+    kind: Literal["volume", "bind"]
+    source: Line
+    destination: AbsPath
+    read_only: bool = False
+
+
+class HealthSpec(Strict):
+    """Runs inside the container (podman healthcheck); a string for the image's shell."""
+
+    cmd: Line
+    interval: Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h)$")] = "30s"
+
+
+class HttpCheck(Strict):
+    """An HTTP GET from the host to a published port must answer 2xx/3xx."""
+
+    container_port: Port
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/"
+
+
+class ContainerSpec(Strict):
+    name: FullName  # <stack>-<service>, or <stack>-<service>-<role> for extra roles
+    stack: Name
+    service: Name
+    pattern: Name
+    role: Name = "main"
+    image: Line
+    command: list[Line] = Field(default_factory=list)
+    env: dict[EnvName, Line] = Field(default_factory=dict)
+    # environment variable -> secret name; values never enter the spec, only digests
+    secret_env: dict[EnvName, Name] = Field(default_factory=dict)
+    secret_digests: dict[EnvName, str] = Field(default_factory=dict)
+    env_file: AbsPath | None = None  # where the secret environment lives on the host
+    labels: dict[Line, Line] = Field(default_factory=dict)
+    ports: list[PortSpec] = Field(default_factory=list)
+    networks: list[FullName] = Field(default_factory=list)
+    mounts: list[MountSpec] = Field(default_factory=list)
+    devices: list[AbsPath] = Field(default_factory=list)
+    healthcheck: HealthSpec | None = None
+    http_check: HttpCheck | None = None
+    depends_on: list[FullName] = Field(default_factory=list)  # container names
+    memory_bytes: Annotated[int, Field(ge=0)] = 0  # 0 = no limit
+
+    def digest(self) -> str:
+        """A digest of everything that shapes the running container. Stored as a label,
+        it lets a deploy and drift see at a glance whether the live one was made from
+        this spec; secrets enter only as digests."""
+        data = self.model_dump(mode="json", exclude={"depends_on"})
+        data["labels"] = {k: v for k, v in self.labels.items() if k != DIGEST_LABEL}
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+STACK_LABEL = "homelab-ops.stack"
+SERVICE_LABEL = "homelab-ops.service"
+PATTERN_LABEL = "homelab-ops.pattern"
+DIGEST_LABEL = "homelab-ops.spec-digest"
+
+
+class NetworkSpec(Strict):
+    name: FullName
+    internal: bool = False  # no route out: for databases only their apps reach
+
+
+class VolumeSpec(Strict):
+    name: FullName
+    size_bytes: Annotated[int, Field(ge=0)] = 0  # expected size, for the capacity check
+
+
+# -- patterns -------------------------------------------------------------------------
+class ParamSpec(Strict):
+    type: Literal["str", "int", "bool", "list", "dict", "secret"] = "str"
+    description: str = ""
+    default: Any = None
+    required: bool = False
+
+
+class PatternDef(Strict):
+    """patterns/<name>/pattern.yaml."""
+
+    name: Name
+    description: str
+    parameters: dict[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")], ParamSpec] = (
+        Field(default_factory=dict))
+
+
+class PatternContainer(Strict):
+    """One container as a pattern template renders it (local names, no stack yet)."""
+
+    role: Name = "main"
+    image: Line
+    command: list[Line] = Field(default_factory=list)
+    env: dict[EnvName, Line] = Field(default_factory=dict)
+    secret_env: dict[EnvName, Name] = Field(default_factory=dict)
+    labels: dict[Line, Line] = Field(default_factory=dict)
+    ports: list[PortSpec] = Field(default_factory=list)
+    networks: list[Name] = Field(default_factory=list)  # the pattern's own networks
+    mounts: list[MountSpec] = Field(default_factory=list)  # volume sources: local names
+    devices: list[AbsPath] = Field(default_factory=list)
+    healthcheck: HealthSpec | None = None
+    http_check: HttpCheck | None = None
+    depends_on: list[Name] = Field(default_factory=list)  # roles of this pattern
+    memory_bytes: Annotated[int, Field(ge=0)] = 0
+
+
+class PatternNetwork(Strict):
+    name: Name
+    internal: bool = False
+
+
+class PatternVolume(Strict):
+    name: Name
+    size_bytes: Annotated[int, Field(ge=0)] = 0
+
+
+class PatternUnits(Strict):
+    """What a pattern's units.yaml.j2 renders to."""
+
+    containers: list[PatternContainer] = Field(min_length=1)
+    networks: list[PatternNetwork] = Field(default_factory=list)
+    volumes: list[PatternVolume] = Field(default_factory=list)
+
+
+# -- the user's stack file ------------------------------------------------------------
+class SecretSource(Strict):
+    """Where the controller reads a secret at deploy time: an environment variable or a
+    file (relative paths are relative to the stack file). Never the value itself."""
+
+    env: EnvName | None = None
+    file: str | None = None
+
+
+class StackNetwork(Strict):
+    internal: bool = False
+
+
+class ServiceDecl(Strict):
+    pattern: Name
+    params: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[Name] = Field(default_factory=list)
+    networks: list[Name] = Field(default_factory=lambda: ["default"])
+
+
+class StackFile(Strict):
+    name: Name
+    # inventory host names the stack runs on; empty means every host of the inventory
+    hosts: list[str] = Field(default_factory=list)
+    publish_ip: Line = "127.0.0.1"  # where published ports listen; 0.0.0.0 for everyone
+    # stack networks (named <stack>-<name> on the host); "default" always exists
+    networks: dict[Name, StackNetwork] = Field(default_factory=dict)
+    secrets: dict[Name, SecretSource] = Field(default_factory=dict)
+    services: dict[Name, ServiceDecl] = Field(min_length=1)
+
+
+class DeclaredStack(Strict):
+    """A validated stack: every container resolved from its pattern, in start order."""
+
+    name: Name
+    source: str  # the stack file, so drift and health can find the declaration again
+    hosts: list[str]
+    containers: list[ContainerSpec]
+    networks: list[NetworkSpec]
+    volumes: list[VolumeSpec]
+    secrets: dict[Name, SecretSource]
+    services: dict[Name, Name]  # service -> pattern

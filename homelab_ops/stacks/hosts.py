@@ -1,0 +1,101 @@
+"""What one host makes of a declared container: where its units go, whether systemd runs
+them, and the host's overrides (the lab's stand-in image, BTRFS pool paths).
+
+The result is still a ``ContainerSpec`` — the effective one for that host — so units,
+``podman run`` arguments, health checks and drift all derive from the same object.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from homelab_ops.models.stack import DIGEST_LABEL, ContainerSpec, HealthSpec, HttpCheck
+
+POOL_PREFIX = "pool:"
+LAB_PORT_ENV = "LAB_HTTP_PORT"  # the stand-in image serves HTTP on this port
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    name: str
+    quadlet_dir: str
+    systemd: bool
+    lab_image: str | None = None
+    pools: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # pyinfra's _env for podman
+
+    @property
+    def secrets_dir(self) -> str:
+        """Beside the units, never among them: quadlet reads only unit suffixes."""
+        return posixpath.join(self.quadlet_dir, "homelab-ops-secrets")
+
+    def env_file(self, container: str) -> str:
+        return posixpath.join(self.secrets_dir, f"{container}.env")
+
+
+def host_target(name: str, data: Mapping[str, Any], facts: Mapping[str, Any]) -> HostTarget:
+    """``data``: the host's data; ``facts``: the QuadletHost fact (uid, home, systemd).
+
+    Host data ``quadlet_dir`` wins; the lab keeps its units under its own directory;
+    otherwise root uses /etc/containers/systemd and users ~/.config/containers/systemd.
+    Host data ``systemd`` (True/False) overrides detecting systemd as PID 1."""
+    if data.get("quadlet_dir"):
+        quadlet_dir = str(data["quadlet_dir"])
+    elif data.get("lab_dir"):
+        quadlet_dir = posixpath.join(str(data["lab_dir"]), "quadlet")
+    elif facts["uid"] == 0:
+        quadlet_dir = "/etc/containers/systemd"
+    else:
+        quadlet_dir = posixpath.join(facts["home"], ".config/containers/systemd")
+    systemd = data.get("systemd")
+    return HostTarget(
+        name=name, quadlet_dir=quadlet_dir,
+        systemd=facts["systemd"] if systemd is None else bool(systemd),
+        lab_image=data.get("lab_image") or None,
+        pools=dict(data.get("btrfs_pools") or {}),
+        env=dict(data.get("_env") or {}),
+    )
+
+
+def for_host(spec: ContainerSpec, target: HostTarget) -> ContainerSpec:
+    """The effective spec on ``target``, labelled with its own digest."""
+    update: dict[str, Any] = {
+        "mounts": [m.model_copy(update={"source": resolve_pool(m.source, target)})
+                   if m.kind == "bind" else m for m in spec.mounts],
+        "env_file": target.env_file(spec.name) if spec.secret_env else None,
+    }
+    if target.lab_image:
+        update |= _stand_in(spec, target.lab_image)
+    effective = spec.model_copy(update=update)
+    digest = effective.digest()
+    return effective.model_copy(update={"labels": {**effective.labels, DIGEST_LABEL: digest}})
+
+
+def resolve_pool(source: str, target: HostTarget) -> str:
+    """``pool:<pool>/<path>`` -> the pool's mount point on this host + path."""
+    if not source.startswith(POOL_PREFIX):
+        return source
+    pool, _, rest = source[len(POOL_PREFIX):].partition("/")
+    if pool not in target.pools:
+        raise ValueError(f"{source}: host {target.name} has no BTRFS pool {pool!r} "
+                         f"(host data btrfs_pools: {sorted(target.pools)})")
+    return posixpath.join(target.pools[pool], rest) if rest else target.pools[pool]
+
+
+def _stand_in(spec: ContainerSpec, image: str) -> dict[str, Any]:
+    """The lab runs its stand-in image, which serves HTTP on one port from /www: keep the
+    real image's ports, but serve the first of them, check health with wget and check
+    HTTP at "/". The command belongs to the real image and is dropped."""
+    ports = [p.container_port for p in spec.ports]
+    port = spec.http_check.container_port if spec.http_check else (ports[0] if ports else 80)
+    out: dict[str, Any] = {"image": image, "command": [],
+                           "env": {**spec.env, LAB_PORT_ENV: str(port)}}
+    if spec.healthcheck:
+        out["healthcheck"] = HealthSpec(cmd=f"wget -q -O /dev/null http://127.0.0.1:{port}/",
+                                        interval=spec.healthcheck.interval)
+    if spec.http_check:
+        out["http_check"] = HttpCheck(container_port=port, path="/")
+    return out

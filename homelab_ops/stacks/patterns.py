@@ -1,0 +1,97 @@
+"""Find, load and render patterns.
+
+The patterns live in the top-level ``patterns/`` directory of the source tree (the
+design fixes that place and ``scripts/setup.sh`` installs the project editable, so the
+package finds them next to itself). ``$HOMELAB_OPS_PATTERNS`` points elsewhere: a copy
+of them, or your own patterns, for an installation without the source tree.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from pydantic import ValidationError
+
+from homelab_ops.errors import InputError, pydantic_field
+from homelab_ops.models.stack import PatternDef, PatternUnits
+
+PATTERNS_ENV = "HOMELAB_OPS_PATTERNS"
+DEFINITION = "pattern.yaml"
+TEMPLATE = "units.yaml.j2"
+
+
+def patterns_dir() -> Path:
+    chosen = os.environ.get(PATTERNS_ENV)
+    path = Path(chosen) if chosen else Path(__file__).resolve().parents[2] / "patterns"
+    if not path.is_dir():
+        raise InputError(path, None, f"no patterns directory (set ${PATTERNS_ENV})")
+    return path
+
+
+def pattern_names() -> list[str]:
+    root = patterns_dir()
+    return sorted(p.name for p in root.iterdir() if (p / DEFINITION).is_file())
+
+
+def load_pattern(name: str) -> PatternDef:
+    return _load(patterns_dir() / name)
+
+
+@cache
+def _load(directory: Path) -> PatternDef:
+    path = directory / DEFINITION
+    raw = read_yaml(path)
+    try:
+        pattern = PatternDef.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(path, pydantic_field(err["loc"]), err["msg"]) from None
+    if pattern.name != directory.name:
+        raise InputError(path, "name", f"must equal its directory name {directory.name!r}")
+    if not (directory / TEMPLATE).is_file():
+        raise InputError(directory / TEMPLATE, None, "pattern template is missing")
+    return pattern
+
+
+def read_yaml(path: Path, text: str | None = None) -> Any:
+    """Parse a YAML file; a syntax error names the file and line."""
+    try:
+        return yaml.safe_load(path.read_text() if text is None else text)
+    except FileNotFoundError:
+        raise InputError(path, None, "file does not exist") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise InputError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def render(name: str, context: dict[str, Any]) -> PatternUnits:
+    """Render a pattern's template with its parameters into validated units.
+
+    Values enter the YAML through ``tojson`` (JSON is YAML), so a parameter can never
+    change the structure of what the template declares. Raises ValueError with the
+    field of the rendered document that is wrong."""
+    template = _environment(str(patterns_dir() / name)).get_template(TEMPLATE)
+    text = template.render(**context)
+    raw = yaml.safe_load(text)
+    try:
+        return PatternUnits.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"{pydantic_field(err['loc'])}: {err['msg']}") from None
+
+
+@cache
+def _environment(directory: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )

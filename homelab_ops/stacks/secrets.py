@@ -1,0 +1,51 @@
+"""Secret values: read on the controller at deploy time, written to the host as an
+environment file (mode 0600) and otherwise present only as digests, so no unit file,
+spec, label, log line or store row ever holds one."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from homelab_ops.errors import InputError
+from homelab_ops.models.stack import ContainerSpec, DeclaredStack
+
+
+def value_digest(value: str) -> str:
+    """The same digest the podman fact keeps of every environment value."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def read_secrets(stack: DeclaredStack) -> dict[str, str]:
+    """Secret name -> value, from the environment variable or file the stack names."""
+    path = Path(stack.source)
+    values = {}
+    for name, source in stack.secrets.items():
+        field = f"secrets.{name}"
+        if source.env is not None:
+            if source.env not in os.environ:
+                raise InputError(path, field, f"environment variable {source.env} is not set")
+            values[name] = os.environ[source.env]
+        elif source.file is not None:
+            file = path.parent / Path(source.file).expanduser()
+            try:
+                values[name] = file.read_text().rstrip("\n")
+            except OSError as exc:
+                raise InputError(path, field, f"cannot read {file}: {exc.strerror}") from None
+        else:
+            raise InputError(path, field, "give `env` or `file`")
+        if "\n" in values[name]:
+            raise InputError(path, field, "a secret must be a single line")
+    return values
+
+
+def with_secret_digests(spec: ContainerSpec, values: dict[str, str]) -> ContainerSpec:
+    digests = {var: value_digest(values[name]) for var, name in spec.secret_env.items()}
+    return spec.model_copy(update={"secret_digests": digests})
+
+
+def env_file_text(spec: ContainerSpec, values: dict[str, str]) -> str:
+    """The host's environment file of one container, in podman's --env-file format
+    (quadlet's EnvironmentFile= hands the file to podman the same way)."""
+    return "".join(f"{var}={values[name]}\n" for var, name in sorted(spec.secret_env.items()))
