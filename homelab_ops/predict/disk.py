@@ -126,11 +126,13 @@ class _History:
 @dataclass(frozen=True)
 class _Fit:
     """The trend to extrapolate and the spread of the future around it: the rate's
-    uncertainty grows with t, the day-to-day variation of growth with sqrt(t)."""
+    uncertainty grows with t, the day-to-day variation of growth with sqrt(t), the
+    uncertainty of today's level stays."""
 
     trend: Trend
     slope_sd: float  # per second
     day_sd: float  # bytes per day
+    level_sd: float  # bytes
     z: float
     pooled_days: float
 
@@ -144,16 +146,19 @@ class _Fit:
 
     def first_day(self, room: float, sign: int) -> float | None:
         """First day the optimistic (sign=+1) or pessimistic (-1) level reaches
-        ``room``; None when the pessimistic level never gets there."""
+        ``room``; None when the pessimistic level does not get there within a
+        century (or ten times the central estimate)."""
         slope, slope_sd = self.trend.slope * DAY, self.slope_sd * DAY
 
         def reached(days: float) -> bool:
-            spread = self.z * math.sqrt((slope_sd * days) ** 2 + self.day_sd**2 * days)
+            spread = self.z * math.sqrt((slope_sd * days) ** 2 + self.day_sd**2 * days
+                                        + self.level_sd**2)
             return slope * days + sign * spread >= room
 
-        if not reached(MAX_DAYS):
+        hi = max(MAX_DAYS, 10 * room / slope)
+        if not reached(hi):
             return None
-        lo, hi = 0.0, MAX_DAYS
+        lo = 0.0
         for _ in range(60):
             mid = (lo + hi) / 2
             lo, hi = (lo, mid) if reached(mid) else (mid, hi)
@@ -183,7 +188,15 @@ def _fit(segments: list[list[Point]], interval: float) -> _Fit | None:
         days = pooled + (current[-1][0] - current[0][0]) / DAY
         own_sd = max((trend.slope_high - trend.slope_low) / (2 * z),
                      day_sd / DAY / math.sqrt(max(1.0, days)))
-    return _Fit(trend, own_sd, day_sd, z, pooled)
+    return _Fit(trend, own_sd, day_sd, _level_sd(trend, current), z, pooled)
+
+
+def _level_sd(trend: Trend, segment: Sequence[Point]) -> float:
+    """Uncertainty of today's level on the line: the spread of the hourly medians
+    around it, with one independent value per day (hours of a day are not)."""
+    hourly = buckets(segment, HOUR)
+    resid = robust_scale([v - trend.value_at(t) for t, v in hourly])
+    return resid / math.sqrt(max(1.0, (segment[-1][0] - segment[0][0]) / DAY))
 
 
 def _slope_sd(trend: Trend, day_sd: float, segment: Sequence[Point], z: float) -> float:

@@ -51,7 +51,7 @@ def lasting_drops(points: Sequence[Point], min_drop: float, window: float = DAY,
             break
         pre = vs[bisect_left(ts, ts[i] - window):i]
         post = vs[i:bisect_left(ts, ts[i] + window)]
-        size = median(pre) - median(post)
+        size = median(pre) - median(post) if pre else 0.0  # no day before: a gap
         if size > threshold:
             if best is None or size > best[0]:
                 best = (size, i)
