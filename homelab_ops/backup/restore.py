@@ -67,8 +67,8 @@ def _delete(path: Path) -> None:
 
 
 def restore_test(vol: VolumeLayout, scratch_dir: str) -> dict[str, Any]:
-    """Restore the newest backup of ``vol`` into ``<target pool>/<scratch_dir>`` and
-    verify it; the scratch copy is always removed."""
+    """Restore the newest backup of ``vol`` into ``scratch_dir`` next to the target
+    directory (same pool) and verify it; the scratch copy is always removed."""
     if vol.target is None or vol.target.ssh:
         return {"ok": False, "error": "restore tests need a local backup target"}
     source_dir, target_dir = Path(vol.snapshots.dir), Path(vol.target.dir)

@@ -1,0 +1,269 @@
+"""Backups on real loop-mounted BTRFS (the session lab): incremental chains, a transfer
+cut off for real, restore tests that catch corruption, space-forecast rotation, SSH
+targets, and deploys that change nothing the second time."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import btrfsutil
+import pytest
+
+from homelab_ops.backup import local
+from homelab_ops.backup.restore import manifest
+from homelab_ops.backup.runner import run_backup
+from homelab_ops.lab import lab_hosts
+from homelab_ops.store import Store
+from tests.conftest import REPO, run_cli
+
+pytestmark = pytest.mark.lab
+
+T0 = datetime(2026, 3, 2, 2, 0)
+
+
+class Vol:
+    """A fresh subvolume in the lab's data pool with its own snapshot and backup
+    directories, so tests never see each other's snapshots."""
+
+    def __init__(self, lab, name: str) -> None:
+        self.lab, self.name = lab, name
+        self.data = lab.paths.pool_mount("data")
+        self.backup_pool = lab.paths.pool_mount("backup")
+        self.path = self.data / name
+        self.snapshots = self.data / ".bk" / name
+        self.target = self.backup_pool / "bk" / name
+
+    def config(self, target: dict | bool | None = True, **volume) -> dict:
+        cfg: dict = {"volumes": [{"subvolume": self.name, "snapshot_dir": f".bk/{self.name}",
+                                  **volume}]}
+        if target is True:
+            cfg["target"] = {"pool": "backup", "dir": f"bk/{self.name}"}
+        elif target:
+            cfg["target"] = target
+        return cfg
+
+    def hosts(self, config: dict, host: str = "@local") -> list[tuple[str, dict]]:
+        data = dict(lab_hosts(self.lab.paths.root))[host]
+        return [(host, {**data, "backup": config})]
+
+    def write(self, rel: str, size: int) -> None:
+        (self.path / rel).write_bytes(os.urandom(size))
+
+    def cleanup(self) -> None:
+        for directory in (self.snapshots, self.target, self.target.parent / ".restore-test"):
+            for sub in local.subvolumes(directory):
+                subprocess.run(["btrfs", "subvolume", "delete", str(directory / sub)],
+                               check=True, capture_output=True)
+        if self.path.exists():
+            btrfsutil.delete_subvolume(str(self.path))
+
+
+@pytest.fixture
+def vol(lab, request):
+    name = "bk-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[5:40].strip("-")
+    v = Vol(lab, name)
+    btrfsutil.create_subvolume(str(v.path))
+    try:
+        yield v
+    finally:
+        v.cleanup()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "state.db") as s:
+        yield s
+
+
+def test_incremental_chain_of_four_sends(vol: Vol, store: Store) -> None:
+    hosts = vol.hosts(vol.config())
+    for i in range(4):
+        vol.write(f"day{i}.bin", 512 * 1024)
+        vol.write("changing.bin", 64 * 1024)
+        report = run_backup(hosts, store, now=T0 + timedelta(days=i))
+        assert report["ok"], report
+    copies = local.subvolumes(vol.target)
+    chain = sorted(copies)
+    assert chain == [f"{vol.name}.2026030{d}T0200" for d in (2, 3, 4, 5)]
+    assert copies[chain[0]]["parent_uuid"] is None  # the first send is full
+    for prev, cur in itertools.pairwise(chain):  # each later one is incremental
+        assert copies[cur]["parent_uuid"] == copies[prev]["uuid"]
+        assert copies[cur]["readonly"] and copies[cur]["received_uuid"]
+    assert manifest(vol.target / chain[-1]) == manifest(vol.snapshots / chain[-1])
+    rows = store.backups(action="backup")
+    assert [r["detail"]["on_target"] for r in reversed(rows)] == chain
+    assert all(r["ok"] for r in rows)
+
+
+def test_cut_off_send_is_detected_cleaned_and_completed(vol: Vol, store: Store) -> None:
+    vol.write("base.bin", 1024 * 1024)
+    assert run_backup(vol.hosts(vol.config()), store, now=T0)["ok"]
+    vol.write("big.bin", 8 * 1024 * 1024)
+    # a snapshot-only run, then its transfer dies after 256 KiB of the stream
+    assert run_backup(vol.hosts(vol.config(target=None)), store, now=T0 + timedelta(hours=1))
+    first, second = f"{vol.name}.20260302T0200", f"{vol.name}.20260302T0300"
+    send = subprocess.Popen(["btrfs", "send", "-q", "-p", str(vol.snapshots / first),
+                             str(vol.snapshots / second)], stdout=subprocess.PIPE)
+    head = subprocess.Popen(["head", "-c", str(256 * 1024)], stdin=send.stdout,
+                            stdout=subprocess.PIPE)
+    assert send.stdout is not None
+    send.stdout.close()
+    receive = subprocess.run(["btrfs", "receive", str(vol.target)], stdin=head.stdout,
+                             capture_output=True)
+    head.wait()
+    send.wait()
+    assert receive.returncode != 0
+    garbled = local.subvolume(vol.target / second)
+    assert garbled is not None and garbled["received_uuid"] is None
+    assert not garbled["readonly"]
+
+    # `backup list` flags it; the next run deletes it and sends the snapshot again
+    report = run_backup(vol.hosts(vol.config()), store, now=T0 + timedelta(hours=1))
+    row = report["hosts"]["@local"]["volumes"][f"data/{vol.name}"]
+    assert report["ok"] and row["garbled_cleaned"] == [second]
+    assert row["on_target"] == second
+    copies = local.subvolumes(vol.target)
+    assert copies[second]["readonly"] and copies[second]["received_uuid"]
+    assert copies[second]["parent_uuid"] == copies[first]["uuid"]  # incremental again
+    assert manifest(vol.target / second) == manifest(vol.snapshots / second)
+
+
+def test_restore_test_catches_a_corrupted_file(vol: Vol, lab_env, tmp_path: Path) -> None:
+    vol.write("photo.jpg", 300 * 1024)
+    (vol.path / "album").mkdir()
+    vol.write("album/cat.jpg", 100 * 1024)
+    (vol.path / "album" / "latest").symlink_to("cat.jpg")
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
+        f"data = dict(lab_hosts(Path({str(vol.lab.paths.root)!r})))['@local']\n"
+        f"data['backup'] = {json.dumps(vol.config())}\n"
+        "hosts = [('@local', data)]\n")
+    run = json.loads(run_cli("backup", "run", "-i", str(inventory), "--json",
+                             env=lab_env).stdout)
+    assert run["ok"]
+    listed = json.loads(run_cli("backup", "list", "-i", str(inventory), "--json",
+                                env=lab_env).stdout)
+    assert {r["kind"] for r in listed} == {"snapshot", "backup"}
+    plan = json.loads(run_cli("backup", "prune", "--dry-run", "-i", str(inventory), "--json",
+                              env=lab_env).stdout)
+    assert plan and all(p["keep"] and p["reason"] == "newest snapshot" for p in plan)
+
+    ok = json.loads(run_cli("backup", "verify", "-i", str(inventory), "--json",
+                            env=lab_env).stdout)
+    assert [r["ok"] for r in ok] == [True] and ok[0]["files"] == 2
+
+    # bit rot on the backup disk: one file of the backup copy changes
+    copy = vol.target / local.subvolumes(vol.target).popitem()[0]
+    btrfsutil.set_subvolume_read_only(str(copy), False)
+    with (copy / "album" / "cat.jpg").open("r+b") as fh:
+        fh.seek(4096)
+        fh.write(b"\x00corrupt\x00")
+    btrfsutil.set_subvolume_read_only(str(copy), True)
+
+    proc = run_cli("backup", "verify", "-i", str(inventory), "--json", env=lab_env,
+                   check=False)
+    assert proc.returncode == 1
+    bad = json.loads(proc.stdout)[0]
+    assert bad["ok"] is False and bad["changed"] == ["album/cat.jpg"]
+    assert bad["missing"] == [] and bad["extra"] == []
+    human = run_cli("backup", "verify", "-i", str(inventory), env=lab_env, check=False)
+    assert "FAILED" in human.stdout and "album/cat.jpg" in human.stdout
+    status = json.loads(run_cli("backup", "status", "--json", env=lab_env).stdout)
+    assert status["last_restore_test"]["ok"] is False
+    assert f"@local:data/{vol.name}" in status["subvolumes"]
+    assert not list((vol.target.parent / ".restore-test").iterdir())  # scratch removed
+
+
+def test_space_forecast_prunes_target_early_then_alerts(vol: Vol, store: Store) -> None:
+    hosts = vol.hosts(vol.config())
+    for i in range(4):
+        vol.write("data.bin", 64 * 1024)
+        assert run_backup(hosts, store, now=T0 + timedelta(days=i))["ok"]
+    assert len(local.subvolumes(vol.target)) == 4  # daily retention keeps them all
+    # the predictor's contract: a cache entry per host and mount point
+    store.cache_put(f"prediction:disk:@local:{vol.backup_pool}",
+                    {"days_until_threshold": 3.5, "low": 2.0, "high": 6.0,
+                     "basis": "linear trend since last cleanup"}, ttl=3600, scope="predictions")
+    vol.write("data.bin", 64 * 1024)
+    report = run_backup(hosts, store, now=T0 + timedelta(days=4))
+    out = report["hosts"]["@local"]
+    assert out["rotation"]["early"] and "2.0 days" in out["rotation"]["reason"]
+    row = out["volumes"][f"data/{vol.name}"]
+    assert len(row["pruned_target"]) == 4 and "alert" not in row
+    assert sorted(local.subvolumes(vol.target)) == [f"{vol.name}.20260306T0200"]
+    # already at the minimum: rotating early cannot help any more -> alert
+    vol.write("data.bin", 64 * 1024)
+    again = run_backup(hosts, store, now=T0 + timedelta(days=5))
+    assert "will fill even at the minimum-keep window" in (
+        again["hosts"]["@local"]["volumes"][f"data/{vol.name}"]["alert"])
+
+
+def test_send_to_a_target_over_ssh(vol: Vol, store: Store) -> None:
+    target = {"path": str(vol.backup_pool), "dir": f"bk/{vol.name}", "ssh": "lab-ssh",
+              "ssh_config": str(vol.lab.paths.ssh_config)}
+    hosts = vol.hosts(vol.config(target=target))
+    for i in range(3):
+        vol.write(f"f{i}.bin", 256 * 1024)
+        report = run_backup(hosts, store, now=T0 + timedelta(days=i))
+        assert report["ok"], report
+    copies = local.subvolumes(vol.target)
+    chain = sorted(copies)
+    assert len(chain) == 3
+    assert copies[chain[2]]["parent_uuid"] == copies[chain[1]]["uuid"]
+
+
+def test_tagged_snapshots_are_local_only(vol: Vol, store: Store) -> None:
+    vol.write("a.bin", 1024)
+    report = run_backup(vol.hosts(vol.config()), store, now=T0, tag="pre-action")
+    assert report["ok"]
+    assert sorted(local.subvolumes(vol.snapshots)) == [f"{vol.name}.20260302T0200_pre-action"]
+    assert local.subvolumes(vol.target) == {}
+
+
+def _pyinfra(*args: str, env: dict[str, str]) -> str:
+    exe = Path(sys.executable).with_name("pyinfra")
+    proc = subprocess.run([str(exe), "-y", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_deploys_over_ssh_change_nothing_the_second_time(vol: Vol, lab_env,
+                                                         tmp_path: Path) -> None:
+    """The plain pyinfra CLI, against the SSH host: --dry changes nothing, the first run
+    backs up, the second run changes nothing; the same for the timers deploy."""
+    units = tmp_path / "units"
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
+        f"data = dict(lab_hosts(Path({str(vol.lab.paths.root)!r})))['lab-ssh']\n"
+        f"data['backup'] = {json.dumps(vol.config())}\n"
+        f"data['systemd_unit_dir'] = {str(units)!r}\n"
+        f"data['homelab_ops_exe'] = {str(Path(sys.executable).with_name('homelab-ops'))!r}\n"
+        "hosts = [('lab-ssh', data)]\n")
+    vol.write("a.bin", 128 * 1024)
+    dry = _pyinfra(str(inventory), "deploys/backup.py", "--dry", env=lab_env)
+    assert "lab-ssh" in dry and not local.subvolumes(vol.snapshots)
+    first = _pyinfra(str(inventory), "deploys/backup.py", env=lab_env)
+    assert "[lab-ssh] Success" in first
+    assert len(local.subvolumes(vol.target)) == 1
+    second = _pyinfra(str(inventory), "deploys/backup.py", env=lab_env)
+    assert "[lab-ssh] Success" not in second and "[lab-ssh] No changes" in second
+
+    first = _pyinfra(str(inventory), "deploys/backup_timers.py", env=lab_env)
+    assert "[lab-ssh] Success" in first
+    second = _pyinfra(str(inventory), "deploys/backup_timers.py", env=lab_env)
+    assert "[lab-ssh] Success" not in second
+    files = sorted(str(p) for p in units.iterdir())
+    assert len(files) == 6
+    verify = subprocess.run(["systemd-analyze", "verify", *files], capture_output=True,
+                            text=True)
+    assert verify.returncode == 0, verify.stderr
