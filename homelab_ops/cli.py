@@ -20,6 +20,7 @@ from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
 from homelab_ops.commands.observe import observe_cmd, status_cmd
 from homelab_ops.commands.predict import predict
+from homelab_ops.commands.stacks import deploy_cmd, drift_cmd, health_cmd, patterns
 from homelab_ops.errors import HomelabError
 
 
@@ -53,6 +54,10 @@ cli.add_command(predict)
 cli.add_command(backup)
 cli.add_command(observe_cmd)
 cli.add_command(status_cmd)
+cli.add_command(deploy_cmd)
+cli.add_command(health_cmd)
+cli.add_command(drift_cmd)
+cli.add_command(patterns)
 cli.add_command(ask_cmd)
 cli.add_command(cache)
 

@@ -134,6 +134,8 @@ STACK_LABEL = "homelab-ops.stack"
 SERVICE_LABEL = "homelab-ops.service"
 PATTERN_LABEL = "homelab-ops.pattern"
 DIGEST_LABEL = "homelab-ops.spec-digest"
+# first line of every file homelab-ops writes for a stack (units, secret env files)
+STACK_MARKER = "# homelab-ops-stack: "
 
 
 class NetworkSpec(Strict):

@@ -23,6 +23,7 @@ class HostTarget:
     name: str
     quadlet_dir: str
     systemd: bool
+    user_mode: bool = False  # rootless: systemctl --user
     lab_image: str | None = None
     pools: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)  # pyinfra's _env for podman
@@ -52,7 +53,7 @@ def host_target(name: str, data: Mapping[str, Any], facts: Mapping[str, Any]) ->
         quadlet_dir = posixpath.join(facts["home"], ".config/containers/systemd")
     systemd = data.get("systemd")
     return HostTarget(
-        name=name, quadlet_dir=quadlet_dir,
+        name=name, quadlet_dir=quadlet_dir, user_mode=facts["uid"] != 0,
         systemd=facts["systemd"] if systemd is None else bool(systemd),
         lab_image=data.get("lab_image") or None,
         pools=dict(data.get("btrfs_pools") or {}),

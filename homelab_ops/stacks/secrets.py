@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from homelab_ops.errors import InputError
-from homelab_ops.models.stack import ContainerSpec, DeclaredStack
+from homelab_ops.models.stack import STACK_MARKER, ContainerSpec, DeclaredStack
 
 
 def value_digest(value: str) -> str:
@@ -47,5 +47,7 @@ def with_secret_digests(spec: ContainerSpec, values: dict[str, str]) -> Containe
 
 def env_file_text(spec: ContainerSpec, values: dict[str, str]) -> str:
     """The host's environment file of one container, in podman's --env-file format
-    (quadlet's EnvironmentFile= hands the file to podman the same way)."""
-    return "".join(f"{var}={values[name]}\n" for var, name in sorted(spec.secret_env.items()))
+    (quadlet's EnvironmentFile= hands the file to podman the same way). The first line
+    is the stack marker, a comment to podman."""
+    lines = [f"{var}={values[name]}\n" for var, name in sorted(spec.secret_env.items())]
+    return STACK_MARKER + spec.stack + "\n" + "".join(lines)

@@ -11,9 +11,6 @@ import jinja2
 from homelab_ops.models.stack import ContainerSpec, NetworkSpec, VolumeSpec
 from homelab_ops.stacks.patterns import patterns_dir
 
-STACK_MARKER = "# homelab-ops-stack: "  # first line of every unit: drift finds a stack's units
-UNIT_SUFFIXES = (".container", ".network", ".volume")
-
 
 def sd_quote(value: str) -> str:
     """Quote one word for a unit file the way systemd (and quadlet) unquote it; ``%`` is

@@ -1,0 +1,68 @@
+"""podman operations for hosts without systemd (the lab backend): networks and
+containers run from the declared ``ContainerSpec`` with plain ``podman run``.
+
+pyinfra 3.10 has none (its docker operations hard-code ``docker``). Each operation
+reads the live state when it runs and yields nothing when it already matches, so a
+second deploy changes nothing. A container is compared with its spec by the same
+function drift uses: a stopped one is started, any other difference recreates it.
+Commands are argument lists quoted by pyinfra; names were validated by the models.
+"""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import QuoteString, StringCommand, operation
+
+from homelab_ops.collection.facts.podman import PodmanContainers, PodmanNetworks
+from homelab_ops.models.observation import ContainerObs
+from homelab_ops.models.stack import STACK_LABEL, ContainerSpec, NetworkSpec
+from homelab_ops.stacks.drift import container_drift
+from homelab_ops.stacks.units import run_args
+
+STOP_SECONDS = "10"
+
+
+def podman(*args: str) -> StringCommand:
+    return StringCommand("podman", *(QuoteString(a) for a in args))
+
+
+def _live() -> dict[str, ContainerObs]:
+    live = host.get_fact(PodmanContainers, run_healthchecks=False)
+    return {c["name"]: ContainerObs.model_validate(c) for c in live}
+
+
+@operation()
+def networks(specs: list[NetworkSpec]):
+    """The networks exist (created with ``--internal`` when declared so)."""
+    live = {n["name"] for n in host.get_fact(PodmanNetworks)}
+    for spec in specs:
+        if spec.name not in live:
+            yield podman("network", "create", *(["--internal"] if spec.internal else []),
+                         spec.name)
+
+
+@operation()
+def containers(stack: str, specs: list[ContainerSpec]):
+    """Exactly ``specs`` run for ``stack``, started in the given order.
+
+    One operation for the whole stack reads the live containers once (each read is a
+    full inspect); containers labelled as part of ``stack`` but not declared go first."""
+    live = _live()
+    declared = {spec.name for spec in specs}
+    for name, c in sorted(live.items()):
+        if c.labels.get(STACK_LABEL) == stack and name not in declared:
+            yield podman("rm", "--force", "--time", STOP_SECONDS, name)
+    for spec in specs:
+        yield from _container(spec, live.get(spec.name))
+
+
+def _container(spec: ContainerSpec, live: ContainerObs | None):
+    differences = container_drift(spec, live)
+    if not differences:
+        return
+    if live is not None and {d["kind"] for d in differences} == {"stopped"}:
+        yield podman("start", spec.name)
+        return
+    if live is not None:
+        yield podman("rm", "--force", "--time", STOP_SECONDS, spec.name)
+    yield podman(*run_args(spec))

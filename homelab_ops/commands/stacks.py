@@ -1,0 +1,165 @@
+"""``homelab-ops deploy | health | drift | patterns``: stacks drawn from the patterns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from homelab_ops.commands.base import App, command, emit
+from homelab_ops.commands.observe import inventory_option, resolve_inventory
+from homelab_ops.errors import HomelabError
+
+stack_files = click.argument("stacks", nargs=-1,
+                             type=click.Path(path_type=Path, dir_okay=False))
+
+
+def _declared(path: Path):
+    from homelab_ops.stacks.load import load_stack
+    from homelab_ops.stacks.secrets import read_secrets
+
+    declared = load_stack(path)
+    return declared, read_secrets(declared)
+
+
+def _deployed_stacks(app: App, given: tuple[Path, ...]) -> list[Path]:
+    """The stack files given, else every stack file deployed before (from the store)."""
+    if given:
+        return list(given)
+    with app.store() as store:
+        found = sorted({d["detail"]["stack_file"] for d in store.deployments()
+                        if d["detail"].get("stack_file")})
+    if not found:
+        raise HomelabError("no stack deployed yet: pass a stack file")
+    return [Path(p) for p in found]
+
+
+@command(None, "deploy")
+@click.argument("stack", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--force", is_flag=True, help="Deploy even when the capacity check refuses.")
+@inventory_option
+def deploy_cmd(app: App, stack: Path, dry_run: bool, force: bool,
+               inventory: Path | None) -> int:
+    """Deploy a stack file: units, secrets and containers in dependency order, then
+    validate health. A second deploy changes nothing."""
+    from homelab_ops.stacks import run
+
+    declared, secrets = _declared(stack)
+    inv = resolve_inventory(app, inventory)
+    changes = run.deploy(inv, declared, secrets, dry_run=dry_run)
+    result: dict[str, Any] = {"stack": declared.name, "dry_run": dry_run, "hosts": changes}
+    if not dry_run:
+        result["health"] = run.health(inv, declared, secrets)
+        result["ok"] = all(c["ok"] for c in result["health"])
+        _record(app, declared, changes, result["ok"])
+    emit(app, result, _show_deploy)
+    return 0 if dry_run or result["ok"] else 1
+
+
+def _record(app: App, declared, changes: dict[str, Any], ok: bool) -> None:
+    digests: dict[str, list[str]] = {}
+    for c in declared.containers:
+        digests.setdefault(c.service, []).append(c.digest())
+    with app.store() as store:
+        for host, change in changes.items():
+            for service, pattern in declared.services.items():
+                store.record_deployment(
+                    host=host, stack=declared.name, service=service, pattern=pattern,
+                    spec_digest="+".join(digests.get(service, [])), ok=ok,
+                    detail={"stack_file": declared.source, "changes": change["changes"]})
+
+
+def _show_deploy(d: dict[str, Any]) -> None:
+    verb = "would change" if d["dry_run"] else "changed"
+    for host, h in d["hosts"].items():
+        click.echo(f"{host}: {verb} {h['changes']} operation(s)"
+                   + "".join(f"\n  {name}" for name in h["changed"]))
+    if "health" in d:
+        _show_health(d["health"])
+
+
+@command(None, "health")
+@stack_files
+@inventory_option
+def health_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int:
+    """Check through testinfra that every declared container runs and is healthy, its
+    ports listen and its HTTP check answers (default: every deployed stack)."""
+    from homelab_ops.stacks import run
+
+    inv = resolve_inventory(app, inventory)
+    results = []
+    for path in _deployed_stacks(app, stacks):
+        declared, secrets = _declared(path)
+        results += [{"stack": declared.name, **r} for r in run.health(inv, declared, secrets)]
+    emit(app, results, _show_health)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+def _show_health(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        mark = "ok  " if r["ok"] else "FAIL"
+        target = f" {r['target']}" if r["target"] else ""
+        click.echo(f"{mark} {r['host']}: {r['container']} {r['kind']}{target}: {r['seen']}")
+
+
+@command(None, "drift")
+@stack_files
+@inventory_option
+def drift_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int:
+    """List every difference between the declared stacks and the live hosts: image,
+    environment, labels, ports, networks, volumes, unit files, missing, stopped and
+    unexpected containers (default: every deployed stack). Exit 1 when there is any."""
+    from homelab_ops.stacks import run
+
+    inv = resolve_inventory(app, inventory)
+    found = []
+    for path in _deployed_stacks(app, stacks):
+        declared, secrets = _declared(path)
+        found += [d.model_dump(mode="json") for d in run.drift(inv, declared, secrets)]
+    emit(app, found, _show_drift)
+    return 1 if found else 0
+
+
+def _show_drift(found: list[dict[str, Any]]) -> None:
+    from homelab_ops.stacks.drift import Difference
+
+    if not found:
+        click.echo("no drift: every host runs what its stacks declare")
+    for d in found:
+        click.echo(Difference.model_validate(d).line())
+
+
+@click.group()
+def patterns() -> None:
+    """The deployment patterns stacks draw their services from."""
+
+
+@command(patterns, "list")
+def patterns_list(app: App) -> None:
+    """Every pattern with its description."""
+    from homelab_ops.stacks.patterns import load_pattern, pattern_names
+
+    data = [{"name": n, "description": load_pattern(n).description} for n in pattern_names()]
+    emit(app, data, lambda rows: click.echo("\n".join(
+        f"{r['name']:<20} {r['description']}" for r in rows)))
+
+
+@command(patterns, "show")
+@click.argument("name")
+def patterns_show(app: App, name: str) -> None:
+    """A pattern's description and parameters."""
+    from homelab_ops.stacks.patterns import load_pattern, pattern_names
+
+    if name not in pattern_names():
+        raise HomelabError(f"unknown pattern {name!r} (known: {', '.join(pattern_names())})")
+    data = load_pattern(name).model_dump(mode="json")
+    emit(app, data, _show_pattern)
+
+
+def _show_pattern(p: dict[str, Any]) -> None:
+    click.echo(f"{p['name']}: {p['description']}\nparameters:")
+    for name, spec in p["parameters"].items():
+        need = "required" if spec["required"] else f"default {spec['default']!r}"
+        click.echo(f"  {name} ({spec['type']}, {need}): {spec['description']}")

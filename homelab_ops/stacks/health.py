@@ -1,0 +1,116 @@
+"""Health validation through testinfra: every declared container runs, passes its own
+healthcheck, its published ports listen and its HTTP check answers.
+
+The checks are derived from the host's plan, so ``homelab-ops health``, the check after
+every deploy and the ``tests/infra`` suite a user runs with ``--hosts`` are one list.
+Without systemd no timer runs podman healthchecks, so the check runs one by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from homelab_ops.stacks.plan import HostPlan
+
+ATTEMPTS = 20  # a container that just started gets this many tries, a second apart
+
+
+@dataclass(frozen=True)
+class Check:
+    host: str
+    container: str
+    kind: str  # running, healthy, listening, http
+    target: str = ""  # address for listening/http
+
+    @property
+    def id(self) -> str:
+        return f"{self.host}:{self.container}:{self.kind}" + (f":{self.target}"
+                                                              if self.target else "")
+
+
+def checks(plan: HostPlan) -> list[Check]:
+    host = plan.target.name
+    out = []
+    for c in plan.containers:
+        out.append(Check(host, c.name, "running"))
+        if c.healthcheck:
+            out.append(Check(host, c.name, "healthy"))
+        for p in c.ports:
+            out.append(Check(host, c.name, "listening",
+                             f"{p.protocol}://{p.host_ip}:{p.host_port}"))
+        if c.http_check:
+            port = next(p for p in c.ports if p.container_port == c.http_check.container_port)
+            out.append(Check(host, c.name, "http",
+                             f"http://{port.host_ip}:{port.host_port}{c.http_check.path}"))
+    return out
+
+
+def run_check(th: Any, check: Check, env: Mapping[str, str]) -> tuple[bool, str]:
+    """Run one check on the testinfra host ``th``; (passed, what was seen)."""
+    for attempt in range(ATTEMPTS):
+        ok, seen = _once(th, check, env)
+        if ok or check.kind == "running":
+            return ok, seen
+        if attempt < ATTEMPTS - 1:
+            time.sleep(1)
+    return ok, seen
+
+
+def _once(th: Any, check: Check, env: Mapping[str, str]) -> tuple[bool, str]:
+    if check.kind == "running":
+        out = _podman(th, env, "container", "inspect", "--format", "{{.State.Status}}",
+                      check.container)
+        state = out.stdout.strip() if out.rc == 0 else "missing"
+        return state == "running", state
+    if check.kind == "healthy":
+        out = _podman(th, env, "healthcheck", "run", check.container)
+        return out.rc == 0, (out.stdout + out.stderr).strip() or "healthy"
+    if check.kind == "listening":
+        listening = th.socket(check.target).is_listening
+        return listening, "listening" if listening else "not listening"
+    out = th.run("curl -fsS -o /dev/null --max-time 5 %s", check.target)
+    return out.rc == 0, out.stderr.strip() or "ok"
+
+
+def _podman(th: Any, env: Mapping[str, str], *args: str):
+    """podman with the host's pyinfra ``_env`` (the lab's private configuration); each
+    value is quoted by testinfra."""
+    assignments = [f"{k}={v}" for k, v in sorted(env.items())]
+    words = ["env", *assignments, "podman", *args]
+    return th.run(" ".join(["%s"] * len(words)), *words)
+
+
+def testinfra_host(name: str, data: Mapping[str, Any]) -> Any:
+    """A testinfra host for a pyinfra inventory host: local for @local, else ssh with the
+    inventory's key and known_hosts file."""
+    import testinfra
+
+    if name.startswith("@local"):
+        return testinfra.get_host("local://")
+    address = data.get("ssh_hostname") or name
+    user = data.get("ssh_user")
+    spec = f"ssh://{user + '@' if user else ''}{address}"
+    if data.get("ssh_port"):
+        spec += f":{data['ssh_port']}"
+    extra = ["-o", "BatchMode=yes"]
+    if data.get("ssh_known_hosts_file"):
+        extra += ["-o", f"UserKnownHostsFile={data['ssh_known_hosts_file']}",
+                  "-o", "StrictHostKeyChecking=yes"]
+    return testinfra.get_host(spec, ssh_identity_file=data.get("ssh_key"),
+                              ssh_extra_args=" ".join(extra))
+
+
+def validate(plans: Mapping[str, HostPlan], host_data: Mapping[str, Mapping[str, Any]]
+             ) -> list[dict[str, Any]]:
+    """Run every check of every host; results as dicts with ``ok`` and ``seen``."""
+    results = []
+    for name, plan in plans.items():
+        data = host_data[name]
+        th = testinfra_host(name, data)
+        for check in checks(plan):
+            ok, seen = run_check(th, check, data.get("_env") or {})
+            results.append({**asdict(check), "ok": ok, "seen": seen})
+    return results

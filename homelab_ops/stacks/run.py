@@ -1,0 +1,107 @@
+"""Drive the stack deploy and the drift read through pyinfra's Python API: the same
+deploy and facts a user runs with the pyinfra CLI, on the hosts the stack names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyinfra.api import Inventory
+from pyinfra.api.deploy import add_deploy
+from pyinfra.api.operations import run_ops
+
+from homelab_ops.collection.deploys.stack import stack as stack_deploy
+from homelab_ops.collection.facts.podman import PodmanContainers
+from homelab_ops.collection.operations.quadlet import QuadletHost, StackFiles
+from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_session
+from homelab_ops.errors import HomelabError
+from homelab_ops.inventory import inventory_from_entries
+from homelab_ops.models.observation import ContainerObs
+from homelab_ops.models.stack import DeclaredStack
+from homelab_ops.stacks.drift import Difference, stack_drift
+from homelab_ops.stacks.hosts import host_target
+from homelab_ops.stacks.plan import HostPlan, host_plan, targets
+
+
+def stack_inventory(inventory: Inventory, declared: DeclaredStack) -> Inventory:
+    """The inventory cut down to the stack's hosts (validated the same way)."""
+    names = targets(declared, [h.name for h in inventory])
+    entries = [(h.name, h.data.dict()) for h in inventory if h.name in names]
+    return inventory_from_entries(entries, declared.source)
+
+
+def deploy(inventory: Inventory, declared: DeclaredStack, secrets: dict[str, str],
+           dry_run: bool = False) -> dict[str, dict[str, Any]]:
+    """Host -> {"changes": operations that change something, "changed": their names}.
+
+    The changes are what pyinfra detects before running (its ``--dry``); with
+    ``dry_run`` nothing runs."""
+    with pyinfra_session(stack_inventory(inventory, declared)) as session:
+        _reachable(session.unreachable)
+        state = session.state
+        add_deploy(state, stack_deploy, declared, secrets)
+        result = {}
+        for host in state.activated_hosts:
+            ops = state.ops.get(host, {})
+            changed = sorted(next(iter(state.op_meta[h].names)) for h, op in ops.items()
+                             if op.operation_meta._maybe_is_change)
+            result[host.name] = {"changes": state.get_meta_for_host(host).ops_change,
+                                 "changed": changed}
+        if not dry_run:
+            run_ops(state)
+            failed = {h.name: state.get_results_for_host(h).error_ops
+                      for h in state.activated_hosts if state.get_results_for_host(h).error_ops}
+            if failed or state.failed_hosts:
+                names = sorted(set(failed) | {h.name for h in state.failed_hosts})
+                raise HomelabError(f"deploy of {declared.name} failed on {', '.join(names)}")
+    return result
+
+
+def plans(session_state, declared: DeclaredStack, secrets: dict[str, str]) -> dict[str, HostPlan]:
+    facts = fact_per_host(session_state, QuadletHost)
+    out = {}
+    for host in session_state.activated_hosts:
+        fact = facts[host.name]
+        if isinstance(fact, FactFailed):
+            raise HomelabError(f"{host.name}: cannot read the host: {fact}")
+        target = host_target(host.name, host.data.dict(), fact)
+        out[host.name] = host_plan(declared, target, secrets)
+    return out
+
+
+def drift(inventory: Inventory, declared: DeclaredStack,
+          secrets: dict[str, str]) -> list[Difference]:
+    """Every difference between the declared stack and its hosts."""
+    with pyinfra_session(stack_inventory(inventory, declared)) as session:
+        _reachable(session.unreachable)
+        state = session.state
+        host_plans = plans(state, declared, secrets)
+        live = fact_per_host(state, PodmanContainers, lambda h: {"run_healthchecks": False})
+        units = fact_per_host(state, StackFiles, lambda h: {
+            "directory": host_plans[h.name].target.quadlet_dir, "stack": declared.name})
+    out = []
+    for name, plan in host_plans.items():
+        for fact in (live[name], units[name]):
+            if isinstance(fact, FactFailed):
+                raise HomelabError(f"{name}: cannot read the host: {fact}")
+        containers = [ContainerObs.model_validate(c) for c in live[name]]
+        out += stack_drift(name, declared.name, plan.containers, plan.units, containers,
+                           units[name])
+    return out
+
+
+def _reachable(unreachable: dict[str, str]) -> None:
+    if unreachable:
+        raise HomelabError("unreachable: " + "; ".join(f"{h}: {r}"
+                                                       for h, r in unreachable.items()))
+
+
+def health(inventory: Inventory, declared: DeclaredStack,
+           secrets: dict[str, str]) -> list[dict[str, Any]]:
+    """The testinfra health checks of the stack on each of its hosts."""
+    from homelab_ops.stacks.health import validate
+
+    with pyinfra_session(stack_inventory(inventory, declared)) as session:
+        _reachable(session.unreachable)
+        host_plans = plans(session.state, declared, secrets)
+        data = {h.name: h.data.dict() for h in session.state.activated_hosts}
+    return validate(host_plans, data)
