@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Set everything up, build the sandbox lab and show what homelab-ops observes in it.
+# Set everything up, build the sandbox lab, observe it and show its health.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/homelab-ops lab up
+hlo=.venv/bin/homelab-ops
+$hlo lab up
+$hlo observe >/dev/null
+$hlo status
