@@ -1,10 +1,13 @@
 """Match a question to an intent and fill its slots, or admit not knowing.
 
-Order: normalise -> recognise real names and mask them with placeholders -> phrase
-templates -> TF-IDF nearest example. A template hit lifts an intent's score halfway to
+Order: normalise -> recognise real names and mask them with placeholders -> correct
+misspelled words against the database's vocabulary -> phrase templates -> TF-IDF
+nearest example. A template hit lifts an intent's score halfway to
 1, so a template settles clear phrasings while TF-IDF still ranks two templates that
-both match. The answer is accepted only when the best score reaches ``THRESHOLD`` and
-leads the runner-up by ``MARGIN``: two intents that fit almost equally well are a
+both match; it counts only when every slot it captured is a name that exists, so
+"status of all containers" is not read as a service called "all containers". The
+answer is accepted only when the best score reaches the database's threshold and
+leads the runner-up by its margin: two intents that fit almost equally well are a
 guess, and a guess that runs the wrong query misleads more than "I don't know".
 The thresholds were chosen on the learn split of tests/unit/ask_eval, never on the
 held-out split.
@@ -15,13 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-from homelab_ops.query.intents import Intent, load_intents
+from homelab_ops.query.intents import Intent, load_database, load_intents
 from homelab_ops.query.normalize import normalize
-from homelab_ops.query.slots import Found, Names, filesystem_in, find_names, mask, resolve
+from homelab_ops.query.slots import (
+    Found,
+    Names,
+    filesystem_in,
+    find_names,
+    guess_name,
+    mask,
+    resolve,
+)
 from homelab_ops.query.tfidf import Index
 
-THRESHOLD = 0.5
-MARGIN = 0.08
 SUGGESTIONS = 3
 
 
@@ -53,7 +62,8 @@ class Match:
 
 @cache
 def _index() -> Index:
-    return Index([(i.id, e) for i in load_intents() for e in i.examples])
+    db = load_database()
+    return Index([(i.id, db.canonical(e)) for i in db.intents for e in i.examples])
 
 
 def intent_by_id(intent_id: str) -> Intent:
@@ -65,29 +75,35 @@ def match(question: str, names: Names) -> Match:
     text = normalize(question)
     tokens = text.split()
     found = find_names(tokens, names)
-    masked = mask(tokens, found)
+    db = load_database()
+    masked = db.spell(mask(tokens, found))
     if not masked:
         return Match(text, masked, None, 0.0, 0.0, "none")
-    scores = _index().scores(masked)
-    hits = {i.id: m for i in load_intents() for m in [_template(i, masked)] if m is not None}
+    scores = _index().scores(db.canonical(masked))
+    hits = {i.id: m for i in db.intents for m in [_template(i, masked, names)] if m is not None}
     for intent_id in hits:
         scores[intent_id] = (1.0 + scores.get(intent_id, 0.0)) / 2
     ranking = tuple(sorted(scores.items(), key=lambda kv: -kv[1]))
     (best, top), runner = ranking[0], ranking[1][1] if len(ranking) > 1 else 0.0
     via = "template" if best in hits else "tfidf"
-    if top < THRESHOLD or top - runner < MARGIN:
+    if top < db.threshold or top - runner < db.margin:
         return Match(text, masked, None, top, top - runner, via, ranking=ranking)
     intent = intent_by_id(best)
     slots = _fill(intent, found, hits.get(best, {}), tokens, names)
     return Match(text, masked, intent, top, top - runner, via, slots, ranking)
 
 
-def _template(intent: Intent, masked: str) -> dict[str, str] | None:
-    """Slot captures of the first template of ``intent`` that matches, else None."""
+def _template(intent: Intent, masked: str, names: Names) -> dict[str, str] | None:
+    """Slot captures of the first template of ``intent`` that matches with slots that
+    are placeholders or resolve to real names, else None."""
     for template in intent.templates:
         m = template.match(masked)
-        if m:
-            return {k: v for k, v in m.groupdict().items() if v is not None}
+        if m is None:
+            continue
+        captured = {k: v for k, v in m.groupdict().items() if v is not None}
+        if all(v == "{" + k + "}" or resolve(v, intent.slots[k], names)[0] is not None
+               for k, v in captured.items()):
+            return captured
     return None
 
 
@@ -106,6 +122,8 @@ def _fill(intent: Intent, found: list[Found], captured: dict[str, str],
         elif said and said != "{" + slot + "}":
             name, close = resolve(said, slot_type, names)
             slots[slot] = Slot(said, name, tuple(close))
+        elif slot in intent.required and (guess := guess_name(tokens, slot_type, names)):
+            slots[slot] = Slot(*guess)
     return slots
 
 

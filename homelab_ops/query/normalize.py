@@ -3,7 +3,8 @@
 Why each step: NFKC folds full-width and compatibility forms (full-width "is jellyfin"
 becomes plain ASCII); the confusables table folds Cyrillic/Greek look-alikes that NFKC
 keeps apart (a "jellyfin" spelled with a Cyrillic "j" is read as the Latin word, never
-as a different name); casefold ignores case; invisible format characters vanish; and
+as a different name); casefold ignores case; invisible format characters vanish; an
+apostrophe inside a word goes ("what's" is one word, as people read it); and
 punctuation other than the characters that occur in service names and paths
 (``- _ . /``) becomes a space. The length caps bound the work any input can cause: the
 raw text is cut before NFKC (which may expand it) and again after.
@@ -27,6 +28,7 @@ CONFUSABLES = str.maketrans({
     "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03bf": "o", "\u03c1": "p", "\u03c4":
     "t", "\u03c5": "u", "\u03c7": "x", "\u0131": "i",
 })
+_APOSTROPHE = re.compile(r"(?<=\w)['\u2019](?=\w)")  # what's -> whats, not "what s"
 _KEEP = re.compile(r"[^\w\-./{}]+")  # {} keeps slot placeholders of examples intact
 _EDGE = re.compile(r"(?<![\w/])[.\-]+|[.\-]+(?![\w/])")
 
@@ -45,6 +47,6 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text[:MAX_RAW]).casefold()
     text = text.translate(CONFUSABLES)
     text = "".join(_fold_space(ch) for ch in text)
-    text = _KEEP.sub(" ", text.replace("_", "-"))
+    text = _KEEP.sub(" ", _APOSTROPHE.sub("", text).replace("_", "-"))
     text = _EDGE.sub(" ", text)
     return " ".join(text.split())[:MAX_CHARS].strip()

@@ -22,6 +22,7 @@ from difflib import SequenceMatcher, get_close_matches
 from homelab_ops.query.normalize import normalize
 
 FUZZY_CUTOFF = 0.84
+GUESS_CUTOFF = 0.75  # once an intent is known to need a name, one more typo is fine
 SHORT = 4
 MAX_SPAN = 3
 
@@ -127,3 +128,17 @@ def filesystem_in(tokens: list[str], names: Names) -> str | None:
         if token in by_leaf:
             return by_leaf[token]
     return None
+
+
+def guess_name(tokens: list[str], slot_type: str, names: Names) -> tuple[str, str] | None:
+    """(said, real name) of the closest name of ``slot_type`` in the question, with the
+    looser ``GUESS_CUTOFF``: used only when the intent is settled and needs this slot."""
+    best: tuple[float, str, str] | None = None
+    for start in range(len(tokens)):
+        for end in range(start + 1, min(start + MAX_SPAN, len(tokens)) + 1):
+            said = "-".join(tokens[start:end])
+            for norm, real in names.of(slot_type).items():
+                score = similarity(said, norm)
+                if score >= GUESS_CUTOFF and (best is None or score > best[0]):
+                    best = (score, " ".join(tokens[start:end]), real)
+    return (best[1], best[2]) if best else None

