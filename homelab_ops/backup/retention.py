@@ -39,29 +39,30 @@ def plan(
     protect: Collection[str] = (),
     tag_policies: Mapping[str, RetentionPolicy] | None = None,
 ) -> list[Decision]:
-    """Decide every snapshot in ``names``; result is sorted oldest first.
+    """Decide every snapshot in ``names``; result is sorted oldest first (names that
+    are not snapshots first).
 
     Untagged snapshots follow ``policy``; tagged ones the policy of their tag (a tag
     without a policy is kept: we never delete what nobody told us how to age)."""
     groups: dict[tuple[str, str | None], list[SnapshotName]] = defaultdict(list)
-    out: list[Decision] = []
+    foreign: list[Decision] = []
     for name in names:
         snap = parse(name)
         if snap is None:
-            out.append(Decision(name, True, "not a snapshot name this tool made"))
+            foreign.append(Decision(name, True, "not a snapshot name this tool made"))
         else:
             groups[(snap.base, snap.tag)].append(snap)
     tag_policies = tag_policies or {}
+    decided: list[tuple[datetime, Decision]] = []
     for (_, tag), snaps in groups.items():
-        if tag is None:
-            out.extend(_plan_group(snaps, policy, now, protect))
-        elif tag in tag_policies:
-            out.extend(_plan_group(snaps, tag_policies[tag], now, protect))
+        if tag is None or tag in tag_policies:
+            group_policy = policy if tag is None else tag_policies[tag]
+            decided.extend(_plan_group(snaps, group_policy, now, protect))
         else:
-            out.extend(Decision(s.name, True, f"tag {tag!r} has no retention policy")
-                       for s in snaps)
-    return sorted(out, key=lambda d: (parse(d.name) or SnapshotName(datetime.min, "", None,
-                                                                      d.name)).ts)
+            decided.extend((s.ts, Decision(s.name, True, f"tag {tag!r} has no retention "
+                                                         "policy")) for s in snaps)
+    decided.sort(key=lambda pair: (pair[0], pair[1].name))
+    return foreign + [d for _, d in decided]
 
 
 def deletions(decisions: Iterable[Decision]) -> list[str]:
@@ -69,33 +70,36 @@ def deletions(decisions: Iterable[Decision]) -> list[str]:
 
 
 def _plan_group(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetime,
-                protect: Collection[str]) -> list[Decision]:
+                protect: Collection[str]) -> list[tuple[datetime, Decision]]:
     snaps = sorted(snaps)
     past = [s for s in snaps if s.ts <= now]
-    newest = past[-1].name if past else None
+    newest = past[-1] if past else None
     counts = policy.counts
     now_buckets = _buckets(now, policy)
+    buckets = {s.name: _buckets(s.ts, policy) for s in past}
     first: dict[tuple[str, int], str] = {}
     for s in past:  # oldest first: the first one seen in a bucket is its first snapshot
-        for unit, bucket in _buckets(s.ts, policy).items():
+        for unit, bucket in buckets[s.name].items():
             first.setdefault((unit, bucket), s.name)
     out = []
     for s in snaps:
-        out.append(Decision(s.name, *_decide(s, newest, protect, policy, counts, now_buckets,
-                                             first)))
+        if newest is None or s.ts > newest.ts:
+            keep, reason = True, "future-dated"
+        elif s is newest:
+            keep, reason = True, "newest snapshot"
+        elif s.name in protect:
+            keep, reason = True, ("newest snapshot common with the target "
+                                  "(next incremental parent)")
+        else:
+            keep, reason = _by_policy(s.name, buckets[s.name], policy, counts, now_buckets,
+                                      first)
+        out.append((s.ts, Decision(s.name, keep, reason)))
     return out
 
 
-def _decide(s: SnapshotName, newest: str | None, protect: Collection[str],
-            policy: RetentionPolicy, counts: dict[str, int | None],
-            now_buckets: dict[str, int], first: dict[tuple[str, int], str]) -> tuple[bool, str]:
-    if newest is None or s.ts > parse(newest).ts:  # type: ignore[union-attr]
-        return True, "future-dated"
-    if s.name == newest:
-        return True, "newest snapshot"
-    if s.name in protect:
-        return True, "newest snapshot common with the target (next incremental parent)"
-    buckets = _buckets(s.ts, policy)
+def _by_policy(name: str, buckets: dict[str, int], policy: RetentionPolicy,
+               counts: dict[str, int | None], now_buckets: dict[str, int],
+               first: dict[tuple[str, int], str]) -> tuple[bool, str]:
     keep_min = policy.min_keep
     if keep_min == "all":
         return True, "min_keep all"
@@ -106,7 +110,7 @@ def _decide(s: SnapshotName, newest: str | None, protect: Collection[str],
     for unit in UNITS:
         count = counts[unit]
         delta = now_buckets[unit] - buckets[unit]
-        if count != 0 and first[(unit, buckets[unit])] == s.name and (
+        if count != 0 and first[(unit, buckets[unit])] == name and (
                 count is None or delta <= count):
             return True, f"{UNIT_NAMES[unit]}: first of its {_WORD[unit]}, {delta} back"
     return False, f"outside retention (preserve '{policy.preserve}', min_keep {keep_min})"
