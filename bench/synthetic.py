@@ -155,7 +155,7 @@ def mem_case(rng: random.Random, family: str) -> MemCase:
     span = rng.uniform(24, 96) * HOUR
     since = NOW - span
     base = rng.uniform(50, 2000) * MB
-    noise = rng.uniform(1, 8) * MB
+    noise = rng.uniform(1, 15) * MB
     rate = math.exp(rng.uniform(math.log(0.5), math.log(50))) if "leak" in family else 0.0
     warm_a = rng.uniform(50, 800) * MB
     warm_tau = rng.uniform(0.25, 3) * HOUR
@@ -173,7 +173,7 @@ def mem_case(rng: random.Random, family: str) -> MemCase:
         if family == "sawtooth":
             v += saw_amp * ((age % saw_period) / saw_period)
         if family == "leak+sawtooth":
-            v += min(saw_amp, 20 * MB) * ((age % saw_period) / saw_period)
+            v += min(saw_amp, 100 * MB) * ((age % saw_period) / saw_period)
         if family == "pagecache":
             # reads fill the cache quickly at first, slower as it nears its ceiling
             v += cache_top * min(1.0, math.sqrt(age / cache_until))

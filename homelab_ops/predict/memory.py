@@ -1,11 +1,12 @@
 """Memory-leak detection for one container, measured since its last restart.
 
-A leak is growth that is significant *and* still going on: the rate is the Theil-Sen
-slope over the recent half of the window since the restart (a warm-up at the start
-does not inflate it), the recent half must rise significantly (Mann-Kendall), and
-the last quarter must still rise at at least half that rate. A warm-up that
-plateaus and page-cache growth that saturates fail the last test; a GC sawtooth
-has no trend over its cycles and fails the first.
+A leak is growth that is significant, material *and* still going on: the rate is the
+Theil-Sen slope over the recent half of the window since the restart (a warm-up at
+the start does not inflate it), the recent half must rise significantly
+(Mann-Kendall), the growth must matter (10 % more memory a week, or the limit within
+90 days), and the last quarter must still rise at at least half that rate. A warm-up
+that plateaus and page-cache growth that saturates fail the last test; a GC sawtooth
+has no trend over its cycles and fails the first; tiny drifts fail the second.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ HOUR = 3600.0
 MB = 1e6
 ALPHA = 0.01
 SUSTAINED = 0.5
+# growth worth calling a leak: +10 % of the current use a week, or the limit in 90 days
+MATERIAL_PER_WEEK = 0.10
+LIMIT_HORIZON = 90 * 24 * HOUR
 
 
 def detect_leak(mem: Sequence[Sequence[float]], now: float, since: float | None = None,
@@ -57,12 +61,17 @@ def detect_leak(mem: Sequence[Sequence[float]], now: float, since: float | None 
                 mb_per_hour_high=recent.slope_high * HOUR / MB, current_mb=level / MB)
     sustain = max(0.0, min(1.0, last.slope / recent.slope)) if recent.slope > 0 else 0.0
     significant = recent.p_up < ALPHA and recent.slope > 0
-    leak = significant and sustain >= SUSTAINED
+    material = recent.slope > 0 and (
+        recent.slope * 7 * 24 * HOUR >= MATERIAL_PER_WEEK * level
+        or (limit_bytes > 0 and limit_bytes - level <= recent.slope * LIMIT_HORIZON))
+    leak = significant and material and sustain >= SUSTAINED
     confidence = (1 - recent.p_up) * sustain * min(1.0, span / (24 * HOUR))
     detail = (f"recent growth {rate:.2f} MB/h (p={recent.p_up:.3f}), "
               f"last quarter {last.slope * HOUR / MB:.2f} MB/h")
     if not leak:
-        why = "not significant" if not significant else "not sustained (levelling off)"
+        why = ("not significant" if not significant
+               else "too slow to matter" if not material
+               else "not sustained (levelling off)")
         return LeakPrediction(status="no_leak", confidence=confidence,
                               basis=f"{basis}; {detail}: {why}", **base)
     if limit_bytes > 0:
