@@ -8,6 +8,8 @@ Without systemd no timer runs podman healthchecks, so the check runs one by hand
 
 from __future__ import annotations
 
+import re
+import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -15,6 +17,7 @@ from typing import Any
 
 from homelab_ops.stacks.plan import HostPlan
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ATTEMPTS = 20  # a container that just started gets this many tries, a second apart
 
 
@@ -75,6 +78,13 @@ def _once(th: Any, check: Check, env: Mapping[str, str]) -> tuple[bool, str]:
     return out.rc == 0, out.stderr.strip() or "ok"
 
 
+def _exports(env: Mapping[str, str]) -> str:
+    for key in env:
+        if not _ENV_NAME.match(key):
+            raise ValueError(f"invalid environment variable name {key!r}")
+    return "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted(env.items()))
+
+
 def _podman(th: Any, env: Mapping[str, str], *args: str):
     """podman with the host's pyinfra ``_env`` (the lab's private configuration); each
     value is quoted by testinfra."""
@@ -114,3 +124,35 @@ def validate(plans: Mapping[str, HostPlan], host_data: Mapping[str, Mapping[str,
             ok, seen = run_check(th, check, data.get("_env") or {})
             results.append({**asdict(check), "ok": ok, "seen": seen})
     return results
+
+
+def testinfra_plan(th: Any, name: str, data: Mapping[str, Any], declared: Any,
+                   secrets: dict[str, str]) -> HostPlan:
+    """The host's plan, reading the QuadletHost fact through testinfra."""
+    from homelab_ops.collection.operations.quadlet import QuadletHost
+    from homelab_ops.stacks.hosts import host_target
+    from homelab_ops.stacks.plan import host_plan
+
+    fact = QuadletHost()
+    facts = fact.process(th.check_output(fact.command()).splitlines())
+    return host_plan(declared, host_target(name, data, facts), secrets)
+
+
+def testinfra_drift(th: Any, plan: HostPlan) -> list[Any]:
+    """Drift of one host read through testinfra: the same fact commands and parsers the
+    pyinfra side uses, so both report the same differences."""
+    from homelab_ops.collection.facts.podman import PodmanContainers
+    from homelab_ops.collection.operations.quadlet import StackFiles
+    from homelab_ops.models.observation import ContainerObs
+    from homelab_ops.stacks.drift import stack_drift
+
+    fact = PodmanContainers()
+    # the fact's command is a pipeline of podman calls: export the host's _env for all
+    out = th.check_output(_exports(plan.target.env) + fact.command(run_healthchecks=False))
+    containers = [ContainerObs.model_validate(c) for c in fact.process(out.splitlines())]
+    files = StackFiles()
+    listing = th.check_output(files.command(plan.target.quadlet_dir, plan.stack)
+                              .get_raw_value())
+    units = files.process(listing.splitlines()) if listing else {}
+    return stack_drift(plan.target.name, plan.stack, plan.containers, plan.units,
+                       containers, units)

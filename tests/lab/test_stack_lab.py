@@ -1,0 +1,219 @@
+"""Stacks on the real lab: a stack of all nine patterns deploys and passes health, a
+second deploy changes nothing, tampering shows up in drift exactly and a redeploy
+repairs it, the testinfra suite passes over SSH and the plain pyinfra CLI deploys."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from homelab_ops.lab import lab_hosts
+from homelab_ops.lab.podman import podman
+from homelab_ops.lab.sshd import free_port
+from tests.conftest import REPO, run_cli
+
+pytestmark = pytest.mark.lab
+
+SECRET = "s3cret-" + uuid.uuid4().hex  # must never show up outside the env file
+
+
+def nine_pattern_stack(name: str) -> dict:
+    """Every pattern once, published on free loopback ports."""
+    port = {k: free_port() for k in ("proxy", "web", "sso", "app", "media", "metrics", "site")}
+    return {
+        "name": name,
+        "hosts": ["@local"],
+        "networks": {"proxy": {}},
+        "secrets": {"db-password": {"env": "STACK_TEST_SECRET"}},
+        "services": {
+            "proxy": {"pattern": "reverse-proxy", "networks": ["proxy"],
+                      "params": {"http_port": port["proxy"], "podman_socket": ""}},
+            "web": {"pattern": "web-app", "networks": ["proxy"], "depends_on": ["proxy"],
+                    "params": {"host": "web.lab.arpa", "publish_port": port["web"]}},
+            "sso": {"pattern": "sso-web-app", "networks": ["proxy"], "depends_on": ["proxy"],
+                    "params": {"host": "sso.lab.arpa", "publish_port": port["sso"]}},
+            "db": {"pattern": "database", "params": {"password": "db-password"}},
+            "app": {"pattern": "app-database", "networks": ["proxy"], "depends_on": ["proxy"],
+                    "params": {"host": "app.lab.arpa", "password": "db-password",
+                               "publish_port": port["app"]}},
+            "media": {"pattern": "media-server", "networks": ["proxy"],
+                      "params": {"host": "media.lab.arpa", "media": ["pool:data/media"],
+                                 "devices": ["/dev/zero"], "publish_port": port["media"]}},
+            "metrics": {"pattern": "monitoring-exporter", "params": {"port": port["metrics"]}},
+            "worker": {"pattern": "background-worker", "depends_on": ["db"],
+                       "params": {"image": "docker.io/library/python:3.12-slim",
+                                  "health_cmd": "true"}},
+            "site": {"pattern": "static-site", "networks": ["proxy"],
+                     "params": {"host": "www.lab.arpa", "root": "pool:data/photos",
+                                "publish_port": port["site"]}},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def env(lab_env) -> dict[str, str]:
+    return {**lab_env, "STACK_TEST_SECRET": SECRET}
+
+
+@pytest.fixture(scope="module")
+def stack_file(lab, tmp_path_factory) -> Path:
+    name = f"st{uuid.uuid4().hex[:6]}"
+    path = tmp_path_factory.mktemp("stack") / "stack.yaml"
+    path.write_text(yaml.safe_dump(nine_pattern_stack(name)))
+    yield path
+    _remove_stack(lab, name)
+
+
+def _remove_stack(lab, name: str) -> None:
+    ids = podman(lab.paths, "ps", "-aq", "--filter", f"label=homelab-ops.stack={name}").stdout
+    if ids.split():
+        podman(lab.paths, "rm", "--force", "--time", "0", *ids.split())
+    nets = podman(lab.paths, "network", "ls", "-q", "--filter", f"name=^{name}-").stdout
+    if nets.split():
+        podman(lab.paths, "network", "rm", *nets.split())
+
+
+def deploy(stack_file: Path, env: dict[str, str]) -> dict:
+    return json.loads(run_cli("deploy", str(stack_file), "--json", env=env).stdout)
+
+
+def drift(stack_file: Path, env: dict[str, str]) -> list[dict]:
+    proc = run_cli("drift", str(stack_file), "--json", env=env, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def deployed(stack_file: Path, env: dict[str, str]) -> dict:
+    """First deploy and the idempotent second one, with their outputs."""
+    first = run_cli("deploy", str(stack_file), "--json", env=env)
+    second = run_cli("deploy", str(stack_file), "--json", env=env)
+    return {"first": json.loads(first.stdout), "second": json.loads(second.stdout),
+            "output": first.stdout + first.stderr + second.stdout + second.stderr}
+
+
+def test_nine_patterns_deploy_and_pass_health(deployed) -> None:
+    first = deployed["first"]
+    assert first["hosts"]["@local"]["changes"] > 0
+    failed = [r for r in first["health"] if not r["ok"]]
+    assert first["ok"] and not failed, failed
+    kinds = {r["kind"] for r in first["health"]}
+    assert kinds == {"running", "healthy", "listening", "http"}
+    assert len({r["container"] for r in first["health"]}) == 10  # app-database is two
+
+
+def test_second_deploy_changes_nothing(deployed, stack_file, env) -> None:
+    second = deployed["second"]
+    assert second["hosts"] == {"@local": {"changes": 0, "changed": []}}
+    assert second["ok"]
+    assert drift(stack_file, env) == []
+
+
+def test_secrets_stay_in_a_private_file(deployed, lab, stack_file) -> None:
+    name = yaml.safe_load(stack_file.read_text())["name"]
+    quadlet = lab.paths.root / "quadlet"
+    secrets_dir = quadlet / "homelab-ops-secrets"
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
+    env_files = sorted(secrets_dir.glob(f"{name}-*.env"))
+    assert [f.name for f in env_files] == [f"{name}-app-db.env", f"{name}-app.env",
+                                           f"{name}-db.env"]
+    for f in env_files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+        assert f"POSTGRES_PASSWORD={SECRET}" in f.read_text()
+    for unit in quadlet.glob(f"{name}-*"):
+        assert SECRET not in unit.read_text()
+    assert SECRET not in deployed["output"]
+    # in the container's environment, as the image expects
+    out = podman(lab.paths, "exec", f"{name}-db", "env").stdout
+    assert f"POSTGRES_PASSWORD={SECRET}" in out.splitlines()
+
+
+def test_tampering_is_reported_exactly_and_a_redeploy_repairs_it(
+        deployed, lab, stack_file, env) -> None:
+    from homelab_ops.stacks.hosts import host_target
+    from homelab_ops.stacks.load import load_stack
+    from homelab_ops.stacks.plan import host_plan
+    from homelab_ops.stacks.units import run_args
+
+    declared = load_stack(stack_file)
+    name = declared.name
+    data = dict(lab_hosts(lab.paths.root))["@local"]
+    target = host_target("@local", data, {"uid": 0, "home": "/root", "systemd": False})
+    plan = host_plan(declared, target, {"db-password": SECRET})
+    web = next(c for c in plan.containers if c.name == f"{name}-web")
+    # 1. the web app republished on another port (labels, digest and all else as declared)
+    moved = web.model_copy(update={"ports": [web.ports[0].model_copy(
+        update={"host_port": free_port()})]})
+    podman(lab.paths, "rm", "--force", "--time", "0", web.name)
+    podman(lab.paths, *run_args(moved))
+    # 2. a container stopped
+    podman(lab.paths, "stop", "--time", "5", f"{name}-worker")
+    # 3. a unit file edited
+    unit = lab.paths.root / "quadlet" / f"{name}-site.container"
+    unit.write_text(unit.read_text().replace("Restart=always", "Restart=no"))
+    # 4. an unexpected container claiming to be part of the stack
+    podman(lab.paths, "run", "--detach", "--name", f"{name}-intruder",
+           "--label", f"homelab-ops.stack={name}", lab.spec.image)
+
+    found = drift(stack_file, env)
+    assert sorted((d["subject"], d["kind"]) for d in found) == [
+        (f"{name}-intruder", "unexpected"),
+        (f"{name}-site.container", "unit_changed"),
+        (f"{name}-web", "ports"),
+        (f"{name}-worker", "stopped"),
+    ]
+    ports = next(d for d in found if d["kind"] == "ports")
+    assert ports["declared"] == [f"127.0.0.1:{web.ports[0].host_port}:80/tcp"]
+    assert ports["live"] == [f"127.0.0.1:{moved.ports[0].host_port}:80/tcp"]
+
+    repaired = deploy(stack_file, env)
+    assert repaired["ok"], [r for r in repaired["health"] if not r["ok"]]
+    assert drift(stack_file, env) == []
+
+
+def test_testinfra_suite_over_ssh(deployed, lab, stack_file, env) -> None:
+    """tests/infra, as a user runs it in CI, against the lab's SSH host."""
+    proc = subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "pytest", "tests/infra", "-q",
+         "-p", "no:cacheprovider", f"--hosts=ssh://{lab.spec.ssh_alias}",
+         f"--ssh-config={lab.paths.ssh_config}", "--stack", str(stack_file),
+         "--stack-inventory", "inventory/lab.py", "--stack-host", lab.spec.ssh_alias],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " 22 passed" in proc.stdout  # 10 containers x (health, drift) + units + unexpected
+
+
+def test_pyinfra_cli_deploy_file(lab, lab_env, tmp_path) -> None:
+    """deploys/stack.py with the plain pyinfra CLI: deploys, then changes nothing; the
+    secret stays out of its output even with commands shown (-vv)."""
+    name = f"px{uuid.uuid4().hex[:6]}"
+    stack = {"name": name, "hosts": ["@local"],
+             "secrets": {"pw": {"env": "STACK_TEST_SECRET"}},
+             "services": {"db": {"pattern": "database", "params": {"password": "pw"}},
+                          "job": {"pattern": "background-worker", "depends_on": ["db"],
+                                  "params": {"image": "docker.io/library/busybox"}}}}
+    path = tmp_path / "px.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    env = {**lab_env, "HOMELAB_OPS_STACK": str(path), "STACK_TEST_SECRET": SECRET}
+    pyinfra = str(REPO / ".venv/bin/pyinfra")
+    try:
+        runs = [subprocess.run([pyinfra, "-y", "-vv", "inventory/lab.py", "deploys/stack.py"],
+                               cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+                for _ in range(2)]
+        for run in runs:
+            assert run.returncode == 0, run.stderr[-3000:]
+            assert SECRET not in run.stdout + run.stderr
+        totals = [next(ln.split() for ln in (r.stdout + r.stderr).splitlines()
+                       if "Grand total" in ln) for r in runs]
+        assert totals[0][3] != "-"  # first run: operations succeeded with changes
+        assert totals[1][3:] == ["-", "-", "4"]  # second: success -, error -, no change 4
+        assert drift(path, env) == []
+    finally:
+        _remove_stack(lab, name)

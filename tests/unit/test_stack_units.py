@@ -1,0 +1,161 @@
+"""Rendering: all nine patterns render to quadlet units (golden files), the podman-run
+path carries the same spec, the lab's overrides apply, and the services systemd would
+load pass ``systemd-analyze verify``.
+
+Regenerate the golden files after an intended change with
+``UPDATE_GOLDEN=1 pytest tests/unit/test_stack_units.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from homelab_ops.models.stack import DIGEST_LABEL, STACK_MARKER
+from homelab_ops.stacks.hosts import HostTarget, for_host
+from homelab_ops.stacks.load import load_stack
+from homelab_ops.stacks.plan import HostPlan, host_plan
+from homelab_ops.stacks.units import run_args, sd_quote
+from tests.conftest import REPO
+
+GOLDEN = Path(__file__).parent / "golden" / "stack"
+EXAMPLE = REPO / "examples/lab-stack.yaml"
+SECRET = "correct horse battery staple"
+HOMELAB = HostTarget(name="homelab", quadlet_dir="/etc/containers/systemd", systemd=True,
+                     pools={"data": "/srv/data"})
+LAB = HostTarget(name="@local", quadlet_dir="/lab/quadlet", systemd=False,
+                 lab_image="localhost/homelab-lab:latest", pools={"data": "/lab/mnt/data"})
+
+
+def plan_for(target: HostTarget) -> HostPlan:
+    return host_plan(load_stack(EXAMPLE), target, {"db-password": SECRET})
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path}: run with UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} differs from its golden file"
+
+
+def test_units_match_golden_files() -> None:
+    plan = plan_for(HOMELAB)
+    patterns = {c.pattern for c in plan.containers}
+    assert len(patterns) == 9
+    for name, text in plan.units.items():
+        _golden(name, text)
+    assert sorted(p.name for p in GOLDEN.iterdir() if not p.name.endswith(".json")) == sorted(
+        plan.units)
+
+
+def test_podman_run_arguments_match_golden_file() -> None:
+    plan = plan_for(HOMELAB)
+    args = {c.name: run_args(c) for c in plan.containers}
+    _golden("podman-run.json", json.dumps(args, indent=1, sort_keys=True) + "\n")
+
+
+def test_every_unit_starts_with_the_stack_marker() -> None:
+    for text in plan_for(HOMELAB).units.values():
+        assert text.startswith(f"{STACK_MARKER}home\n")
+
+
+def test_unit_and_podman_run_carry_the_same_spec() -> None:
+    """Each spec field shows up in both renderings (they are the two derived forms)."""
+    plan = plan_for(HOMELAB)
+    for c in plan.containers:
+        unit, args = plan.units[f"{c.name}.container"], run_args(c)
+        assert f"Image={c.image}" in unit and c.image in args
+        for p in c.ports:
+            published = f"{p.host_ip}:{p.host_port}:{p.container_port}/{p.protocol}"
+            assert f"PublishPort={published}" in unit and published in args
+        for net in c.networks:
+            assert f"Network={net}.network" in unit and net in args
+        for m in c.mounts:
+            ro = ":ro" if m.read_only else ""
+            suffix = ".volume" if m.kind == "volume" else ""
+            assert f"Volume={m.source}{suffix}:{m.destination}{ro}" in unit
+            assert f"{m.source}:{m.destination}{ro}" in args
+        for key, value in c.labels.items():
+            assert f"Label={sd_quote(f'{key}={value}')}" in unit and f"{key}={value}" in args
+        for key, value in c.env.items():
+            assert f"Environment={sd_quote(f'{key}={value}')}" in unit
+            assert f"{key}={value}" in args
+
+
+def test_secrets_only_as_environment_file() -> None:
+    plan = plan_for(HOMELAB)
+    db = next(c for c in plan.containers if c.name == "home-db")
+    assert db.env_file == "/etc/containers/systemd/homelab-ops-secrets/home-db.env"
+    assert f"EnvironmentFile={db.env_file}" in plan.units["home-db.container"]
+    assert plan.env_files["home-db.env"] == (
+        f"{STACK_MARKER}home\nPOSTGRES_PASSWORD={SECRET}\n")
+    everything = json.dumps([c.model_dump() for c in plan.containers]) + "".join(
+        plan.units.values()) + json.dumps([run_args(c) for c in plan.containers])
+    assert SECRET not in everything
+
+
+def test_lab_overrides_image_command_health_and_pools() -> None:
+    lab = {c.name: c for c in plan_for(LAB).containers}
+    real = {c.name: c for c in plan_for(HOMELAB).containers}
+    metrics = lab["home-metrics"]
+    assert metrics.image == "localhost/homelab-lab:latest" and metrics.command == []
+    assert metrics.env["LAB_HTTP_PORT"] == "9100"
+    assert metrics.healthcheck.cmd == "wget -q -O /dev/null http://127.0.0.1:9100/"
+    assert metrics.http_check.path == "/"
+    assert metrics.ports == real["home-metrics"].ports  # published the same way
+    media = lab["home-media"]
+    assert [m.source for m in media.mounts if m.kind == "bind"] == [
+        "/lab/mnt/data/media", "/lab/mnt/data/photos"]
+    assert media.labels[DIGEST_LABEL] != real["home-media"].labels[DIGEST_LABEL]
+    assert media.labels[DIGEST_LABEL] == media.digest()
+
+
+def test_unknown_pool_is_an_input_error() -> None:
+    from homelab_ops.errors import InputError
+
+    with pytest.raises(InputError, match=r"hosts\[bare\].*no BTRFS pool 'data'"):
+        plan_for(HostTarget(name="bare", quadlet_dir="/q", systemd=True))
+
+
+@pytest.mark.parametrize(("word", "quoted"), [
+    ("plain", "plain"),
+    ("Host(`a.b`)", "Host(`a.b`)"),
+    ("two words", '"two words"'),
+    ('say "hi"', '"say \\"hi\\""'),
+    ("100%", "100%%"),
+])
+def test_sd_quote(word: str, quoted: str) -> None:
+    assert sd_quote(word) == quoted
+
+
+def _service_unit(container_unit: str, args: list[str]) -> str:
+    """The .service quadlet generates from a .container: its [Unit], [Service] and
+    [Install] sections as written, the [Container] section turned into ExecStart (our
+    podman-run rendering of the same spec). Debian 12's podman 4.3 ships no quadlet
+    generator, so this stands in for `podman-system-generator --dryrun`."""
+    sections = re.split(r"(?m)^(?=\[)", container_unit)
+    kept = [s for s in sections if s.startswith(("[Unit]", "[Service]", "[Install]"))]
+    exec_start = "ExecStart=/usr/bin/podman " + " ".join(sd_quote(a) for a in args)
+    return "".join(s.replace("[Service]\n", f"[Service]\n{exec_start}\n") for s in kept)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_generated_services_pass_systemd_analyze_verify(tmp_path) -> None:
+    plan = plan_for(HOMELAB)
+    files = []
+    for c in plan.containers:
+        path = tmp_path / f"{c.name}.service"
+        path.write_text(_service_unit(plan.units[f"{c.name}.container"], run_args(c)))
+        files.append(str(path))
+    proc = subprocess.run(["systemd-analyze", "verify", "--man=no", *files],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "", proc.stderr  # warnings (unknown keys ...) count too
