@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from homelab_ops.models.stack import DIGEST_LABEL, STACK_MARKER
-from homelab_ops.stacks.hosts import HostTarget, for_host
+from homelab_ops.stacks.hosts import HostTarget
 from homelab_ops.stacks.load import load_stack
 from homelab_ops.stacks.plan import HostPlan, host_plan
 from homelab_ops.stacks.units import run_args, sd_quote
