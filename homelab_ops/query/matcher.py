@@ -4,7 +4,7 @@ Order: normalise -> recognise real names and mask them with placeholders -> corr
 misspelled words against the database's vocabulary -> phrase templates -> TF-IDF
 nearest example. A template hit lifts an intent's score halfway to
 1, so a template settles clear phrasings while TF-IDF still ranks two templates that
-both match; it counts only when every slot it captured is a name that exists, so
+both match; it counts only when every slot it captured is or looks like a name, so
 "status of all containers" is not read as a service called "all containers". The
 answer is accepted only when the best score reaches the database's threshold and
 leads the runner-up by its margin: two intents that fit almost equally well are a
@@ -95,14 +95,16 @@ def match(question: str, names: Names) -> Match:
 
 def _template(intent: Intent, masked: str, names: Names) -> dict[str, str] | None:
     """Slot captures of the first template of ``intent`` that matches with slots that
-    are placeholders or resolve to real names, else None."""
+    are placeholders, real names, or look like names (no word of them is a word the
+    database uses: "nextcloud" is a name, "all containers" is not), else None."""
+    vocabulary = load_database().vocabulary
     for template in intent.templates:
         m = template.match(masked)
         if m is None:
             continue
         captured = {k: v for k, v in m.groupdict().items() if v is not None}
         if all(v == "{" + k + "}" or resolve(v, intent.slots[k], names)[0] is not None
-               for k, v in captured.items()):
+               or not vocabulary.intersection(v.split()) for k, v in captured.items()):
             return captured
     return None
 

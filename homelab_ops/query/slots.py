@@ -112,6 +112,8 @@ def resolve(said: str, slot_type: str, names: Names) -> tuple[str | None, list[s
     recognised: (name, []) when one is close enough, else (None, close names)."""
     known = names.of(slot_type)
     said = said.strip()
+    if slot_type == "filesystem" and (leaf := filesystem_in(said.split(), names)):
+        return leaf, []  # "the data pool" names /mnt/data
     best = max(known, key=lambda n: similarity(said, n), default=None)
     if best is not None and similarity(said, best) >= FUZZY_CUTOFF:
         return known[best], []

@@ -1,0 +1,101 @@
+"""The matcher's parts: normaliser, templates, slot filling, the database file."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from homelab_ops.query.intents import compile_template, load_database
+from homelab_ops.query.matcher import match
+from homelab_ops.query.normalize import MAX_CHARS, normalize
+from homelab_ops.query.slots import Names
+from tests.conftest import REPO, run_cli
+
+NAMES = Names(service={"jellyfin": "jellyfin", "immich-server": "immich_server",
+                       "db": "db"},
+              network={"proxy": "proxy"}, filesystem={"/": "/", "/mnt/data": "/mnt/data"})
+
+
+@given(st.text(max_size=3000))
+def test_normalise_is_idempotent_and_bounded(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once and len(once) <= MAX_CHARS
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Is JELLYFIN Running?!", "is jellyfin running"),
+    ("\uff49\uff53 jellyfin \uff55\uff50", "is jellyfin up"),  # full-width letters
+    ("is \u0458ellyfin up", "is jellyfin up"),  # Cyrillic je
+    ("jelly\u200bfin", "jellyfin"),  # zero-width space
+    ("what's up; rm -rf /", "whats up rm rf /"),
+    ("immich_server...", "immich-server"),
+])
+def test_normalise(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+def test_template_syntax() -> None:
+    t = compile_template("[what is] [the] (status|state) of {service}")
+    assert t.match("status of {service}") and t.match("what is the state of immich server")
+    assert not t.match("the status")
+
+
+def test_database_is_complete() -> None:
+    db = load_database()
+    ids = [i.id for i in db.intents]
+    assert len(ids) == len(set(ids)) >= 16
+    assert 0 < db.threshold < 1 and 0 < db.margin < 1
+    for intent in db.intents:
+        assert len(intent.examples) >= 15 and intent.description and intent.ttl > 0
+        assert set(intent.required) <= set(intent.slots)
+
+
+def test_database_ships_with_the_package() -> None:
+    assert '"query/*.json"' in (REPO / "pyproject.toml").read_text()
+
+
+@pytest.mark.parametrize(("question", "intent", "slots"), [
+    ("is jelyfin runing", "service_running", {"service": "jellyfin"}),
+    ("when did immich server restart", "last_restart", {"service": "immich_server"}),
+    ("whos on the prxy network", "network_members", {"network": "proxy"}),
+    ("how full is the data pool", "disk_detail", {"filesystem": "/mnt/data"}),
+    ("is db up", "service_running", {"service": "db"}),
+])
+def test_slots_are_filled_with_names_that_exist(question, intent, slots) -> None:
+    m = match(question, NAMES)
+    assert m.intent is not None and m.intent.id == intent
+    assert {k: s.name for k, s in m.slots.items()} == slots
+
+
+def test_short_names_must_match_exactly() -> None:
+    m = match("is dc up", NAMES)
+    assert "db" not in [s.name for s in m.slots.values()]
+
+
+def test_unknown_name_keeps_what_was_said_with_close_names() -> None:
+    m = match("is jellyfox running", NAMES)
+    assert m.intent is not None and m.intent.id == "service_running"
+    slot = m.slots["service"]
+    assert slot.name is None and slot.said == "jellyfox" and "jellyfin" in slot.close
+
+
+def test_low_confidence_is_not_a_guess() -> None:
+    m = match("what is the capital of france", NAMES)
+    assert m.intent is None and len(m.ranking) >= 3
+    assert match("", NAMES).intent is None
+
+
+def test_ask_imports_nothing_heavy(tmp_path) -> None:
+    """The real command on a cold process: no pyinfra, numpy or pydantic loaded."""
+    proc = run_cli("--state-dir", str(tmp_path), "ask", "is jellyfin running",
+                   env={"PYTHONPROFILEIMPORTTIME": "1", "PATH": "/usr/bin:/bin"})
+    loaded = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+              if line.startswith("import time:")}
+    assert "homelab_ops.query.service" in loaded
+    heavy = {m for m in loaded if m.split(".")[0] in {"pyinfra", "numpy", "pydantic",
+                                                      "rich", "jinja2", "btrfsutil"}}
+    assert heavy == set(), heavy
+    assert sys.executable  # the console script runs under this interpreter's venv
