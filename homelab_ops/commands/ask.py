@@ -1,11 +1,12 @@
 """``homelab-ops ask "..."`` answers a question from the store; ``homelab-ops cache
 warm`` precomputes the common answers.
 
-This is a read path that must start fast, so it imports only the standard library and
-``homelab_ops.query``. When the state directory is given by ``--state-dir`` or
+``ask`` is a read path that must start fast, so it imports only the standard library
+and ``homelab_ops.query``. When the state directory is given by ``--state-dir`` or
 ``$HOMELAB_OPS_STATE_DIR`` and no settings file is named explicitly, it skips loading
 the (pydantic-validated) settings: nothing in them changes an answer, and validating
-them costs more than the whole answer from cache.
+them costs more than the whole answer from cache. ``cache warm`` is no read path: it
+loads the settings and may compute predictions.
 """
 
 from __future__ import annotations
@@ -67,11 +68,18 @@ def cache() -> None:
 
 @command(cache, "warm")
 def cache_warm(app: App) -> None:
-    """Precompute the common answers, prediction answers included."""
+    """Precompute the common answers, prediction answers included (predictions are
+    computed first when none are cached, so those answers have something to say)."""
+    from homelab_ops.predict.service import cached_predictions
     from homelab_ops.query.service import warm
 
-    with _store(app) as store:
+    with app.store() as store:
+        report, from_cache = cached_predictions(store, app.settings)
         result = warm(store)
+    result["predictions"] = {"from_cache": from_cache, "disks": len(report.disks),
+                             "containers": len(report.leaks)}
     emit(app, result, lambda r: click.echo(
         f"warmed {r['answers']} answers for {len(r['by_intent'])} intents "
-        f"in {r['seconds']:.2f} s"))
+        f"in {r['seconds']:.2f} s; predictions "
+        f"{'were cached' if from_cache else 'computed'} for {len(report.disks)} "
+        f"filesystems and {len(report.leaks)} containers"))
