@@ -42,14 +42,23 @@ def _deployed_stacks(app: App, given: tuple[Path, ...]) -> list[Path]:
 @inventory_option
 def deploy_cmd(app: App, stack: Path, dry_run: bool, force: bool,
                inventory: Path | None) -> int:
-    """Deploy a stack file: units, secrets and containers in dependency order, then
-    validate health. A second deploy changes nothing."""
+    """Deploy a stack file: check capacity against the predictions, write units and
+    secrets, start containers in dependency order, then validate health. A second
+    deploy changes nothing."""
     from homelab_ops.stacks import run
 
     declared, secrets = _declared(stack)
     inv = resolve_inventory(app, inventory)
+    with app.store() as store:
+        reports = run.capacity(inv, declared, secrets, store, app.settings)
+    refused = [i for r in reports for i in r["items"] if not i["fits"]]
+    if refused and not force:
+        raise HomelabError(f"capacity check refuses {declared.name}: " + "; ".join(
+            f"{r['host']} {i['resource']}: {i['basis']}" for r in reports for i in r["items"]
+            if not i["fits"]) + " (deploy anyway with --force)")
     changes = run.deploy(inv, declared, secrets, dry_run=dry_run)
-    result: dict[str, Any] = {"stack": declared.name, "dry_run": dry_run, "hosts": changes}
+    result: dict[str, Any] = {"stack": declared.name, "dry_run": dry_run, "hosts": changes,
+                              "capacity": reports}
     if not dry_run:
         result["health"] = run.health(inv, declared, secrets)
         result["ok"] = all(c["ok"] for c in result["health"])
@@ -72,6 +81,10 @@ def _record(app: App, declared, changes: dict[str, Any], ok: bool) -> None:
 
 
 def _show_deploy(d: dict[str, Any]) -> None:
+    for r in d["capacity"]:
+        for i in r["items"]:
+            mark = "fits" if i["fits"] else "does not fit (forced)"
+            click.echo(f"capacity {r['host']} {i['resource']}: {mark}: {i['basis']}")
     verb = "would change" if d["dry_run"] else "changed"
     for host, h in d["hosts"].items():
         click.echo(f"{host}: {verb} {h['changes']} operation(s)"

@@ -105,3 +105,28 @@ def health(inventory: Inventory, declared: DeclaredStack,
         host_plans = plans(session.state, declared, secrets)
         data = {h.name: h.data.dict() for h in session.state.activated_hosts}
     return validate(host_plans, data)
+
+
+def capacity(inventory: Inventory, declared: DeclaredStack, secrets: dict[str, str],
+             store, settings) -> list[dict[str, Any]]:
+    """The predictions' capacity check of what the deploy would add to each host."""
+    from homelab_ops.collection.facts.podman import PodmanInfo
+    from homelab_ops.predict.service import capacity_check_for
+    from homelab_ops.stacks.capacity import mount_of, requirements
+
+    with pyinfra_session(stack_inventory(inventory, declared)) as session:
+        _reachable(session.unreachable)
+        state = session.state
+        host_plans = plans(state, declared, secrets)
+        live = fact_per_host(state, PodmanContainers, lambda h: {"run_healthchecks": False})
+        info = fact_per_host(state, PodmanInfo)
+    reports = []
+    for name, plan in host_plans.items():
+        for fact in (live[name], info[name]):
+            if isinstance(fact, FactFailed):
+                raise HomelabError(f"{name}: cannot read the host: {fact}")
+        mounts = {k.subject for k in store.find_series(host=name, kind="filesystem")}
+        need = requirements(plan, declared, [ContainerObs.model_validate(c) for c in live[name]],
+                            mount_of(info[name]["graph_root"], mounts))
+        reports.append(capacity_check_for(store, settings, need).model_dump(mode="json"))
+    return reports

@@ -89,9 +89,21 @@ def drift(stack_file: Path, env: dict[str, str]) -> list[dict]:
     return json.loads(proc.stdout)
 
 
+def test_capacity_check_refuses_without_history(lab, stack_file, env, tmp_path) -> None:
+    """No observed history to forecast from: the capacity check cannot promise a fit."""
+    proc = run_cli("--state-dir", str(tmp_path), "deploy", str(stack_file), "--dry-run",
+                   "-i", str(REPO / "inventory/lab.py"), env=env, check=False)
+    assert proc.returncode == 1
+    assert "capacity check refuses" in proc.stderr and "--force" in proc.stderr
+    assert "@local memory: no history" in proc.stderr
+
+
 @pytest.fixture(scope="module")
 def deployed(stack_file: Path, env: dict[str, str]) -> dict:
-    """First deploy and the idempotent second one, with their outputs."""
+    """First deploy (after observing the host twice, so the capacity check has a
+    forecast) and the idempotent second one, with their outputs."""
+    for _ in range(2):
+        run_cli("observe", "--json", env=env)
     first = run_cli("deploy", str(stack_file), "--json", env=env)
     second = run_cli("deploy", str(stack_file), "--json", env=env)
     return {"first": json.loads(first.stdout), "second": json.loads(second.stdout),
@@ -100,6 +112,7 @@ def deployed(stack_file: Path, env: dict[str, str]) -> dict:
 
 def test_nine_patterns_deploy_and_pass_health(deployed) -> None:
     first = deployed["first"]
+    assert [r["fits"] for r in first["capacity"]] == [True]
     assert first["hosts"]["@local"]["changes"] > 0
     failed = [r for r in first["health"] if not r["ok"]]
     assert first["ok"] and not failed, failed
