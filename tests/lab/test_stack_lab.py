@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.deploy import SECRET_ENV, nine_pattern_stack
 from homelab_ops.lab import lab_hosts
 from homelab_ops.lab.podman import podman
 from homelab_ops.lab.sshd import free_port
@@ -21,51 +22,20 @@ from tests.conftest import REPO, run_cli
 pytestmark = pytest.mark.lab
 
 SECRET = "s3cret-" + uuid.uuid4().hex  # must never show up outside the env file
-
-
-def nine_pattern_stack(name: str) -> dict:
-    """Every pattern once, published on free loopback ports."""
-    port = {k: free_port() for k in ("proxy", "web", "sso", "app", "media", "metrics", "site")}
-    return {
-        "name": name,
-        "hosts": ["@local"],
-        "networks": {"proxy": {}},
-        "secrets": {"db-password": {"env": "STACK_TEST_SECRET"}},
-        "services": {
-            "proxy": {"pattern": "reverse-proxy", "networks": ["proxy"],
-                      "params": {"http_port": port["proxy"], "podman_socket": ""}},
-            "web": {"pattern": "web-app", "networks": ["proxy"], "depends_on": ["proxy"],
-                    "params": {"host": "web.lab.arpa", "publish_port": port["web"]}},
-            "sso": {"pattern": "sso-web-app", "networks": ["proxy"], "depends_on": ["proxy"],
-                    "params": {"host": "sso.lab.arpa", "publish_port": port["sso"]}},
-            "db": {"pattern": "database", "params": {"password": "db-password"}},
-            "app": {"pattern": "app-database", "networks": ["proxy"], "depends_on": ["proxy"],
-                    "params": {"host": "app.lab.arpa", "password": "db-password",
-                               "publish_port": port["app"]}},
-            "media": {"pattern": "media-server", "networks": ["proxy"],
-                      "params": {"host": "media.lab.arpa", "media": ["pool:data/media"],
-                                 "devices": ["/dev/zero"], "publish_port": port["media"]}},
-            "metrics": {"pattern": "monitoring-exporter", "params": {"port": port["metrics"]}},
-            "worker": {"pattern": "background-worker", "depends_on": ["db"],
-                       "params": {"image": "docker.io/library/python:3.12-slim",
-                                  "health_cmd": "true"}},
-            "site": {"pattern": "static-site", "networks": ["proxy"],
-                     "params": {"host": "www.lab.arpa", "root": "pool:data/photos",
-                                "publish_port": port["site"]}},
-        },
-    }
+PORTS = ("proxy", "web", "sso", "app", "media", "metrics", "site")
 
 
 @pytest.fixture(scope="module")
 def env(lab_env) -> dict[str, str]:
-    return {**lab_env, "STACK_TEST_SECRET": SECRET}
+    return {**lab_env, SECRET_ENV: SECRET}
 
 
 @pytest.fixture(scope="module")
 def stack_file(lab, tmp_path_factory) -> Path:
     name = f"st{uuid.uuid4().hex[:6]}"
     path = tmp_path_factory.mktemp("stack") / "stack.yaml"
-    path.write_text(yaml.safe_dump(nine_pattern_stack(name)))
+    stack = nine_pattern_stack(name, {k: free_port() for k in PORTS})
+    path.write_text(yaml.safe_dump(stack))
     yield path
     _remove_stack(lab, name)
 
@@ -200,7 +170,8 @@ def test_testinfra_suite_over_ssh(deployed, lab, stack_file, env) -> None:
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert " 22 passed" in proc.stdout  # 10 containers x (health, drift) + units + unexpected
+    # 10 containers x (health, drift) + unit files + unexpected containers
+    assert proc.stdout.splitlines()[-1].startswith("22 passed")
 
 
 def test_pyinfra_cli_deploy_file(lab, lab_env, tmp_path) -> None:
@@ -208,13 +179,13 @@ def test_pyinfra_cli_deploy_file(lab, lab_env, tmp_path) -> None:
     secret stays out of its output even with commands shown (-vv)."""
     name = f"px{uuid.uuid4().hex[:6]}"
     stack = {"name": name, "hosts": ["@local"],
-             "secrets": {"pw": {"env": "STACK_TEST_SECRET"}},
+             "secrets": {"pw": {"env": SECRET_ENV}},
              "services": {"db": {"pattern": "database", "params": {"password": "pw"}},
                           "job": {"pattern": "background-worker", "depends_on": ["db"],
                                   "params": {"image": "docker.io/library/busybox"}}}}
     path = tmp_path / "px.yaml"
     path.write_text(yaml.safe_dump(stack))
-    env = {**lab_env, "HOMELAB_OPS_STACK": str(path), "STACK_TEST_SECRET": SECRET}
+    env = {**lab_env, "HOMELAB_OPS_STACK": str(path), SECRET_ENV: SECRET}
     pyinfra = str(REPO / ".venv/bin/pyinfra")
     try:
         runs = [subprocess.run([pyinfra, "-y", "-vv", "inventory/lab.py", "deploys/stack.py"],
