@@ -28,22 +28,26 @@ class VolumeLayout:
         return schedule is None or tag is not None or self.volume.schedule == schedule
 
 
-def target_place(target: BackupTarget, pools: Mapping[str, str], source: str) -> Place:
+def target_place(target: BackupTarget, pools: Mapping[str, str], source: str,
+                 field_prefix: str = "backup") -> Place:
     if target.pool is not None:
         if target.pool not in pools:
-            raise InputError(source, "backup.target.pool",
+            raise InputError(source, f"{field_prefix}.target.pool",
                              f"no pool {target.pool!r} in btrfs_pools")
         return Place(f"{pools[target.pool].rstrip('/')}/{target.dir}")
     return Place(f"{target.path}/{target.dir}", target.ssh, target.ssh_config)
 
 
-def resolve(config: BackupConfig, pools: Mapping[str, str], source: str) -> list[VolumeLayout]:
-    """Layouts of every configured volume; ``source`` names the host data for errors."""
-    target = target_place(config.target, pools, source) if config.target else None
+def resolve(config: BackupConfig, pools: Mapping[str, str], source: str,
+            field_prefix: str = "backup") -> list[VolumeLayout]:
+    """Layouts of every configured volume; ``source`` and ``field_prefix`` say where
+    the host data came from, for errors."""
+    target = (target_place(config.target, pools, source, field_prefix)
+              if config.target else None)
     out = []
     for i, vol in enumerate(config.volumes):
         if vol.pool not in pools:
-            raise InputError(source, f"backup.volumes[{i}].pool",
+            raise InputError(source, f"{field_prefix}.volumes[{i}].pool",
                              f"no pool {vol.pool!r} in btrfs_pools")
         mount = pools[vol.pool].rstrip("/")
         out.append(VolumeLayout(vol, f"{mount}/{vol.subvolume}",

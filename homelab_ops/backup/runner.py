@@ -15,10 +15,13 @@ from homelab_ops.models.backup import BackupConfig, load_backup_config
 HostEntry = tuple[str, dict[str, Any]]
 
 
-def host_layouts(name: str, data: dict[str, Any]) -> tuple[BackupConfig, list[VolumeLayout]]:
-    source = f"host data of {name}"
-    config = load_backup_config(data.get("backup"), source)
-    return config, resolve(config, data.get("btrfs_pools") or {}, source)
+def host_layouts(name: str, data: dict[str, Any], source: str = "inventory"
+                 ) -> tuple[BackupConfig, list[VolumeLayout]]:
+    """A host's backup config and volume layouts; errors name ``source`` (the inventory
+    file) and the field as ``hosts[<name>].backup...``."""
+    prefix = f"hosts[{name}].backup"
+    config = load_backup_config(data.get("backup"), source, prefix)
+    return config, resolve(config, data.get("btrfs_pools") or {}, source, prefix)
 
 
 def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str] | None:

@@ -34,9 +34,14 @@ def _hosts(app: App, inventory: Path | None, hosts: tuple[str, ...],
            local_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """(name, host data) of the chosen hosts; ``local_only`` keeps @local ones (what
     in-process btrfsutil can see)."""
+    from homelab_ops.backup.runner import host_layouts
     from homelab_ops.errors import HomelabError
+    from homelab_ops.lab.paths import LabPaths
 
     found = [(h.name, h.data.dict()) for h in resolve_inventory(app, inventory)]
+    source = str(inventory or app.settings.inventory or LabPaths(app.settings.lab_dir).inventory)
+    for name, data in found:  # every host's backup data is valid before anything runs
+        host_layouts(name, data, source)
     if hosts:
         found = [h for h in found if h[0] in hosts]
         if not found:

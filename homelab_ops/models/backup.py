@@ -162,12 +162,12 @@ class BackupConfig(Strict):
         return self
 
 
-def load_backup_config(raw: Any, source: str) -> BackupConfig:
+def load_backup_config(raw: Any, source: str, field_prefix: str = "backup") -> BackupConfig:
     """Validate host data ``backup``; ``source`` names where it came from (an inventory
-    file or host) for the error message."""
+    file) and ``field_prefix`` the path to it there, for the error message."""
     try:
         return BackupConfig.model_validate(raw or {})
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = pydantic_field(("backup", *err["loc"]))
+        field = f"{field_prefix}.{pydantic_field(err['loc'])}" if err["loc"] else field_prefix
         raise InputError(source, field, err["msg"].removeprefix("Value error, ")) from None

@@ -175,3 +175,25 @@ def test_unsafe_unit_paths_are_refused() -> None:
 
     with pytest.raises(InputError, match="homelab_ops_exe"):
         timers.render({"homelab_ops_exe": "/usr/bin/x\nExecStartPre=/bin/evil"})
+
+
+# -- CLI ------------------------------------------------------------------------------
+def test_bad_backup_host_data_is_one_line_naming_file_and_field(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    inventory = tmp_path / "home.py"
+    inventory.write_text(
+        'hosts = [("@local", {"btrfs_pools": {"data": "/srv/data"}, "backup": {"volumes": '
+        '[{"subvolume": "photos", "target_retention": {"preserve": "14q"}}]}})]\n')
+    env = {"HOMELAB_OPS_STATE_DIR": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
+    for args in (["run"], ["list"], ["prune", "--dry-run"], ["verify"]):
+        proc = run_cli("backup", *args, "-i", str(inventory), env=env, check=False)
+        assert proc.returncode == 2
+        assert proc.stderr.strip() == (
+            f"homelab-ops: error: {inventory}: hosts[@local].backup.volumes[0]"
+            ".target_retention.preserve: '14q' is not <number|*><h|d|w|m|y> "
+            "(e.g. '14d 8w 6m *y')")
+    inventory.write_text('hosts = [("@local", {"backup": {"volumes": [{"subvolume": "x", '
+                         '"pool": "tank"}]}})]\n')
+    proc = run_cli("backup", "run", "-i", str(inventory), env=env, check=False)
+    assert "hosts[@local].backup.volumes[0].pool: no pool 'tank' in btrfs_pools" in proc.stderr
