@@ -1,14 +1,16 @@
 """Find, load and render patterns.
 
-The patterns live in the top-level ``patterns/`` directory of the source tree (the
-design fixes that place and ``scripts/setup.sh`` installs the project editable, so the
-package finds them next to itself). ``$HOMELAB_OPS_PATTERNS`` points elsewhere: a copy
-of them, or your own patterns, for an installation without the source tree.
+Patterns are data, not code: the top-level ``patterns/`` directory of the source tree
+(the design fixes that place; ``scripts/setup.sh`` installs the project editable, so
+edits there are live). A wheel carries them as data files to
+``<prefix>/share/homelab-ops/patterns``, looked up next. ``$HOMELAB_OPS_PATTERNS``
+overrides both, e.g. for your own patterns.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,15 @@ TEMPLATE = "units.yaml.j2"
 
 def patterns_dir() -> Path:
     chosen = os.environ.get(PATTERNS_ENV)
-    path = Path(chosen) if chosen else Path(__file__).resolve().parents[2] / "patterns"
-    if not path.is_dir():
-        raise InputError(path, None, f"no patterns directory (set ${PATTERNS_ENV})")
-    return path
+    if chosen:
+        candidates = [Path(chosen)]
+    else:
+        candidates = [Path(__file__).resolve().parents[2] / "patterns",
+                      Path(sys.prefix) / "share" / "homelab-ops" / "patterns"]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    raise InputError(candidates[0], None, f"no patterns directory (set ${PATTERNS_ENV})")
 
 
 def pattern_names() -> list[str]:
