@@ -15,15 +15,17 @@ import hashlib
 import json
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homelab_ops.query.fmt import freshness
-from homelab_ops.query.handlers import Answer, Context, handlers
-from homelab_ops.query.intents import Intent, load_intents
-from homelab_ops.query.matcher import Match, match, suggestions
 from homelab_ops.query.normalize import normalize
-from homelab_ops.query.slots import Names
 from homelab_ops.store import QUERY_CACHE_SCOPE, Store
+
+if TYPE_CHECKING:  # the matcher and handlers load only when a question is computed
+    from homelab_ops.query.handlers import Answer
+    from homelab_ops.query.intents import Intent
+    from homelab_ops.query.matcher import Match
+    from homelab_ops.query.slots import Names
 
 UNKNOWN_TTL = 900.0
 
@@ -45,6 +47,11 @@ def ask(store: Store, question: str, now: float | None = None) -> dict[str, Any]
 
 
 def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], float]:
+    """Match and answer (imported here: a cache hit needs none of it)."""
+    from homelab_ops.query.handlers import Answer
+    from homelab_ops.query.matcher import match
+    from homelab_ops.query.slots import Names
+
     latest = store.latest_observations()
     m = match(question, Names.from_observations(latest.values()))
     explain = _explain(m)
@@ -65,6 +72,8 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
 def answer_for(store: Store, intent: Intent, slots: dict[str, str],
                latest: dict[str, dict], now: float) -> Answer:
     """The handler's answer for an intent and its slots, from the cache if there."""
+    from homelab_ops.query.handlers import Answer, Context, handlers
+
     key = f"ask:a:{intent.id}:{json.dumps(slots, sort_keys=True)}"
     cached = store.cache_get(key, now=now)
     if cached is not None:
@@ -77,6 +86,8 @@ def answer_for(store: Store, intent: Intent, slots: dict[str, str],
 def _slot_problem(intent: Intent, m: Match, latest: dict[str, dict]) -> str | None:
     """Why the question cannot be answered as asked: a required name is missing, or a
     name was given that exists nowhere (with the closest real names)."""
+    from homelab_ops.query.slots import Names
+
     if not latest and (intent.required or m.slots):
         return "Nothing observed yet: run `homelab-ops observe` first."
     for slot, slot_type in intent.slots.items():
@@ -91,6 +102,8 @@ def _slot_problem(intent: Intent, m: Match, latest: dict[str, dict]) -> str | No
 
 
 def _unknown(m: Match, explain: dict[str, Any]) -> dict[str, Any]:
+    from homelab_ops.query.matcher import suggestions
+
     near = [{"intent": i.id, "description": i.description,
              "example": re.sub(r"\{(\w+)\}", r"<\1>", i.examples[0])}
             for i in suggestions(m)]
@@ -112,6 +125,9 @@ def warm(store: Store, now: float | None = None) -> dict[str, Any]:
     """Precompute the common answers: every intent without a required slot (the
     prediction answers included) and every per-name intent for every name that exists,
     through the same path as a question, so both cache levels are filled."""
+    from homelab_ops.query.intents import load_intents
+    from homelab_ops.query.slots import Names
+
     now = time.time() if now is None else now
     started = time.perf_counter()
     names = Names.from_observations(store.latest_observations().values())

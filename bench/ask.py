@@ -1,0 +1,120 @@
+"""bench/ask: ``homelab-ops ask`` as a whole process, on a cache hit and on a miss.
+
+Each case is timed as a fresh process (interpreter start, imports, store, answer), the
+median of ``--runs`` runs, interleaved with a bare ``python -c pass`` start of the same
+interpreter and an import of the CLI module alone, so the ratios compare like with like
+on a machine that others share. A miss clears the query cache before each run (what a
+new observation does); a hit asks the question that was just answered.
+
+    .venv/bin/python -m bench.ask [--runs 15] [--containers 40] [--state-dir DIR]
+
+Without ``--state-dir`` the store is a temporary one holding one synthetic host with
+``--containers`` containers, networks, filesystems and a restart event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from homelab_ops.store import QUERY_CACHE_SCOPE, Store
+
+HIT_TARGET_MS = 150.0
+MISS_TARGET_MS = 1000.0
+QUESTIONS = ("which containers use the most memory", "is svc-7 running",
+             "when was svc-3 last restarted", "what is on network net-2",
+             "how much disk space is left", "when will the disk be full")
+EXE = Path(sys.executable)
+
+
+def populate(state_dir: Path, containers: int) -> None:
+    """One host observed twice, with a restart in between (so events exist)."""
+    from homelab_ops.models.observation import (
+        ContainerObs,
+        FilesystemObs,
+        NetworkObs,
+        Observation,
+    )
+    from homelab_ops.observe import record
+
+    now = datetime.now(UTC)
+
+    def obs(ts: datetime, restarted: datetime) -> Observation:
+        cs = [ContainerObs(name=f"svc-{i}", id=f"{i:064x}", image="img", state="running",
+                           started_at=restarted if i == 3 else now - timedelta(days=2),
+                           restart_count=int(i == 3 and restarted > now - timedelta(hours=1)),
+                           mem_bytes=(i + 1) * 2**24, cpu_pct=i % 7 * 1.5,
+                           networks=[f"net-{i % 5}"]) for i in range(containers)]
+        nets = [NetworkObs(name=f"net-{n}", members=[c.name for c in cs
+                                                     if f"net-{n}" in c.networks])
+                for n in range(5)]
+        fss = [FilesystemObs(mountpoint=m, device="/dev/x", fstype="btrfs",
+                             size_bytes=2**40, used_bytes=2**39, avail_bytes=2**39)
+               for m in ("/", "/mnt/data", "/mnt/backup", "/mnt/media")]
+        return Observation(host="nas", ts=ts, reachable=True, containers=cs, networks=nets,
+                           filesystems=fss)
+
+    with Store.open(state_dir) as store:
+        record(store, [obs(now - timedelta(hours=2), now - timedelta(days=2))])
+        record(store, [obs(now - timedelta(minutes=5), now - timedelta(minutes=30))])
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(state_dir: Path, runs: int) -> dict[str, float]:
+    env = {**os.environ, "HOMELAB_OPS_STATE_DIR": str(state_dir)}
+    cli = [str(EXE.with_name("homelab-ops")), "ask"]
+    samples: dict[str, list[float]] = {"python -c pass": [], "import homelab_ops.cli": [],
+                                       "ask (cache miss)": [], "ask (cache hit)": []}
+    for i in range(runs + 1):
+        question = QUESTIONS[i % len(QUESTIONS)]
+        with Store.open(state_dir) as store:
+            store.cache_invalidate(QUERY_CACHE_SCOPE)
+        row = {"python -c pass": timed([str(EXE), "-c", "pass"], env),
+               "import homelab_ops.cli": timed([str(EXE), "-c", "import homelab_ops.cli"], env),
+               "ask (cache miss)": timed([*cli, question], env),
+               "ask (cache hit)": timed([*cli, question], env)}
+        if i:  # the first round warms the OS file cache
+            for name, ms in row.items():
+                samples[name].append(ms)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--containers", type=int, default=40)
+    ap.add_argument("--state-dir", type=Path)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        state_dir = args.state_dir or Path(tmp)
+        if args.state_dir is None:
+            populate(state_dir, args.containers)
+        result = measure(state_dir, args.runs)
+    base = result["python -c pass"]
+    print(f"homelab-ops ask, whole process, median of {args.runs} runs "
+          f"({os.cpu_count()} CPUs, shared)")
+    for name, ms in result.items():
+        print(f"  {name:24s} {ms:7.1f} ms  {ms / base:5.2f}x python -c pass")
+    hit, miss = result["ask (cache hit)"], result["ask (cache miss)"]
+    print(f"target hit <= {HIT_TARGET_MS:.0f} ms: {'met' if hit <= HIT_TARGET_MS else 'MISSED'}"
+          f"; target miss <= {MISS_TARGET_MS:.0f} ms: "
+          f"{'met' if miss <= MISS_TARGET_MS else 'MISSED'}")
+    floor = result["import homelab_ops.cli"]
+    print(f"  of the hit, {floor:.0f} ms is starting Python and importing the CLI module "
+          f"(click, homelab_ops/__init__.py), before ask runs at all")
+
+
+if __name__ == "__main__":
+    main()
