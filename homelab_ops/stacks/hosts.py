@@ -76,14 +76,20 @@ def for_host(spec: ContainerSpec, target: HostTarget) -> ContainerSpec:
 
 
 def resolve_pool(source: str, target: HostTarget) -> str:
-    """``pool:<pool>/<path>`` -> the pool's mount point on this host + path."""
-    if not source.startswith(POOL_PREFIX):
-        return source
-    pool, _, rest = source[len(POOL_PREFIX):].partition("/")
-    if pool not in target.pools:
-        raise ValueError(f"{source}: host {target.name} has no BTRFS pool {pool!r} "
-                         f"(host data btrfs_pools: {sorted(target.pools)})")
-    return posixpath.join(target.pools[pool], rest) if rest else target.pools[pool]
+    """``pool:<pool>/<path>`` -> the pool's mount point on this host + path. Any bind
+    source must end up an absolute path without ``:`` (podman's -v separator; a bare
+    word would silently become a named volume)."""
+    path = source
+    if source.startswith(POOL_PREFIX):
+        pool, _, rest = source[len(POOL_PREFIX):].partition("/")
+        if pool not in target.pools:
+            raise ValueError(f"{source}: host {target.name} has no BTRFS pool {pool!r} "
+                             f"(host data btrfs_pools: {sorted(target.pools)})")
+        path = posixpath.join(target.pools[pool], rest) if rest else target.pools[pool]
+    if not path.startswith("/") or ":" in path or ".." in path.split("/"):
+        raise ValueError(f"bind source {source!r} is not an absolute path "
+                         "(or pool:<pool>/<path>) without ':' and '..'")
+    return path
 
 
 def _stand_in(spec: ContainerSpec, image: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def deploy(inventory: Inventory, declared: DeclaredStack, secrets: dict[str, str
         for host in state.activated_hosts:
             ops = state.ops.get(host, {})
             changed = sorted(next(iter(state.op_meta[h].names)) for h, op in ops.items()
-                             if op.operation_meta._maybe_is_change)
+                             if op.operation_meta.will_change)
             result[host.name] = {"changes": state.get_meta_for_host(host).ops_change,
                                  "changed": changed}
         if not dry_run:

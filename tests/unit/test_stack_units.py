@@ -159,3 +159,14 @@ def test_generated_services_pass_systemd_analyze_verify(tmp_path) -> None:
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == "", proc.stderr  # warnings (unknown keys ...) count too
+
+
+@pytest.mark.parametrize("root", ["site", "/srv/a:b", "/srv/../etc"])
+def test_bind_sources_must_be_absolute_paths(tmp_path, root: str) -> None:
+    from homelab_ops.errors import InputError
+
+    path = tmp_path / "stack.yaml"
+    path.write_text(f"name: s\nservices:\n  www:\n    pattern: static-site\n"
+                    f"    params: {{host: a.b, root: {json.dumps(root)}}}\n")
+    with pytest.raises(InputError, match=r"hosts\[homelab\]: .*bind source"):
+        host_plan(load_stack(path), HOMELAB, {})
