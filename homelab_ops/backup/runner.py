@@ -11,6 +11,7 @@ from typing import Any
 from homelab_ops.backup import naming, retention, rotation, transfer
 from homelab_ops.backup.layout import VolumeLayout, resolve
 from homelab_ops.models.backup import BackupConfig, load_backup_config
+from homelab_ops.store import Event
 
 HostEntry = tuple[str, dict[str, Any]]
 
@@ -165,3 +166,21 @@ def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
             store.record_backup(name, key, "backup", ok, {**row, "rotation": rot.as_dict(),
                                                         "errors": [o for o in out["ops"]
                                                                    if not o.get("ok", True)]})
+            store.add_events(_events(name, key, row, rot, now))
+
+
+def _events(host: str, key: str, row: dict[str, Any], rot: rotation.Rotation,
+            now: datetime) -> list[Event]:
+    """What a person should hear about in "recent events": a failed backup, an early
+    rotation (and why) and an alert that even that is not enough."""
+    subject, ts = f"backup:{key}", now.timestamp()
+    events = []
+    if not row["ok"]:
+        events.append(Event(host, ts, subject, "backup_failed",
+                            {"snapshot": row["snapshot"], "target": row.get("target")}))
+    if rot.early and row.get("target"):
+        events.append(Event(host, ts, subject, "backup_early_rotation",
+                            {"reason": rot.reason, "pruned": row["pruned_target"]}))
+    if row.get("alert"):
+        events.append(Event(host, ts, subject, "backup_alert", {"alert": row["alert"]}))
+    return events

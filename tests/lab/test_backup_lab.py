@@ -204,6 +204,9 @@ def test_space_forecast_prunes_target_early_then_alerts(vol: Vol, store: Store) 
     again = run_backup(hosts, store, now=T0 + timedelta(days=5))
     assert "will fill even at the minimum-keep window" in (
         again["hosts"]["@local"]["volumes"][f"data/{vol.name}"]["alert"])
+    # both are events a person sees in "recent events", with the reason
+    kinds = [e.kind for e in store.events(subject=f"backup:data/{vol.name}")]
+    assert kinds.count("backup_early_rotation") == 2 and kinds.count("backup_alert") == 1
 
 
 def test_send_to_a_target_over_ssh(vol: Vol, store: Store) -> None:
