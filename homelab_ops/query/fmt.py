@@ -44,5 +44,5 @@ def iso_ts(value: str | None) -> float | None:
 def freshness(as_of: float | None, now: float) -> str:
     """The line every answer ends with: how old the data behind it is."""
     if as_of is None:
-        return "(no data behind this answer yet)"
+        return "(no data behind this answer)"
     return f"(as of {clock(as_of, now)}, {ago(as_of, now)})"

@@ -48,7 +48,7 @@ def ask(store: Store, question: str, now: float | None = None) -> dict[str, Any]
 
 def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], float]:
     """Match and answer (imported here: a cache hit needs none of it)."""
-    from homelab_ops.query.handlers import Answer
+    from homelab_ops.query.handlers import Answer, Context
     from homelab_ops.query.matcher import match
     from homelab_ops.query.slots import Names
 
@@ -60,8 +60,9 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
     intent = m.intent
     problem = _slot_problem(intent, m, latest)
     slots = {k: s.name for k, s in m.slots.items() if s.name is not None}
-    if problem is not None:
-        answer = Answer([problem], None, None, [])
+    if problem is not None:  # judged against the names of the latest observation
+        answer = Answer([problem], None, Context(store, latest, now).observed_at,
+                        ["observations"])
     else:
         answer = answer_for(store, intent, slots, latest, now)
     reply = {"understood": True, "intent": intent.id, "description": intent.description,

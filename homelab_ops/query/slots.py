@@ -7,14 +7,15 @@ running" then look the same to the matcher, as they should.
 
 Fuzzy matching uses difflib's ratio on the normalised spelling: short names (<= 4
 characters) must match exactly, since one typo in "db" is another word; longer ones
-need a ratio of at least ``FUZZY_CUTOFF``. Filesystems are recognised by their path
-("/mnt/data", never a bare "/", which is punctuation as often as the root); their
-last path component ("data") only counts once the question is
+need a ratio of at least ``FUZZY_CUTOFF`` and the same numbers. Filesystems are
+recognised by their path ("/mnt/data", never a bare "/", which is punctuation as often
+as the root); their last path component ("data") only counts once the question is
 known to be about disks, because "data" is also an ordinary word.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher, get_close_matches
@@ -25,6 +26,7 @@ FUZZY_CUTOFF = 0.84
 GUESS_CUTOFF = 0.75  # once an intent is known to need a name, one more typo is fine
 SHORT = 4
 MAX_SPAN = 3
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,12 @@ class Found:
 
 def similarity(said: str, name: str) -> float:
     """How alike a spoken span and a normalised name are (0..1); hyphens are optional,
-    so "immich server", "immich-server" and "immichserver" are the same."""
+    so "immich server", "immich-server" and "immichserver" are the same. Numbers must
+    match exactly: they tell instances apart (db1, db2)."""
     if said == name or said.replace("-", "") == name.replace("-", ""):
         return 1.0
-    if len(name) <= SHORT:
-        return 0.0
+    if len(name) <= SHORT or _DIGITS.findall(said) != _DIGITS.findall(name):
+        return 0.0  # a typo in "db" is another word; "svc-77" is not a typo of "svc-7"
     return max(SequenceMatcher(None, said, name).ratio(),
                SequenceMatcher(None, said.replace("-", ""), name.replace("-", "")).ratio())
 

@@ -99,3 +99,10 @@ def test_ask_imports_nothing_heavy(tmp_path) -> None:
                                                       "rich", "jinja2", "btrfsutil"}}
     assert heavy == set(), heavy
     assert sys.executable  # the console script runs under this interpreter's venv
+
+
+def test_numbers_tell_names_apart() -> None:
+    names = Names(service={"svc-7": "svc-7", "postgres-16": "postgres-16"})
+    assert match("is svc-77 running", names).slots["service"].name is None
+    assert match("is svc 7 running", names).slots["service"].name == "svc-7"
+    assert match("is postgrse-16 up", names).slots["service"].name == "postgres-16"

@@ -89,7 +89,7 @@ def last_restart(ctx: Context, slots: dict[str, str]) -> Answer:
         if restarts:
             ts = restarts[0].ts
             lines.append(f"{name}{where} was last restarted at {clock(ts, ctx.now)} "
-                         f"({ago(ts, ctx.now)}); podman counts {count} restarts.")
+                         f"({ago(ts, ctx.now)}); restart count {count}.")
         elif started:
             lines.append(f"{name}{where} has no restart on record; it is up since "
                          f"{clock(started, ctx.now)} ({ago(started, ctx.now)}).")
