@@ -64,18 +64,18 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
         state = session.state
         for name, reason in session.unreachable.items():
             report["hosts"][name].update(ok=False, error=f"unreachable: {reason}")
-        if not state.activated_hosts:
-            return {**report, "ok": False}
         before = _observe(state)
-        add_deploy(state, backup, now=now, schedule=schedule, tag=tag, prune_only=prune_only)
-        if not dry_run:
-            try:
+        try:
+            add_deploy(state, backup, now=now, schedule=schedule, tag=tag,
+                       prune_only=prune_only)
+            if not dry_run:
                 run_ops(state)
-            except PyinfraError as exc:  # every host failed: still report and record
-                report["error"] = str(exc)
+        except PyinfraError as exc:  # e.g. every host failed: still report and record
+            report["error"] = str(exc)
         after = before if dry_run else _observe(state)
         for host in state.activated_hosts:
-            _report_host(state, host, report["hosts"][host.name], dry_run)
+            _report_host(state, host, report["hosts"][host.name], dry_run,
+                         report.get("error"))
     for name, data in hosts:
         if name in session.unreachable:
             store.record_backup(name, "*", "backup", False, report["hosts"][name])
@@ -100,15 +100,17 @@ def _observe(state) -> dict[str, dict[str, dict[str, Any]]]:
             _, layouts = host_layouts(host.name, host.data.dict())
             places = {p for v in layouts for p in (v.snapshots, v.target) if p is not None}
             with ctx_host.use(host):
+                # an unreachable place reads as {}: this is only the report's view
                 seen[host.name] = {
                     p.dir: get_fact(state, host, BtrfsSubvolumes, kwargs={
-                        "directory": p.dir, "ssh": p.ssh, "ssh_config": p.ssh_config})
+                        "directory": p.dir, "ssh": p.ssh, "ssh_config": p.ssh_config}) or {}
                     for p in places
                 }
     return seen
 
 
-def _report_host(state, host, out: dict[str, Any], dry_run: bool) -> None:
+def _report_host(state, host, out: dict[str, Any], dry_run: bool,
+                 run_error: str | None) -> None:
     for op_hash in state.get_op_order():
         data = state.ops.get(host, {}).get(op_hash)
         if data is None:
@@ -125,7 +127,10 @@ def _report_host(state, host, out: dict[str, Any], dry_run: bool) -> None:
         else:
             op["ok"], op["error"] = False, "not run (an earlier operation failed)"
         out["ops"].append(op)
-    out["ok"] = host not in state.failed_hosts and all(o.get("ok", True) for o in out["ops"])
+    if run_error and not all(o.get("ok") for o in out["ops"]):
+        out["error"] = run_error
+    out["ok"] = (host not in state.failed_hosts and "error" not in out
+                 and all(o.get("ok", True) for o in out["ops"]))
 
 
 def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],

@@ -71,7 +71,8 @@ def backup_run(app: App, inventory: Path | None, hosts: tuple[str, ...], schedul
 
 def _show_run(report: dict[str, Any]) -> None:
     for host, out in report["hosts"].items():
-        click.echo(f"{host}: {'ok' if out['ok'] else 'FAILED'}  ({out['rotation']['reason']})")
+        click.echo(f"{host}: {'ok' if out['ok'] else 'FAILED'}  ({out['rotation']['reason']})"
+                   + (f"\n  error: {out['error']}" if out.get("error") else ""))
         for op in out["ops"]:
             state = ("would change" if op.get("would_change") else "no change") if \
                 report["dry_run"] else ("changed" if op.get("changed") else

@@ -270,3 +270,18 @@ def test_deploys_over_ssh_change_nothing_the_second_time(vol: Vol, lab_env,
     verify = subprocess.run(["systemd-analyze", "verify", *files], capture_output=True,
                             text=True)
     assert verify.returncode == 0, verify.stderr
+
+
+def test_unreachable_target_fails_clearly_and_prunes_nothing(vol: Vol, store: Store) -> None:
+    vol.write("a.bin", 1024)
+    target = {"path": "/srv/backup", "ssh": "nohost.invalid"}
+    report = run_backup(vol.hosts(vol.config(target=target)), store, now=T0)
+    out = report["hosts"]["@local"]
+    assert not report["ok"] and not out["ok"]
+    ops = {op["name"].split(" | ")[1].split()[0]: op for op in out["ops"]}
+    assert ops["Snapshot"]["ok"]  # the local snapshot is still taken
+    assert "cannot reach nohost.invalid" in ops["Send"]["error"]
+    assert not ops["Prune"]["ok"]  # never prune without knowing the incremental parent
+    assert sorted(local.subvolumes(vol.snapshots)) == [f"{vol.name}.20260302T0200"]
+    assert store.backups(action="backup")[0]["ok"] is False
+    assert store.events(kinds=["backup_failed"])[0].subject == f"backup:data/{vol.name}"

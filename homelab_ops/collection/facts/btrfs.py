@@ -2,6 +2,10 @@
 work on any host pyinfra reaches. A directory on another machine (an SSH backup
 target) is read through ``ssh <dest>`` from the host itself.
 
+A directory that cannot be read because its SSH host is unreachable is None, never
+an empty dict: "no backups there" and "could not look" must not be confused (a prune
+that believed the target empty would delete the next incremental parent).
+
 Records have the same shape as homelab_ops.backup.local (btrfsutil, in-process):
 ``uuid``, ``parent_uuid``, ``received_uuid`` (None for "-"), ``readonly``,
 ``generation``, ``gen_at_creation``.
@@ -13,6 +17,7 @@ from typing import Any
 
 from pyinfra.api import FactBase, QuoteString, StringCommand
 
+UNREACHABLE = "__homelab_ops_unreachable__"
 _KEYS = {"UUID": "uuid", "Parent UUID": "parent_uuid", "Received UUID": "received_uuid",
          "Generation": "generation", "Gen at creation": "gen_at_creation", "Flags": "flags"}
 
@@ -46,7 +51,8 @@ def parse_show(lines: list[str]) -> dict[str, Any]:
 
 
 class BtrfsSubvolumes(FactBase):
-    """Subvolumes directly inside ``directory`` by name ({} when it does not exist)."""
+    """Subvolumes directly inside ``directory`` by name ({} when it does not exist,
+    None when its SSH host cannot be reached)."""
 
     default = dict
 
@@ -57,9 +63,13 @@ class BtrfsSubvolumes(FactBase):
             'for d in *; do [ -d "$d" ] || continue; echo "== $d"; '
             'btrfs subvolume show "$d" 2>/dev/null; done',
         )
-        return over_ssh(inner, ssh, ssh_config)
+        if not ssh:
+            return inner
+        return StringCommand(over_ssh(inner, ssh, ssh_config), "||", "echo", UNREACHABLE)
 
-    def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
+    def process(self, output: list[str]) -> dict[str, dict[str, Any]] | None:
+        if UNREACHABLE in output:
+            return None
         found: dict[str, dict[str, Any]] = {}
         name, chunk = None, []
         for line in [*output, "== "]:

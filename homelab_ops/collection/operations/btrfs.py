@@ -55,9 +55,16 @@ class Place:
         if self.ssh_config is not None:
             checked_path(self.ssh_config)
 
-    def subvolumes(self) -> dict[str, dict[str, Any]]:
+    def subvolumes(self) -> dict[str, dict[str, Any]] | None:
+        """Subvolumes here, or None when the place's SSH host cannot be reached."""
         return host.get_fact(BtrfsSubvolumes, directory=self.dir, ssh=self.ssh,
                              ssh_config=self.ssh_config)
+
+    def unreachable(self) -> StringCommand:
+        """A command that fails with the reason: the operation fails on the host like
+        any failed command (earlier operations, e.g. the local snapshot, still ran)."""
+        message = f"cannot reach {self.ssh} to read {self.dir}: refusing to guess"
+        return StringCommand("echo", QuoteString(message), ">&2", ";", "exit", "1")
 
     def path(self, name: str) -> str:
         checked_name(name)
@@ -78,7 +85,7 @@ def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True):
     checked_path(source)
     place = Place(directory)
     snap = checked_name(snapshot)
-    existing = place.subvolumes()
+    existing = place.subvolumes() or {}
     if snapshot in existing:
         host.noop(f"snapshot {snapshot} exists")
         return
@@ -98,7 +105,11 @@ def send(source: Place, base: str, target: Place):
     """Send the newest snapshot of ``base`` to ``target``, incrementally from the newest
     snapshot both sides hold. Garbled copies left by a cut-off transfer are deleted
     first; the received copy is verified (read-only, received UUID set)."""
-    plan = transfer.plan_send(source.subvolumes(), target.subvolumes(), base)
+    mine, theirs = source.subvolumes(), target.subvolumes()
+    if mine is None or theirs is None:
+        yield (source if mine is None else target).unreachable()
+        return
+    plan = transfer.plan_send(mine, theirs, base)
     if plan.garbled:
         yield target.run("btrfs", "subvolume", "delete",
                          *(QuoteString(target.path(n)) for n in plan.garbled))
@@ -130,9 +141,15 @@ def prune(place: Place, base: str, policy: RetentionPolicy, now: datetime,
     is protected: it is the parent of the next incremental send.
     """
     mine = place.subvolumes()
+    if mine is None:
+        yield place.unreachable()
+        return
     protect: set[str] = set()
     if peer is not None:
         theirs = peer.subvolumes()
+        if theirs is None:  # without it the next incremental parent is unknown
+            yield peer.unreachable()
+            return
         source, target = (theirs, mine) if place_is_target else (mine, theirs)
         common = transfer.newest_common(source, target, base)
         protect = {common} if common else set()
