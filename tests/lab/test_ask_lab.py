@@ -117,7 +117,7 @@ def test_last_restart_and_recent_events_after_a_real_restart(stage, lab_env) -> 
     started = podman(stage.paths, "inspect", "--format", "{{.State.StartedAt}}", BOUNCE)
     restarted_at = _podman_time(started.stdout.strip())
     observed = json.loads(run_cli("observe", "--json", env=lab_env).stdout)
-    after = ask(lab_env, f"when did {BOUNCE[:-2]} restart")  # a name cut short still finds it
+    after = ask(lab_env, f"when did {BOUNCE.replace('bounce', 'bonce')} restart")  # typo
     assert after["cached"] is False and after["slots"] == {"service": BOUNCE}
     assert {abs(r["last_restart"] - restarted_at) < 1.0 for r in after["data"]} == {True}
     assert len(after["data"]) == len(observed)  # one answer per observed host
