@@ -2,7 +2,7 @@
 ``cache warm``.
 
 Two cache levels, both in the store's query scope so a new observation clears them:
-``ask:q:<digest of the normalised question>`` holds the whole reply, so a repeated
+``ask:q:<normalised question>`` holds the whole reply, so a repeated
 question is one indexed read with no matching at all; ``ask:a:<intent>:<slots>`` holds
 the handler's answer, shared by every phrasing of the same question, which is what
 ``warm`` fills. The reply carries the data's timestamp, and its "as of" text is
@@ -11,7 +11,6 @@ rendered when it is served, so a cached answer never claims to be fresher than i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -34,7 +33,7 @@ def ask(store: Store, question: str, now: float | None = None) -> dict[str, Any]
     """The reply to ``question``: understood or not, always with its freshness."""
     now = time.time() if now is None else now
     text = normalize(question)
-    key = "ask:q:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+    key = "ask:q:" + text  # bounded by the normaliser; a parameter, never SQL text
     reply = store.cache_get(key, now=now)
     if reply is None:
         reply, ttl = _compute(store, question, now)
