@@ -2,15 +2,14 @@
 
 Order: normalise -> recognise real names and mask them with placeholders -> correct
 misspelled words against the database's vocabulary -> phrase templates -> TF-IDF
-nearest example. A template hit lifts an intent's score halfway to
-1, so a template settles clear phrasings while TF-IDF still ranks two templates that
-both match; it counts only when every slot it captured is or looks like a name, so
-"status of all containers" is not read as a service called "all containers". The
-answer is accepted only when the best score reaches the database's threshold and
-leads the runner-up by its margin: two intents that fit almost equally well are a
-guess, and a guess that runs the wrong query misleads more than "I don't know".
-The thresholds were chosen on the learn split of tests/unit/ask_eval, never on the
-held-out split.
+nearest examples. A template hit lifts an intent's score halfway to 1, so a template
+settles clear phrasings while TF-IDF still ranks two templates that both match; it
+counts only when every slot it captured is or looks like a name, so "status of all
+containers" is not read as a service called "all containers". The answer is accepted
+only when the best score reaches the database's threshold and leads the runner-up by
+its margin: two intents that fit almost equally well are a guess, and a guess that runs
+the wrong query misleads more than "I don't know". Threshold and margin were chosen by
+5-fold cross-validation on the learn split of tests/unit/ask_eval.
 """
 
 from __future__ import annotations
@@ -54,10 +53,6 @@ class Match:
     via: str  # "template", "tfidf" or "none"
     slots: dict[str, Slot] = field(default_factory=dict)
     ranking: tuple[tuple[str, float], ...] = ()  # (intent id, score), best first
-
-    @property
-    def known(self) -> bool:
-        return self.intent is not None
 
 
 @cache

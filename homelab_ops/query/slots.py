@@ -46,7 +46,8 @@ class Names:
             for n in doc.get("networks", []):
                 names.network.setdefault(normalize(n["name"]), n["name"])
             for fs in doc.get("filesystems", []):
-                names.filesystem.setdefault(fs["mountpoint"], fs["mountpoint"])
+                names.filesystem.setdefault(normalize(fs["mountpoint"]) or "/",
+                                            fs["mountpoint"])
         return names
 
     def of(self, slot_type: str) -> dict[str, str]:
