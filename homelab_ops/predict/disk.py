@@ -127,7 +127,12 @@ class _History:
 class _Fit:
     """The trend to extrapolate and the spread of the future around it: the rate's
     uncertainty grows with t, the day-to-day variation of growth with sqrt(t), the
-    uncertainty of today's level stays."""
+    uncertainty of today's level stays.
+
+    The level is the median of the last day's hourly values carried to now along the
+    slope: growth wanders like a random walk, so where the line through the whole
+    stretch ends is a worse guess of today than the last day; a full day still
+    averages out a daily cycle."""
 
     trend: Trend
     slope_sd: float  # per second
@@ -184,19 +189,18 @@ def _fit(segments: list[list[Point]], interval: float) -> _Fit | None:
             groups += _groups(earlier)
             pooled += span / DAY
     if pooled:
-        trend = relevel(kendall_trend(groups, interval), current)
+        own = trend
+        trend = kendall_trend(groups, interval)
         days = pooled + (current[-1][0] - current[0][0]) / DAY
-        own_sd = max((trend.slope_high - trend.slope_low) / (2 * z),
-                     day_sd / DAY / math.sqrt(max(1.0, days)))
-    return _Fit(trend, own_sd, day_sd, _level_sd(trend, current), z, pooled)
-
-
-def _level_sd(trend: Trend, segment: Sequence[Point]) -> float:
-    """Uncertainty of today's level on the line: the spread of the hourly medians
-    around it, with one independent value per day (hours of a day are not)."""
-    hourly = buckets(segment, HOUR)
-    resid = robust_scale([v - trend.value_at(t) for t, v in hourly])
-    return resid / math.sqrt(max(1.0, (segment[-1][0] - segment[0][0]) / DAY))
+        # pooling buys precision only as far as the stretches really agree
+        own_sd = math.hypot(max((trend.slope_high - trend.slope_low) / (2 * z),
+                                day_sd / DAY / math.sqrt(max(1.0, days))),
+                            trend.slope - own.slope)
+    last_day = [p for p in buckets(current, HOUR) if p[0] >= current[-1][0] - DAY]
+    trend = relevel(trend, last_day)
+    resid = robust_scale([v - trend.value_at(t) for t, v in last_day])
+    level_sd = math.sqrt(resid**2 / len(last_day) + day_sd**2 / 2)
+    return _Fit(trend, own_sd, day_sd, level_sd, z, pooled)
 
 
 def _slope_sd(trend: Trend, day_sd: float, segment: Sequence[Point], z: float) -> float:
