@@ -1,16 +1,17 @@
 """The retention planner: a pure function from snapshot names, a policy and the time to
 a keep/delete decision with a reason for every snapshot.
 
-Semantics follow btrbk's documented retention: the *first* snapshot of each hour, day,
-week, month and year bucket is the one preserved; ``14d`` keeps the first of today and
-of each of the 14 days before (counts are inclusive of the current bucket); days start
-at ``preserve_hour_of_day`` and weeks on ``preserve_day_of_week``; ``min_keep`` keeps
-everything inside its window. On top of that it never deletes the newest snapshot of a
-subvolume, a protected one (the newest snapshot common with the target: the parent of
-the next incremental send), a future-dated one or a name it does not understand.
+Semantics follow btrbk's documented retention (btrbk.conf(5), RETENTION POLICY): the
+first snapshot of each hour and day (days start at ``preserve_hour_of_day``) and week
+(weeks start on ``preserve_day_of_week``) is an hourly/daily/weekly one, the first
+weekly one of a month is monthly, the first monthly one of a year is yearly; ``14d``
+keeps the daily ones of today and of the 14 days before (counts are inclusive of the
+current bucket); ``min_keep`` keeps everything inside its window. On top of that it
+never deletes the newest snapshot of a subvolume, a protected one (the newest snapshot
+common with the target: the parent of the next incremental send), a future-dated one
+or a name it does not understand.
 
-Because only non-first members of a bucket are deleted, planning the kept set again
-deletes nothing more (tested as a property).
+Planning the kept set again deletes nothing more (a tested property; see _plan_group).
 """
 
 from __future__ import annotations
@@ -71,16 +72,32 @@ def deletions(decisions: Iterable[Decision]) -> list[str]:
 
 def _plan_group(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetime,
                 protect: Collection[str]) -> list[tuple[datetime, Decision]]:
-    snaps = sorted(snaps)
+    """Apply the schedule until it is stable.
+
+    btrbk's classes build on each other (a monthly backup is the first *weekly* one of
+    its month), so deleting a week's first snapshot can promote a later one that was
+    kept for another reason. Planning the survivors again until nothing more goes
+    makes the result exactly what repeated runs converge to: planning it once more
+    deletes nothing."""
+    counts, now_buckets = policy.counts, _buckets(now, policy)
+    buckets = {s.name: _buckets(s.ts, policy) for s in snaps}
+    alive, gone = sorted(snaps), []
+    while True:
+        decided = _plan_once(alive, policy, now, protect, counts, now_buckets, buckets)
+        doomed = [(s, d) for s, d in zip(alive, decided, strict=True) if not d.keep]
+        if not doomed:
+            return [(s.ts, d) for s, d in zip(alive, decided, strict=True)] + gone
+        gone.extend((s.ts, d) for s, d in doomed)
+        alive = [s for s, d in zip(alive, decided, strict=True) if d.keep]
+
+
+def _plan_once(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetime,
+               protect: Collection[str], counts: dict[str, int | None],
+               now_buckets: dict[str, int], buckets: dict[str, dict[str, int]]
+               ) -> list[Decision]:
     past = [s for s in snaps if s.ts <= now]
     newest = past[-1] if past else None
-    counts = policy.counts
-    now_buckets = _buckets(now, policy)
-    buckets = {s.name: _buckets(s.ts, policy) for s in past}
-    first: dict[tuple[str, int], str] = {}
-    for s in past:  # oldest first: the first one seen in a bucket is its first snapshot
-        for unit, bucket in buckets[s.name].items():
-            first.setdefault((unit, bucket), s.name)
+    firsts = _firsts(past, buckets)
     out = []
     for s in snaps:
         if newest is None or s.ts > newest.ts:
@@ -92,14 +109,32 @@ def _plan_group(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetim
                                   "(next incremental parent)")
         else:
             keep, reason = _by_policy(s.name, buckets[s.name], policy, counts, now_buckets,
-                                      first)
-        out.append((s.ts, Decision(s.name, keep, reason)))
+                                      firsts)
+        out.append(Decision(s.name, keep, reason))
+    return out
+
+
+def _firsts(past: list[SnapshotName], buckets: dict[str, dict[str, int]]
+            ) -> dict[str, set[str]]:
+    """Per class, the snapshots that count as hourly/daily/weekly/monthly/yearly
+    backups, as btrbk defines them: the first of each hour, day (from
+    preserve_hour_of_day) and week (from preserve_day_of_week); the first *weekly*
+    backup of each month; the first *monthly* backup of each year."""
+    out: dict[str, set[str]] = {}
+    pool = past  # oldest first
+    for unit in UNITS:
+        seen: dict[int, str] = {}
+        for s in pool:
+            seen.setdefault(buckets[s.name][unit], s.name)
+        out[unit] = set(seen.values())
+        if unit in ("w", "m"):  # months choose among weeklies, years among monthlies
+            pool = [s for s in pool if s.name in out[unit]]
     return out
 
 
 def _by_policy(name: str, buckets: dict[str, int], policy: RetentionPolicy,
                counts: dict[str, int | None], now_buckets: dict[str, int],
-               first: dict[tuple[str, int], str]) -> tuple[bool, str]:
+               firsts: dict[str, set[str]]) -> tuple[bool, str]:
     keep_min = policy.min_keep
     if keep_min == "all":
         return True, "min_keep all"
@@ -110,13 +145,13 @@ def _by_policy(name: str, buckets: dict[str, int], policy: RetentionPolicy,
     for unit in UNITS:
         count = counts[unit]
         delta = now_buckets[unit] - buckets[unit]
-        if count != 0 and first[(unit, buckets[unit])] == name and (
-                count is None or delta <= count):
-            return True, f"{UNIT_NAMES[unit]}: first of its {_WORD[unit]}, {delta} back"
+        if count != 0 and name in firsts[unit] and (count is None or delta <= count):
+            return True, f"{UNIT_NAMES[unit]}: {_WHAT[unit]}, {delta} back"
     return False, f"outside retention (preserve '{policy.preserve}', min_keep {keep_min})"
 
 
-_WORD = {"h": "hour", "d": "day", "w": "week", "m": "month", "y": "year"}
+_WHAT = {"h": "first of its hour", "d": "first of its day", "w": "first of its week",
+         "m": "first weekly of its month", "y": "first monthly of its year"}
 
 
 def _buckets(ts: datetime, policy: RetentionPolicy) -> dict[str, int]:

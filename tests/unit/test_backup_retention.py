@@ -116,6 +116,35 @@ def test_monthly_and_yearly_keep_firsts_forever_with_star() -> None:
         "photos.20261125T0200"}
 
 
+def test_monthly_is_the_first_weekly_of_the_month() -> None:
+    # daily from Wed 25 March to Mon 20 April 2026; weeks start on Sunday. April begins
+    # on a Wednesday inside a week that began in March, so April's first *weekly*
+    # backup is Sunday 5 April (btrbk), not 1 April.
+    days = [datetime(2026, 3, 25, 2, 0) + timedelta(days=i) for i in range(27)]
+    snaps = [snapshot_name("photos", d) for d in days]
+    now = datetime(2026, 4, 20, 12, 0)
+    decisions = plan(snaps, RetentionPolicy(preserve="2m", min_keep="no"), now)
+    assert kept(decisions) == set(names("20260325T0200", "20260405T0200", "20260420T0200"))
+    reasons = {d.name: d.reason for d in decisions}
+    assert reasons["photos.20260405T0200"] == "monthly: first weekly of its month, 0 back"
+
+
+def test_deleting_a_weeks_first_never_promotes_a_later_one_on_the_next_run() -> None:
+    # Sun 22 March is March's monthly. Mon 30 March, first of the week of Sun 29 March,
+    # is no monthly and goes. Wed 1 April (the protected incremental parent) is then the
+    # first of that week, so April's first weekly -- and monthly -- is 1 April, no longer
+    # Sun 5 April. A single pass would delete 5 April only on the *next* run; the
+    # planner converges at once, so planning its output again deletes nothing.
+    snaps = names("20260322T0200", "20260330T0200", "20260401T0200", "20260405T0200",
+                  "20260420T0200")
+    now = datetime(2026, 4, 20, 12, 0)
+    policy = RetentionPolicy(preserve="2m", min_keep="no")
+    first = plan(snaps, policy, now, protect={"photos.20260401T0200"})
+    assert deletions(first) == ["photos.20260330T0200", "photos.20260405T0200"]
+    again = plan(sorted(kept(first)), policy, now, protect={"photos.20260401T0200"})
+    assert deletions(again) == []
+
+
 def test_min_keep_window_and_modes() -> None:
     snaps = [snapshot_name("photos", NOW - timedelta(hours=6 * i)) for i in range(20)]
     assert len(kept(plan(snaps, RetentionPolicy(min_keep="all"), NOW))) == 20
