@@ -81,7 +81,7 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
             store.record_backup(name, "*", "backup", False, report["hosts"][name])
             continue
         _record(store, name, data, report["hosts"][name], before.get(name, {}),
-                after.get(name, {}), now, dry_run, schedule, tag)
+                after.get(name, {}), now, dry_run, schedule, tag, prune_only)
     report["ok"] = all(h["ok"] for h in report["hosts"].values())
     return report
 
@@ -135,9 +135,13 @@ def _report_host(state, host, out: dict[str, Any], dry_run: bool,
 
 def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
             before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
-            now: datetime, dry_run: bool, schedule: str | None, tag: str | None) -> None:
+            now: datetime, dry_run: bool, schedule: str | None, tag: str | None,
+            prune_only: bool) -> None:
     """Per volume: the newest snapshot, whether the target holds it (a successful
-    backup), what was pruned, and the rotation decision with its alert."""
+    backup), what was pruned, and the rotation decision with its alert. Recorded as
+    action "backup", or "snapshot" for a tagged run and "prune" for a prune-only run
+    (neither is a backup the health score may count)."""
+    action = "snapshot" if tag else "prune" if prune_only else "backup"
     _, layouts = host_layouts(name, data)
     rot = rotation.Rotation(**out["rotation"])
     for vol in layouts:
@@ -145,12 +149,12 @@ def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
             continue
         key = f"{vol.volume.pool}/{vol.base}"
         src_after = after.get(vol.snapshots.dir, {})
-        newest = naming.of_volume(set(src_after), vol.base)
+        newest = naming.of_volume(set(src_after), vol.base, tag)
         row: dict[str, Any] = {"snapshot": newest[-1].name if newest else None,
                                "pruned_source": sorted(set(before.get(vol.snapshots.dir, {}))
                                                        - set(src_after))}
         ok = out["ok"] and bool(newest)
-        if vol.target is not None:
+        if vol.target is not None and tag is None:
             tgt_before = before.get(vol.target.dir, {})
             tgt_after = after.get(vol.target.dir, {})
             row["target"] = vol.target.dir
@@ -168,7 +172,7 @@ def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
         row["ok"] = ok
         out["volumes"][key] = row
         if not dry_run:
-            store.record_backup(name, key, "backup", ok, {**row, "rotation": rot.as_dict(),
+            store.record_backup(name, key, action, ok, {**row, "rotation": rot.as_dict(),
                                                         "errors": [o for o in out["ops"]
                                                                    if not o.get("ok", True)]})
             store.add_events(_events(name, key, row, rot, now))

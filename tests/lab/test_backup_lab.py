@@ -229,6 +229,9 @@ def test_tagged_snapshots_are_local_only(vol: Vol, store: Store) -> None:
     assert report["ok"]
     assert sorted(local.subvolumes(vol.snapshots)) == [f"{vol.name}.20260302T0200_pre-action"]
     assert local.subvolumes(vol.target) == {}
+    row = store.backups()[0]
+    assert (row["action"], row["ok"]) == ("snapshot", True)  # not counted as a backup
+    assert row["detail"]["snapshot"] == f"{vol.name}.20260302T0200_pre-action"
 
 
 def _pyinfra(*args: str, env: dict[str, str]) -> str:
@@ -285,3 +288,22 @@ def test_unreachable_target_fails_clearly_and_prunes_nothing(vol: Vol, store: St
     assert sorted(local.subvolumes(vol.snapshots)) == [f"{vol.name}.20260302T0200"]
     assert store.backups(action="backup")[0]["ok"] is False
     assert store.events(kinds=["backup_failed"])[0].subject == f"backup:data/{vol.name}"
+
+
+def test_prune_only_keeps_newest_and_incremental_parent(vol: Vol, store: Store) -> None:
+    lean = {"preserve": "", "min_keep": "no"}
+    hosts = vol.hosts(vol.config(snapshot_retention={"preserve": "*d", "min_keep": "all"},
+                                 target_retention=lean))
+    for i in range(3):
+        vol.write("x.bin", 4096)
+        assert run_backup(hosts, store, now=T0 + timedelta(days=i))["ok"]
+    vol.write("x.bin", 4096)  # a newer local snapshot that is not sent yet
+    assert run_backup(vol.hosts(vol.config(target=None)), store,
+                      now=T0 + timedelta(days=3))["ok"]
+    hosts = vol.hosts(vol.config(snapshot_retention=lean, target_retention=lean))
+    report = run_backup(hosts, store, now=T0 + timedelta(days=10), prune_only=True)
+    assert report["ok"]
+    parent, newest = f"{vol.name}.20260304T0200", f"{vol.name}.20260305T0200"
+    assert sorted(local.subvolumes(vol.snapshots)) == [parent, newest]
+    assert sorted(local.subvolumes(vol.target)) == [parent]
+    assert store.backups()[0]["action"] == "prune"
