@@ -78,7 +78,12 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
                          report.get("error"))
     for name, data in hosts:
         if name in session.unreachable:
-            store.record_backup(name, "*", "backup", False, report["hosts"][name])
+            if not dry_run:
+                for vol in host_layouts(name, data)[1]:
+                    if vol.selected(schedule, tag):
+                        store.record_backup(name, f"{vol.volume.pool}/{vol.base}",
+                                            "backup", False,
+                                            {"error": report["hosts"][name]["error"]})
             continue
         _record(store, name, data, report["hosts"][name], before.get(name, {}),
                 after.get(name, {}), now, dry_run, schedule, tag, prune_only)
