@@ -197,3 +197,20 @@ def test_bad_backup_host_data_is_one_line_naming_file_and_field(tmp_path: Path) 
                          '"pool": "tank"}]}})]\n')
     proc = run_cli("backup", "run", "-i", str(inventory), env=env, check=False)
     assert "hosts[@local].backup.volumes[0].pool: no pool 'tank' in btrfs_pools" in proc.stderr
+
+
+def test_unreachable_host_records_a_failed_backup_per_volume(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from homelab_ops.backup.runner import run_backup
+    from homelab_ops.lab.sshd import free_port
+
+    hosts = [("nas", {"ssh_hostname": "127.0.0.1", "ssh_port": free_port(),  # nobody there
+                      "ssh_allow_agent": False, "ssh_look_for_keys": False,
+                      "btrfs_pools": {"data": "/srv/data"},
+                      "backup": {"volumes": [{"subvolume": "photos"}]}})]
+    with Store(tmp_path / "state.db") as store:
+        report = run_backup(hosts, store, now=datetime(2026, 11, 25, 2, 0))
+        rows = store.backups()
+    assert not report["ok"] and "unreachable" in report["hosts"]["nas"]["error"]
+    assert [(r["subvolume"], r["ok"]) for r in rows] == [("data/photos", False)]
