@@ -13,7 +13,6 @@ from pathlib import Path
 
 import click
 
-from homelab_ops import __version__
 from homelab_ops.commands.ask import ask_cmd, cache
 from homelab_ops.commands.backup import backup
 from homelab_ops.commands.base import App, command, emit
@@ -25,7 +24,7 @@ from homelab_ops.errors import HomelabError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="homelab-ops")
+@click.version_option(package_name="homelab-ops", prog_name="homelab-ops")
 @click.option(
     "--state-dir",
     type=click.Path(path_type=Path, file_okay=False),

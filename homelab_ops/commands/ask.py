@@ -2,35 +2,17 @@
 warm`` precomputes the common answers.
 
 ``ask`` is a read path that must start fast, so it imports only the standard library
-and ``homelab_ops.query``. When the state directory is given by ``--state-dir`` or
-``$HOMELAB_OPS_STATE_DIR`` and no settings file is named explicitly, it skips loading
-the (pydantic-validated) settings: nothing in them changes an answer, and validating
-them costs more than the whole answer from cache. ``cache warm`` is no read path: it
-loads the settings and may compute predictions.
+and ``homelab_ops.query``, and finds the state directory without validating the
+settings (no pydantic): nothing in them changes an answer, and validating them costs
+more than the whole answer from cache. ``cache warm`` is no read path: it loads the
+settings and may compute predictions.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 
 from homelab_ops.commands.base import App, command, emit
-
-# the same variables homelab_ops.models.settings reads (importing it would load pydantic)
-STATE_DIR_ENV = "HOMELAB_OPS_STATE_DIR"
-CONFIG_ENV = "HOMELAB_OPS_CONFIG"
-
-
-def _store(app: App):
-    from homelab_ops.store import Store
-
-    root = click.get_current_context().find_root().params
-    given = root.get("state_dir") or os.environ.get(STATE_DIR_ENV, "").strip()
-    if given and root.get("config") is None and not os.environ.get(CONFIG_ENV, "").strip():
-        return Store.open(Path(given).expanduser().absolute())
-    return app.store()
 
 
 @command(None, "ask")
@@ -40,7 +22,7 @@ def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
     """Answer a question about the homelab from what was observed (no shell, offline)."""
     from homelab_ops.query.service import ask
 
-    with _store(app) as store:
+    with app.store(read_only_path=True) as store:
         reply = ask(store, " ".join(question))
     if not explain:
         reply.pop("explain", None)

@@ -26,11 +26,16 @@ class App:
 
         return load_settings(self._config, self._state_dir)
 
-    def store(self):
-        """Open the state store (callers close it, or use it as a context manager)."""
+    def store(self, read_only_path: bool = False):
+        """Open the state store (callers close it, or use it as a context manager).
+
+        ``read_only_path``: find the state directory without validating the settings
+        (no pydantic import), for read paths that must start fast."""
+        from homelab_ops.locations import quick_state_dir
         from homelab_ops.store import Store
 
-        return Store.open(self.settings.state_dir)
+        quick = quick_state_dir(self._state_dir, self._config) if read_only_path else None
+        return Store.open(quick or self.settings.state_dir)
 
 
 def command(group: click.Group | None, name: str | None = None, **kwargs: Any):

@@ -8,7 +8,6 @@ strongest first, by ``--state-dir``, ``$HOMELAB_OPS_STATE_DIR``, the file's
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Annotated
@@ -16,11 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from homelab_ops.errors import InputError, pydantic_field
-
-STATE_DIR_ENV = "HOMELAB_OPS_STATE_DIR"
-CONFIG_ENV = "HOMELAB_OPS_CONFIG"
-DEFAULT_CONFIG = Path("~/.config/homelab-ops/settings.toml")
-DEFAULT_STATE_DIR = Path("~/.local/state/homelab-ops")
+from homelab_ops.locations import DEFAULT_STATE_DIR, STATE_DIR_ENV, config_path, env_path
 
 Percent = Annotated[float, Field(gt=0, le=100)]
 ServiceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
@@ -66,8 +61,7 @@ def load_settings(config: Path | None = None, state_dir: Path | None = None) -> 
 
     Raises InputError naming the file and the field for anything invalid.
     """
-    path = config or _env_path(CONFIG_ENV) or DEFAULT_CONFIG.expanduser()
-    explicit = config is not None or CONFIG_ENV in os.environ
+    path, explicit = config_path(config)
     raw: dict = {}
     if path.exists() or explicit:
         raw = _read_toml(path)
@@ -76,13 +70,8 @@ def load_settings(config: Path | None = None, state_dir: Path | None = None) -> 
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InputError(path, pydantic_field(err["loc"]), err["msg"]) from None
-    chosen = state_dir or _env_path(STATE_DIR_ENV) or settings.state_dir
+    chosen = state_dir or env_path(STATE_DIR_ENV) or settings.state_dir
     return settings.model_copy(update={"state_dir": chosen.expanduser().absolute()})
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name, "").strip()
-    return Path(value) if value else None
 
 
 def _read_toml(path: Path) -> dict:

@@ -1,0 +1,50 @@
+"""Where settings and state live, resolvable without pydantic.
+
+Read paths (``ask``) need only the state directory; finding it must not cost the import
+of the settings model. ``models.settings`` uses the same names and order.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+STATE_DIR_ENV = "HOMELAB_OPS_STATE_DIR"
+CONFIG_ENV = "HOMELAB_OPS_CONFIG"
+DEFAULT_CONFIG = Path("~/.config/homelab-ops/settings.toml")
+DEFAULT_STATE_DIR = Path("~/.local/state/homelab-ops")
+
+
+def env_path(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value) if value else None
+
+
+def config_path(config: Path | None) -> tuple[Path, bool]:
+    """The settings file to read and whether the user named it (then it must exist)."""
+    explicit = config or env_path(CONFIG_ENV)
+    return (explicit, True) if explicit else (DEFAULT_CONFIG.expanduser(), False)
+
+
+def quick_state_dir(flag: Path | None, config: Path | None) -> Path | None:
+    """The state directory by the settings' precedence (flag, environment, file, default),
+    or None when the settings file cannot be read cheaply (the full load then reports
+    the problem with file and field)."""
+    chosen = flag or env_path(STATE_DIR_ENV)
+    if chosen is None:
+        path, explicit = config_path(config)
+        if path.exists():
+            try:
+                with path.open("rb") as fh:
+                    value = tomllib.load(fh).get("state_dir", str(DEFAULT_STATE_DIR))
+            except (OSError, tomllib.TOMLDecodeError):
+                return None
+            if not isinstance(value, str):
+                return None
+            chosen = Path(value)
+        elif explicit:
+            return None
+        else:
+            chosen = DEFAULT_STATE_DIR
+    return chosen.expanduser().absolute()
