@@ -235,8 +235,10 @@ def test_tagged_snapshots_are_local_only(vol: Vol, store: Store) -> None:
 
 
 def _pyinfra(*args: str, env: dict[str, str]) -> str:
+    """The pyinfra CLI; -y (no prompt) except for --dry, which then shows its changes."""
     exe = Path(sys.executable).with_name("pyinfra")
-    proc = subprocess.run([str(exe), "-y", *args], cwd=REPO, env=env, capture_output=True,
+    yes = [] if "--dry" in args else ["-y"]
+    proc = subprocess.run([str(exe), *yes, *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
@@ -257,7 +259,11 @@ def test_deploys_over_ssh_change_nothing_the_second_time(vol: Vol, lab_env,
         "hosts = [('lab-ssh', data)]\n")
     vol.write("a.bin", 128 * 1024)
     dry = _pyinfra(str(inventory), "deploys/backup.py", "--dry", env=lab_env)
-    assert "lab-ssh" in dry and not local.subvolumes(vol.snapshots)
+    assert not local.subvolumes(vol.snapshots)  # --dry changed nothing
+    # ...and its preview shows the send the run will make of the snapshot it will take
+    changes = {line.split(" | ")[1].split()[0]: "1 (lab-ssh)" in line
+               for line in dry.splitlines() if "BTRFS backup | " in line}
+    assert changes == {"Snapshot": True, "Send": True, "Prune": False}
     first = _pyinfra(str(inventory), "deploys/backup.py", env=lab_env)
     assert "[lab-ssh] Success" in first
     assert len(local.subvolumes(vol.target)) == 1

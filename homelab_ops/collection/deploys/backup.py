@@ -45,7 +45,9 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
             )
         if vol.target is not None and tag is None and not prune_only:
             btrfs.send(name=f"Send {vol.base} to {vol.target.dir}", source=vol.snapshots,
-                       base=vol.base, target=vol.target)
+                       base=vol.base, target=vol.target,
+                       expect=naming.snapshot_name(vol.base, now), expect_from=vol.source,
+                       onchange=vol.volume.snapshot_create == "onchange")
         btrfs.prune(name=f"Prune {vol.snapshots.dir}/{vol.base}", place=vol.snapshots,
                     base=vol.base, policy=vol.volume.snapshot_retention, now=now,
                     peer=vol.target, tag_policies=config.tags)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pyinfra import host
+from pyinfra import host, state
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from homelab_ops.backup import naming, retention, transfer
@@ -74,6 +74,19 @@ class Place:
         return over_ssh(StringCommand(*bits), self.ssh, self.ssh_config)
 
 
+def skip_reason(existing: Mapping[str, Mapping[str, Any]], source: Mapping[str, Any] | None,
+                snap: naming.SnapshotName, onchange: bool) -> str | None:
+    """Why no snapshot ``snap`` is to be taken now, or None when it is due."""
+    if snap.name in existing:
+        return f"snapshot {snap.name} exists"
+    if onchange and snap.tag is None:
+        mine = naming.of_volume(set(existing), snap.base)
+        if mine and source and source["generation"] <= existing[mine[-1].name][
+                "gen_at_creation"]:
+            return f"unchanged since {mine[-1].name}"
+    return None
+
+
 @operation()
 def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True):
     """A read-only snapshot ``directory/snapshot`` of the subvolume ``source``.
@@ -86,29 +99,35 @@ def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True):
     place = Place(directory)
     snap = checked_name(snapshot)
     existing = place.subvolumes() or {}
-    if snapshot in existing:
-        host.noop(f"snapshot {snapshot} exists")
+    if reason := skip_reason(existing, host.get_fact(BtrfsSubvolume, path=source), snap,
+                             onchange):
+        host.noop(f"{source}: {reason}")
         return
-    if onchange and snap.tag is None:
-        mine = naming.of_volume(set(existing), snap.base)
-        src = host.get_fact(BtrfsSubvolume, path=source)
-        if mine and src and src["generation"] <= existing[mine[-1].name]["gen_at_creation"]:
-            host.noop(f"{source} unchanged since {mine[-1].name}")
-            return
     yield StringCommand("mkdir", "-p", QuoteString(directory))
     yield StringCommand("btrfs", "subvolume", "snapshot", "-r", QuoteString(source),
                         QuoteString(place.path(snapshot)))
 
 
 @operation()
-def send(source: Place, base: str, target: Place):
+def send(source: Place, base: str, target: Place, expect: str | None = None,
+         expect_from: str | None = None, onchange: bool = True):
     """Send the newest snapshot of ``base`` to ``target``, incrementally from the newest
     snapshot both sides hold. Garbled copies left by a cut-off transfer are deleted
-    first; the received copy is verified (read-only, received UUID set)."""
+    first; the received copy is verified (read-only, received UUID set).
+
+    ``expect`` names the snapshot an earlier operation of the deploy takes (of
+    ``expect_from``): while pyinfra only predicts changes (``--dry``, or before a run)
+    it counts as taken when due, so the preview shows the send the run will make.
+    """
     mine, theirs = source.subvolumes(), target.subvolumes()
     if mine is None or theirs is None:
         yield (source if mine is None else target).unreachable()
         return
+    if expect and expect_from and not state.is_executing:
+        snap = checked_name(expect)
+        src = host.get_fact(BtrfsSubvolume, path=checked_path(expect_from))
+        if skip_reason(mine, src, snap, onchange) is None:
+            mine = {**mine, expect: {"uuid": None, "received_uuid": None, "readonly": True}}
     plan = transfer.plan_send(mine, theirs, base)
     if plan.garbled:
         yield target.run("btrfs", "subvolume", "delete",
