@@ -28,11 +28,6 @@ class Check:
     kind: str  # running, healthy, listening, http
     target: str = ""  # address for listening/http
 
-    @property
-    def id(self) -> str:
-        return f"{self.host}:{self.container}:{self.kind}" + (f":{self.target}"
-                                                              if self.target else "")
-
 
 def checks(plan: HostPlan) -> list[Check]:
     host = plan.target.name
