@@ -30,10 +30,10 @@ from homelab_ops.predict.robust import (
     Trend,
     buckets,
     clean,
+    daily_groups,
     kendall_trend,
     relevel,
     robust_scale,
-    seasons,
 )
 from homelab_ops.predict.segments import DAY, HOUR, last_change, lasting_drops
 
@@ -212,13 +212,7 @@ def _slope_sd(trend: Trend, day_sd: float, segment: Sequence[Point], z: float) -
 
 
 def _groups(segment: Sequence[Point]) -> list[list[Point]]:
-    """Hour-of-day seasons of the hourly medians when the hours are densely covered,
-    else one group (sparse observations show no daily cycle)."""
-    hourly = buckets(segment, HOUR)
-    span_hours = (segment[-1][0] - segment[0][0]) / HOUR
-    if len(hourly) >= 0.75 * span_hours and span_hours >= 36:
-        return seasons(hourly, DAY, HOUR)
-    return [hourly]
+    return daily_groups(buckets(segment, HOUR))
 
 
 def daily_variation(segment: Sequence[Point], slope: float) -> float:

@@ -147,6 +147,15 @@ def seasons(points: Sequence[Point], period: float, width: float) -> list[list[P
     return [g for g in out if g]
 
 
+def daily_groups(hourly: Sequence[Point]) -> list[list[Point]]:
+    """Hour-of-day seasons of hourly medians when the hours are densely covered
+    (a daily cycle then cancels), else one group: sparse observations show no cycle."""
+    span_hours = (hourly[-1][0] - hourly[0][0]) / 3600 if hourly else 0.0
+    if span_hours >= 36 and len(hourly) >= 0.75 * span_hours:
+        return seasons(hourly, 86400.0, 3600.0)
+    return [list(hourly)]
+
+
 def robust_scale(values: Sequence[float]) -> float:
     """Standard deviation estimated from the median absolute deviation (0 if < 2)."""
     if len(values) < 2:

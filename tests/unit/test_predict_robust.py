@@ -75,8 +75,8 @@ def test_a_lasting_drop_is_found_a_spike_and_a_glitch_are_not() -> None:
     cleaned = [(t, v - (40 if t >= cut else 0)) for t, v in pts]
     (drop,) = lasting_drops(cleaned, min_drop=5)
     assert abs(drop.ts - cut) <= HOUR and abs(drop.start - cut) <= HOUR
-    # the day medians either side: 40 freed, less the 2.9 one day of growth adds
-    assert drop.size == pytest.approx(40 - 2.88, abs=0.5)
+    # growth during the days either side is allowed for: exactly what was freed
+    assert drop.size == pytest.approx(40, abs=0.5)
 
 
 def test_last_change_finds_a_resize() -> None:
