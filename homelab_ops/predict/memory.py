@@ -61,11 +61,12 @@ def detect_leak(mem: Sequence[Sequence[float]], now: float, since: float | None 
                 mb_per_hour_high=recent.slope_high * HOUR / MB, current_mb=level / MB)
     sustain = max(0.0, min(1.0, last.slope / recent.slope)) if recent.slope > 0 else 0.0
     significant = recent.p_up < ALPHA and recent.slope > 0
-    material = recent.slope > 0 and (
-        recent.slope * 7 * 24 * HOUR >= MATERIAL_PER_WEEK * level
-        or (limit_bytes > 0 and limit_bytes - level <= recent.slope * LIMIT_HORIZON))
+    weight = _materiality(recent.slope, level, limit_bytes)
+    material = weight >= 1.0
     leak = significant and material and sustain >= SUSTAINED
-    confidence = (1 - recent.p_up) * sustain * min(1.0, span / (24 * HOUR))
+    # how sure we are this is a leak that matters: significance x still growing x
+    # how much it matters x enough history (a day since the restart or more)
+    confidence = (1 - recent.p_up) * sustain * weight * min(1.0, span / (24 * HOUR))
     detail = (f"recent growth {rate:.2f} MB/h (p={recent.p_up:.3f}), "
               f"last quarter {last.slope * HOUR / MB:.2f} MB/h")
     if not leak:
@@ -83,6 +84,17 @@ def detect_leak(mem: Sequence[Sequence[float]], now: float, since: float | None 
                                     if recent.slope_low > 0 else None))
     return LeakPrediction(status="leak", leak=True, confidence=confidence,
                           basis=f"{basis}; {detail}", **base)
+
+
+def _materiality(slope: float, level: float, limit_bytes: float) -> float:
+    """1 when growth matters (10 % more a week, or the limit within 90 days), less
+    in proportion below that, 0 for no growth."""
+    if slope <= 0:
+        return 0.0
+    if limit_bytes > 0 and limit_bytes - level <= slope * LIMIT_HORIZON:
+        return 1.0
+    weekly = slope * 7 * 24 * HOUR / max(MATERIAL_PER_WEEK * level, 1.0)
+    return min(1.0, weekly)
 
 
 def restart_time(started_at: Sequence[Point], event_times: Sequence[float],

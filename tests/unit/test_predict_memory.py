@@ -59,6 +59,16 @@ def test_decoys_are_not_leaks(shape) -> None:
     assert r.confidence < 0.9
 
 
+def test_slow_growth_is_a_leak_only_when_it_matters() -> None:
+    """0.3 MB/h on 2 GB is 2.5 MB a day: not worth a restart, unless the limit is
+    so close that it is reached within 90 days."""
+    since, pts = mem(48, lambda h: 2000 + 0.3 * h, noise_mb=0.2)
+    r = detect_leak(pts, NOW, since=since)
+    assert not r.leak and "too slow to matter" in r.basis and r.confidence < 0.5
+    tight = detect_leak(pts, NOW, since=since, limit_bytes=2300 * MB)
+    assert tight.leak and tight.hours_until_limit == pytest.approx(286 / 0.3, rel=0.1)
+
+
 def test_too_short_since_restart_is_insufficient() -> None:
     since, pts = mem(6, lambda h: 400 + 50 * h)
     r = detect_leak(pts, NOW, since=since)
