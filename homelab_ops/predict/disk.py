@@ -62,6 +62,9 @@ def predict_disk(used: Sequence[Sequence[float]], size: Sequence[Sequence[float]
 
     history = _History.split(pts, sizes, capacity)
     segment = history.segments[-1]
+    if not segment:
+        return DiskPrediction(status="insufficient_data",
+                              basis=f"no usage samples since {history.since}", **base)
     span = segment[-1][0] - segment[0][0]
     base.update(trend_start=segment[0][0], span_days=span / DAY,
                 used_pct=100 * segment[-1][1] / capacity)

@@ -66,6 +66,12 @@ def test_a_resize_restarts_the_trend() -> None:
     assert p.span_days == pytest.approx(5, abs=0.01)
 
 
+def test_a_resize_after_the_last_sample_is_insufficient_data() -> None:
+    sizes = [(NOW - 20 * DAY, 800 * GIB), (NOW, SIZE)]
+    p = predict_disk(series(20, 300 * GIB, 10 * GIB)[:-1], sizes, NOW)
+    assert p.status == "insufficient_data" and "no usage samples since the resize" in p.basis
+
+
 def test_short_history_is_insufficient_data() -> None:
     p = predict_disk(series(1.5, 300 * GIB, 10 * GIB), SIZE, NOW)
     assert p.status == "insufficient_data" and p.days_until_threshold is None
@@ -160,10 +166,11 @@ _messy = st.lists(
 
 
 @settings(max_examples=200, deadline=None)
-@given(_messy, st.one_of(st.floats(0, 1e15), st.just(math.nan)))
-def test_messy_input_never_raises(raw, size) -> None:
-    """Empty input, NaN, duplicate timestamps and timestamps going backwards."""
+@given(_messy, st.one_of(st.floats(0, 1e15), st.just(math.nan)), _messy)
+def test_messy_input_never_raises(raw, size, sizes) -> None:
+    """Empty input, NaN, duplicate timestamps and timestamps going backwards, in the
+    usage and in the capacity series."""
     pts = [(NOW - 30 * DAY + t, v) for t, v in raw]
     p = predict_disk(pts, size, NOW)
     assert p.status in ("fills", "not_filling", "over_threshold", "insufficient_data")
-    predict_disk(list(reversed(pts)), [(NOW, size)], NOW)
+    predict_disk(list(reversed(pts)), [(NOW - 30 * DAY + t, v) for t, v in sizes], NOW)
