@@ -57,6 +57,33 @@ def score(obs: Observation, t: Thresholds,
                        reasons=sorted(reasons, key=lambda r: -r.penalty))
 
 
+RESTORE_TEST_MAX_AGE_DAYS = 35  # monthly restore test, plus a few days of slack
+
+
+def backup_findings(status: dict, host: str) -> list[Finding]:
+    """Findings for ``host`` from ``backup.status.backup_status``: stale subvolumes and a
+    failed or overdue restore test. A host that has never backed up anything (no backup
+    configured) is not judged here."""
+    prefix = f"{host}:"
+    mine = {k: v for k, v in status["subvolumes"].items() if k.startswith(prefix)}
+    found = []
+    for key in status["stale"]:
+        if key in mine:
+            sub, age = key[len(prefix):], mine[key]["age_hours"]
+            why = "never succeeded" if age is None else f"last good backup {age:.0f} h ago"
+            found.append(Finding("backup_stale", sub, f"backup of {sub}: {why}"))
+    test = status.get("last_restore_test")
+    if mine and test is None:
+        found.append(Finding("restore_test", host, "no restore test has run yet"))
+    elif test and test["host"] == host and not test["ok"]:
+        found.append(Finding("restore_test", test["subvolume"],
+                             f"restore test of {test['subvolume']} failed"))
+    elif test and test["host"] == host and test["age_days"] > RESTORE_TEST_MAX_AGE_DAYS:
+        found.append(Finding("restore_test", test["subvolume"],
+                             f"restore test overdue ({test['age_days']:.0f} days old)"))
+    return found
+
+
 def _findings(obs: Observation, t: Thresholds) -> Iterator[Finding]:
     for c in obs.containers:
         if not c.running and c.state != "paused":
@@ -70,7 +97,7 @@ def _findings(obs: Observation, t: Thresholds) -> Iterator[Finding]:
             yield Finding("oom_killed", c.name, f"{c.name} was killed for running out of memory")
     for fs in obs.filesystems:
         pct = fs.used_pct
-        if pct >= t.disk_crit_pct:
+        if pct >= t.crit_pct_for(fs.mountpoint):
             yield Finding("disk_crit", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full")
         elif pct >= t.disk_warn_pct:
             yield Finding("disk_warn", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full")

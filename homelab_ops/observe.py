@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 
 from pyinfra.api import Host, Inventory
 
+from homelab_ops.backup.status import backup_status
 from homelab_ops.collection.facts.probe import HostProbe
 from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_session
 from homelab_ops.events import derive_events
-from homelab_ops.health import score
+from homelab_ops.health import backup_findings, score
 from homelab_ops.inventory import host_data
 from homelab_ops.models.observation import (
     ContainerObs,
@@ -53,8 +54,10 @@ def observe(inventory: Inventory, store: Store, settings: Settings,
                               error=f"probe failed: {probes[host.name]}")
         else:
             obs = build_observation(host.name, ts, probes[host.name], elapsed)
-        obs.health = score(obs, settings.thresholds)
         observations.append(obs)
+    backups = backup_status(store, ts.timestamp())
+    for obs in observations:
+        obs.health = score(obs, settings.thresholds, backup_findings(backups, obs.host))
     record(store, observations)
     return observations
 

@@ -34,13 +34,16 @@ def resolve_inventory(app: App, path: Path | None):
 @command(None, "observe")
 @inventory_option
 def observe_cmd(app: App, inventory: Path | None) -> None:
-    """Probe every host once and record what it runs."""
+    """Probe every host once, record what it runs and refresh the predictions (backup
+    rotation and `ask` read them from the cache)."""
     from homelab_ops.observe import observe
+    from homelab_ops.predict.service import predict_all
     from homelab_ops.render import observations
 
     inv = resolve_inventory(app, inventory)
     with app.store() as store:
         result = observe(inv, store, app.settings)
+        predict_all(store, app.settings)
     emit(app, [o.model_dump(mode="json") for o in result], observations)
 
 

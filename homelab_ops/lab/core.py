@@ -89,7 +89,12 @@ class Lab:
             "ssh_allow_agent": False,
             "ssh_look_for_keys": False,
         }
-        hosts = {"@local": common, self.spec.ssh_alias: {**common, **ssh}}
+        # back up through @local only: lab-ssh is the same machine and the same pools
+        backup = {"volumes": [{"subvolume": "photos", "pool": "data"},
+                              {"subvolume": "containers", "pool": "data"}],
+                  "target": {"pool": "backup", "dir": "snapshots"}}
+        hosts = {"@local": {**common, "backup": backup},
+                 self.spec.ssh_alias: {**common, **ssh}}
         self.paths.inventory.write_text(json.dumps({"hosts": hosts}, indent=2) + "\n")
 
     # -- down ---------------------------------------------------------------------------

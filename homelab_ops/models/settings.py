@@ -32,6 +32,8 @@ class Thresholds(Strict):
 
     disk_warn_pct: Percent = 80.0
     disk_crit_pct: Percent = 90.0
+    # a critical level of its own for some mounts, e.g. {"/srv/backup" = 95}
+    disk_crit_pct_by_mount: dict[str, Percent] = Field(default_factory=dict)
     memory_pressure_pct: Percent = 90.0
     restart_loop_count: Annotated[int, Field(ge=1)] = 3
 
@@ -40,6 +42,9 @@ class Thresholds(Strict):
         if self.disk_warn_pct >= self.disk_crit_pct:
             raise ValueError("disk_warn_pct must be below disk_crit_pct")
         return self
+
+    def crit_pct_for(self, mountpoint: str) -> float:
+        return self.disk_crit_pct_by_mount.get(mountpoint, self.disk_crit_pct)
 
 
 class Settings(Strict):

@@ -46,14 +46,14 @@ def predict_all(store: Store, settings: Settings, now: float | None = None,
                 ) -> PredictionReport:
     """Recompute every disk and container prediction and cache them for ``ttl``.
 
-    ``thresholds`` maps a mountpoint to its own critical percentage; others use
-    ``settings.thresholds.disk_crit_pct``.
+    ``thresholds`` maps a mountpoint to its own critical percentage; others use the
+    settings (``disk_crit_pct_by_mount``, else ``disk_crit_pct``).
     """
     now = time.time() if now is None else now
     thresholds = thresholds or {}
     disks = [
         predict_filesystem(store, host, mount, now,
-                           thresholds.get(mount, settings.thresholds.disk_crit_pct))
+                           thresholds.get(mount, settings.thresholds.crit_pct_for(mount)))
         for host, mount in _subjects(store, "filesystem", ("used_bytes", "used_pct"))
     ]
     leaks = [predict_container(store, host, name, now)
@@ -122,7 +122,7 @@ def capacity_check_for(store: Store, settings: Settings, requirements: CapacityR
                       settings.thresholds.memory_pressure_pct)
     disks = {m: r for m in requirements.disk_bytes
              if (r := resource("filesystem", m, "used_bytes", "size_bytes",
-                               settings.thresholds.disk_crit_pct)) is not None}
+                               settings.thresholds.crit_pct_for(m))) is not None}
     return capacity_check(requirements, memory, disks)
 
 

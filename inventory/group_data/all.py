@@ -38,3 +38,12 @@ systemd_unit_dir = None
 homelab_ops_exe = "/usr/local/bin/homelab-ops"
 homelab_ops_inventory = None
 homelab_ops_state_dir = None
+
+# -- Stacks (homelab_ops.stacks; deploys/stack.py) ---------------------------------------
+# Where quadlet units are written. None: /etc/containers/systemd for root,
+# ~/.config/containers/systemd rootless, or <lab_dir>/quadlet in the sandbox lab.
+quadlet_dir = None
+# The stack file `pyinfra INVENTORY deploys/stack.py` deploys ($HOMELAB_OPS_STACK wins).
+stack_file = None
+# Replace every pattern's image with this one (the lab's busybox stand-in; no registry).
+lab_image = None

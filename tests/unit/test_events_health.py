@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from homelab_ops.events import derive_events
-from homelab_ops.health import WEIGHTS, Finding, score
+from homelab_ops.health import WEIGHTS, Finding, backup_findings, score
 from homelab_ops.models.observation import (
     ContainerObs,
     FilesystemObs,
@@ -111,3 +111,33 @@ def test_extra_reasons_feed_the_score() -> None:
 def test_unreachable_scores_zero() -> None:
     h = score(Observation(host="nas", ts=T0, reachable=False, error="timeout"), Thresholds())
     assert h.score == 0 and h.reasons[0].code == "unreachable"
+
+
+def test_per_mount_critical_threshold() -> None:
+    t = Thresholds(disk_crit_pct_by_mount={"/backup": 97})
+    full = [FilesystemObs(mountpoint=m, device="/dev/x", fstype="btrfs", size_bytes=100,
+                          used_bytes=95, avail_bytes=5) for m in ("/backup", "/srv")]
+    codes = {(r.code, r.subject) for r in score(obs(filesystems=full), t).reasons}
+    assert codes == {("disk_warn", "/backup"), ("disk_crit", "/srv")}
+
+
+def _status(**over):
+    base = {"subvolumes": {"nas:data/photos": {"age_hours": 50.0},
+                           "pi:data/media": {"age_hours": 2.0}},
+            "stale": ["nas:data/photos"], "last_restore_test": None}
+    return {**base, **over}
+
+
+def test_backup_findings_per_host() -> None:
+    nas = backup_findings(_status(), "nas")
+    assert [f.code for f in nas] == ["backup_stale", "restore_test"]
+    assert "50 h ago" in nas[0].message
+    assert backup_findings(_status(subvolumes={}, stale=[]), "nas") == []  # no backups set up
+    failed = {"host": "pi", "ok": False, "subvolume": "data/media", "age_days": 1.0}
+    pi = backup_findings(_status(last_restore_test=failed), "pi")
+    assert [(f.code, f.message) for f in pi] == [
+        ("restore_test", "restore test of data/media failed")]
+    old = {**failed, "ok": True, "age_days": 40.0}
+    assert "overdue" in backup_findings(_status(last_restore_test=old), "pi")[0].message
+    fresh = {**failed, "ok": True}
+    assert backup_findings(_status(last_restore_test=fresh), "pi") == []
