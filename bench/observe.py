@@ -15,12 +15,11 @@ Builds its own lab in a temporary state directory and removes it afterwards.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from bench.timing import median_time
 from homelab_ops.inventory import inventory_from_entries
 from homelab_ops.lab import Lab, lab_hosts
 from homelab_ops.lab.podman import podman
@@ -41,15 +40,6 @@ def shell_script_probe(lab: Lab, names: list[str], mounts: list[str]) -> int:
     for cmd in cmds:
         subprocess.run([*ssh, *cmd], capture_output=True, check=False)
     return len(cmds)
-
-
-def timed(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
@@ -73,10 +63,10 @@ def main() -> None:
             many = inventory_from_entries(
                 [(f"alias-{i:02d}", ssh_data) for i in range(args.aliases)], "bench")
             with Store(Path(tmp) / "state.db") as store:
-                t_ours, obs = timed(lambda: observe(one, store, Settings()), args.runs)
-                t_base, n_base = timed(lambda: shell_script_probe(lab, names, mounts),
+                t_ours, obs = median_time(lambda: observe(one, store, Settings()), args.runs)
+                t_base, n_base = median_time(lambda: shell_script_probe(lab, names, mounts),
                                        args.runs)
-                t_many, _ = timed(lambda: observe(many, store, Settings()), args.runs)
+                t_many, _ = median_time(lambda: observe(many, store, Settings()), args.runs)
             seen = len(obs[0].containers)
             rt = obs[0].cost.round_trips
         finally:

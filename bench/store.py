@@ -13,14 +13,15 @@ from __future__ import annotations
 import argparse
 import math
 import sqlite3
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bench.timing import median_time
 from homelab_ops.store import SeriesKey, Store
 
 STEP = 300.0
+READS = 15
 DAY = 86400.0
 
 
@@ -66,26 +67,19 @@ def size(path: Path) -> int:
 
 def read_ours(path: Path, key: SeriesKey, now: float) -> tuple[float, int]:
     with Store(path) as store:
-        return _median(lambda: store.read_series(key, since=now - 30 * DAY))
+        t, points = median_time(lambda: store.read_series(key, since=now - 30 * DAY), READS)
+    return t, len(points)
 
 
 def read_baseline(path: Path, now: float) -> tuple[float, int]:
     db = sqlite3.connect(path)
     try:
-        return _median(lambda: db.execute(
+        t, points = median_time(lambda: db.execute(
             "SELECT ts, value FROM samples WHERE series = 0 AND ts >= ? ORDER BY ts",
-            (now - 30 * DAY,)).fetchall())
+            (now - 30 * DAY,)).fetchall(), READS)
     finally:
         db.close()
-
-
-def _median(fn, runs: int = 15) -> tuple[float, int]:
-    times, n = [], 0
-    for _ in range(runs):
-        t = time.perf_counter()
-        n = len(fn())
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), n
+    return t, len(points)
 
 
 def main() -> None:
