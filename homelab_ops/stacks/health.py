@@ -124,7 +124,7 @@ def validate(plans: Mapping[str, HostPlan], host_data: Mapping[str, Mapping[str,
 def testinfra_plan(th: Any, name: str, data: Mapping[str, Any], declared: Any,
                    secrets: dict[str, str]) -> HostPlan:
     """The host's plan, reading the QuadletHost fact through testinfra."""
-    from homelab_ops.collection.operations.quadlet import QuadletHost
+    from homelab_ops.collection.facts.quadlet import QuadletHost
     from homelab_ops.stacks.hosts import host_target
     from homelab_ops.stacks.plan import host_plan
 
@@ -137,7 +137,7 @@ def testinfra_drift(th: Any, plan: HostPlan) -> list[Any]:
     """Drift of one host read through testinfra: the same fact commands and parsers the
     pyinfra side uses, so both report the same differences."""
     from homelab_ops.collection.facts.podman import PodmanContainers
-    from homelab_ops.collection.operations.quadlet import StackFiles
+    from homelab_ops.collection.facts.quadlet import StackFiles
     from homelab_ops.models.observation import ContainerObs
     from homelab_ops.stacks.drift import stack_drift
 

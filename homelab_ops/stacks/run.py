@@ -11,7 +11,7 @@ from pyinfra.api.operations import run_ops
 
 from homelab_ops.collection.deploys.stack import stack as stack_deploy
 from homelab_ops.collection.facts.podman import PodmanContainers
-from homelab_ops.collection.operations.quadlet import QuadletHost, StackFiles
+from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
 from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_session
 from homelab_ops.errors import HomelabError
 from homelab_ops.inventory import inventory_from_entries

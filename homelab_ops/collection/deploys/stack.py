@@ -17,6 +17,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
+from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
 from homelab_ops.collection.operations import podman, quadlet
 from homelab_ops.models.stack import DeclaredStack
 from homelab_ops.stacks.hosts import host_target
@@ -27,11 +28,11 @@ from homelab_ops.stacks.plan import host_plan
 def stack(declared: DeclaredStack, secrets: dict[str, str]):
     if declared.hosts and host.name not in declared.hosts:
         return
-    target = host_target(host.name, host.data.dict(), host.get_fact(quadlet.QuadletHost))
+    target = host_target(host.name, host.data.dict(), host.get_fact(QuadletHost))
     plan = host_plan(declared, target, secrets)
     if target.systemd:
         # read before writing: which units change decides what is restarted or stopped
-        live_units = host.get_fact(quadlet.StackFiles, directory=target.quadlet_dir,
+        live_units = host.get_fact(StackFiles, directory=target.quadlet_dir,
                                    stack=declared.name)
         for name in sorted(set(live_units) - set(plan.units)):
             if name.endswith(".container"):
