@@ -39,6 +39,10 @@ def lab_status(d: dict[str, Any]) -> None:
     console.print(table)
 
 
+def _ip(host_ip: str) -> str:
+    return "*" if host_ip in ("", "0.0.0.0") else host_ip
+
+
 def _score_style(score: int) -> str:
     return "green" if score >= 90 else "yellow" if score >= 70 else "red"
 
@@ -62,7 +66,7 @@ def observations(docs: list[dict[str, Any]]) -> None:
             t = Table("container", "state", "health", "restarts", "memory", "cpu %",
                       "ports", title=f"{d['host']}: containers")
             for c in sorted(d["containers"], key=lambda c: c["name"]):
-                ports = ", ".join(f"{p['host_ip'] or '*'}:{p['host_port']}->{p['container_port']}"
+                ports = ", ".join(f"{_ip(p['host_ip'])}:{p['host_port']}->{p['container_port']}"
                                   for p in c["ports"])
                 cpu = "-" if c["cpu_pct"] is None else f"{c['cpu_pct']:.1f}"
                 t.add_row(c["name"], c["state"], c["health"] or "-", str(c["restart_count"]),

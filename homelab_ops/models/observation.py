@@ -14,7 +14,7 @@ class Shape(BaseModel):
 
 
 class PortMapping(Shape):
-    host_ip: str = ""
+    host_ip: str = "0.0.0.0"  # every interface
     host_port: int
     container_port: int
     protocol: str = "tcp"

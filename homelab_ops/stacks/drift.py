@@ -49,9 +49,13 @@ def container_drift(spec: ContainerSpec, live: ContainerObs | None) -> list[dict
         out.append({"kind": "image", "declared": spec.image, "live": live.image})
     declared_env = {k: value_digest(v) for k, v in spec.env.items()} | spec.secret_digests
     for key, digest in sorted(declared_env.items()):
-        if live.env_digest.get(key) != digest:  # digests only: secrets never show
-            out.append({"kind": "env", "field": key, "declared": digest,
-                        "live": live.env_digest.get(key)})
+        have = live.env_digest.get(key)
+        if have != digest:
+            if key in spec.secret_digests:  # not even a secret's fingerprint is shown
+                out.append({"kind": "env", "field": key, "declared": "(secret)",
+                            "live": "(missing)" if have is None else "(differs)"})
+            else:
+                out.append({"kind": "env", "field": key, "declared": digest, "live": have})
     for key, value in sorted(spec.labels.items()):
         if live.labels.get(key) != value:
             out.append({"kind": "label", "field": key, "declared": value,

@@ -41,8 +41,9 @@ def checks(plan: HostPlan) -> list[Check]:
                              f"{p.protocol}://{p.host_ip}:{p.host_port}"))
         if c.http_check:
             port = next(p for p in c.ports if p.container_port == c.http_check.container_port)
+            ip = "127.0.0.1" if port.host_ip == "0.0.0.0" else port.host_ip  # reach it here
             out.append(Check(host, c.name, "http",
-                             f"http://{port.host_ip}:{port.host_port}{c.http_check.path}"))
+                             f"http://{ip}:{port.host_port}{c.http_check.path}"))
     return out
 
 

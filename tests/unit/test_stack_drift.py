@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from homelab_ops.collection.facts.podman import _container
 from homelab_ops.models.observation import ContainerObs, MountObs, PortMapping
 from homelab_ops.models.stack import ContainerSpec
 from homelab_ops.stacks.drift import container_drift, stack_drift
@@ -65,7 +66,26 @@ def test_env_and_secret_are_compared_as_digests() -> None:
     assert [(d["kind"], d["field"]) for d in found] == [("env", "POSTGRES_DB"),
                                                         ("env", "POSTGRES_PASSWORD")]
     assert SECRET not in repr(found)
-    assert found[1]["declared"] == value_digest(SECRET)
+    assert value_digest(SECRET) not in repr(found)  # not even the secret's fingerprint
+    assert found[1] == {"kind": "env", "field": "POSTGRES_PASSWORD", "declared": "(secret)",
+                        "live": "(differs)"}
+    del env["POSTGRES_PASSWORD"]
+    gone = container_drift(spec, live_of(spec, env_digest=env))
+    assert gone[1]["live"] == "(missing)"
+
+
+def test_port_on_every_interface_matches_podmans_report() -> None:
+    """podman reports 0.0.0.0 as an empty HostIp; the fact maps it back, so a stack
+    published for everyone has no drift (and a redeploy recreates nothing)."""
+    spec = SPECS["home-whoami"]
+    spec = spec.model_copy(update={"ports": [p.model_copy(update={"host_ip": "0.0.0.0"})
+                                             for p in spec.ports]})
+    raw = {"Id": "x" * 64, "Name": spec.name, "ImageName": spec.image,
+           "State": {"Status": "running"}, "Config": {}, "HostConfig": {},
+           "NetworkSettings": {"Ports": {f"{p.container_port}/tcp": [
+               {"HostIp": "", "HostPort": str(p.host_port)}] for p in spec.ports}}}
+    live = live_of(spec).model_copy(update={"ports": _container(raw, None).ports})
+    assert [d for d in container_drift(spec, live) if d["kind"] == "ports"] == []
 
 
 def test_changed_label_is_reported_with_both_values() -> None:

@@ -146,3 +146,17 @@ def test_readers_work_while_a_writer_holds_a_transaction(tmp_path: Path) -> None
         t.join()
     with Store(path) as reader:
         assert len(reader.read_series(KEY)) == 200
+
+
+def test_store_is_private(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Store(state / "state.db") as s:
+        s.add_observation("nas", 1.0, True, {})
+    assert state.stat().st_mode & 0o777 == 0o700
+    for f in state.iterdir():
+        assert f.stat().st_mode & 0o077 == 0, f"{f.name} is readable by others"
+    loose = tmp_path / "old.db"
+    Store(loose).close()
+    loose.chmod(0o644)
+    Store(loose).close()  # an older, looser store is tightened on open
+    assert loose.stat().st_mode & 0o777 == 0o600

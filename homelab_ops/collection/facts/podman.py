@@ -90,8 +90,10 @@ def _container(c: dict[str, Any], stats: dict[str, Any] | None) -> ContainerObs:
     # a stopped container keeps its last health status; it means nothing any more
     health = (state.get("Health") or state.get("Healthcheck") or {}).get("Status") or None
     health = health if running else None
+    # podman reports a port published on every interface with an empty HostIp; say so
+    # the way a spec declares it, so drift and idempotency compare like with like
     ports = [
-        {"host_ip": b.get("HostIp") or "", "host_port": int(b["HostPort"]),
+        {"host_ip": b.get("HostIp") or "0.0.0.0", "host_port": int(b["HostPort"]),
          "container_port": int(spec.split("/")[0]), "protocol": spec.partition("/")[2] or "tcp"}
         for spec, binds in (settings.get("Ports") or {}).items()
         for b in binds or []
