@@ -12,10 +12,14 @@ from homelab_ops.models.stack import ContainerSpec, NetworkSpec, VolumeSpec
 from homelab_ops.stacks.patterns import patterns_dir
 
 
+def sd_literal(value: object) -> str:
+    """A value systemd reads literally: ``%`` is its specifier character, so double it."""
+    return str(value).replace("%", "%%")
+
+
 def sd_quote(value: str) -> str:
-    """Quote one word for a unit file the way systemd (and quadlet) unquote it; ``%`` is
-    systemd's specifier character and is doubled."""
-    value = value.replace("%", "%%")
+    """Quote one word for a unit file the way systemd (and quadlet) unquote it."""
+    value = sd_literal(value)
     if value and not any(ch in value for ch in ' \t"\'\\;'):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -29,6 +33,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True, autoescape=False,
     )
     env.filters["sdquote"] = sd_quote
+    env.filters["sdliteral"] = sd_literal
     return env
 
 

@@ -170,3 +170,17 @@ def test_bind_sources_must_be_absolute_paths(tmp_path, root: str) -> None:
                     f"    params: {{host: a.b, root: {json.dumps(root)}}}\n")
     with pytest.raises(InputError, match=r"hosts\[homelab\]: .*bind source"):
         host_plan(load_stack(path), HOMELAB, {})
+
+
+def test_percent_signs_reach_systemd_literally() -> None:
+    """``%`` is a systemd specifier: every value that lands in a unit file doubles it."""
+    from homelab_ops.stacks.units import render_units
+
+    c = next(c for c in plan_for(HOMELAB).containers if c.healthcheck)
+    c = c.model_copy(update={
+        "image": "registry.example/app:100%",
+        "healthcheck": c.healthcheck.model_copy(update={"cmd": "test 100% -gt 1"})})
+    text = render_units("home", [c], [], [])[f"{c.name}.container"]
+    assert "Image=registry.example/app:100%%\n" in text
+    assert "HealthCmd=test 100%% -gt 1\n" in text
+    assert "%" not in text.replace("%%", "")
