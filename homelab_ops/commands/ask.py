@@ -22,8 +22,12 @@ def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
     """Answer a question about the homelab from what was observed (no shell, offline)."""
     from homelab_ops.query.service import ask
 
+    text = " ".join(question)
+    if not text.strip():
+        raise click.UsageError("the question is empty: ask something, e.g. "
+                               "homelab-ops ask \"is jellyfin running\"")
     with app.store(read_only_path=True) as store:
-        reply = ask(store, " ".join(question))
+        reply = ask(store, text)
     if not explain:
         reply.pop("explain", None)
     emit(app, reply, _render)

@@ -197,3 +197,12 @@ def test_warm_fills_both_cache_levels_including_predictions(store) -> None:
     key = 'ask:a:top_memory:{}'
     assert store.cache_get(key, now=T0.timestamp()) is not None
     assert _ask(store, "what services are using the most memory")["cached"] is True
+
+
+def test_empty_question_is_a_usage_error(tmp_path) -> None:
+    from tests.conftest import run_cli
+
+    proc = run_cli("--state-dir", str(tmp_path), "ask", "  ", check=False)
+    assert proc.returncode == 2
+    assert "the question is empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "state.db").exists()  # nothing was read or written
