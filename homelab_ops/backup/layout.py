@@ -1,15 +1,27 @@
 """Where each configured subvolume, its snapshots and its backups live on a host,
 resolved from host data (``btrfs_pools`` + ``backup``). Shared by the deploy and the
-agent so both always look in the same places."""
+agent so both always look in the same places.
+
+Resolving also refuses layouts in which one folder would serve two purposes, because
+every such overlap ends with a deletion in the wrong place: a backup target equal to a
+snapshot folder, a restore scratch folder equal to, inside or around a target or
+snapshot folder, and two volumes of one host whose copies would share a target folder
+under the same name. A ``path`` target (another machine, or a shared mount) gets one
+folder per host, ``<path>/<dir>/<host>``, so hosts never see each other's copies.
+"""
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from homelab_ops.collection.operations.btrfs import Place
 from homelab_ops.errors import InputError
 from homelab_ops.models.backup import BackupConfig, BackupTarget, BackupVolume
+
+_HOST_DIR = re.compile(r"^[A-Za-z0-9._+@-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -18,6 +30,8 @@ class VolumeLayout:
     source: str  # the subvolume itself
     snapshots: Place
     target: Place | None
+    # the restore test's scratch folder (None: no local target to restore from)
+    scratch: str | None = None
 
     @property
     def base(self) -> str:
@@ -28,28 +42,77 @@ class VolumeLayout:
         return schedule is None or tag is not None or self.volume.schedule == schedule
 
 
-def target_place(target: BackupTarget, pools: Mapping[str, str], source: str,
-                 field_prefix: str = "backup") -> Place:
+def _target_root(target: BackupTarget, pools: Mapping[str, str], source: str,
+                 field_prefix: str) -> str:
+    """The configured target folder (before the per-host folder of a path target)."""
     if target.pool is not None:
         if target.pool not in pools:
             raise InputError(source, f"{field_prefix}.target.pool",
                              f"no pool {target.pool!r} in btrfs_pools")
-        return Place(f"{pools[target.pool].rstrip('/')}/{target.dir}")
-    return Place(f"{target.path}/{target.dir}", target.ssh, target.ssh_config)
+        return f"{pools[target.pool].rstrip('/')}/{target.dir}"
+    return f"{target.path}/{target.dir}"
+
+
+def target_place(target: BackupTarget, pools: Mapping[str, str], source: str,
+                 field_prefix: str = "backup", host: str | None = None) -> Place:
+    """The folder copies are received into. A pool target must be a mounted filesystem
+    (an unplugged backup disk is unreachable, never "no backups"); a path target
+    holds one folder per host."""
+    root = _target_root(target, pools, source, field_prefix)
+    if target.pool is not None:
+        return Place(root, mount=pools[target.pool].rstrip("/") or "/", strict=True)
+    if host is None or not _HOST_DIR.match(host) or host in (".", ".."):
+        raise InputError(source, f"{field_prefix}.target.path",
+                         f"host name {host!r} cannot name its folder under the target")
+    return Place(f"{root}/{host}", target.ssh, target.ssh_config, strict=True)
+
+
+def overlaps(a: str, b: str) -> bool:
+    """``a`` and ``b`` are the same folder or one is inside the other."""
+    a, b = posixpath.normpath(a), posixpath.normpath(b)
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
 def resolve(config: BackupConfig, pools: Mapping[str, str], source: str,
-            field_prefix: str = "backup") -> list[VolumeLayout]:
-    """Layouts of every configured volume; ``source`` and ``field_prefix`` say where
-    the host data came from, for errors."""
-    target = (target_place(config.target, pools, source, field_prefix)
+            field_prefix: str = "backup", host: str | None = None) -> list[VolumeLayout]:
+    """Layouts of every configured volume of ``host``; ``source`` and ``field_prefix``
+    say where the host data came from, for errors."""
+    target = (target_place(config.target, pools, source, field_prefix, host)
               if config.target else None)
+    local_target = target is not None and target.ssh is None
+    scratch = None
+    if local_target and config.target is not None:
+        root = _target_root(config.target, pools, source, field_prefix)
+        scratch = f"{posixpath.dirname(root)}/{config.restore_scratch_dir}"
     out = []
+    names: dict[str, int] = {}
     for i, vol in enumerate(config.volumes):
         if vol.pool not in pools:
             raise InputError(source, f"{field_prefix}.volumes[{i}].pool",
                              f"no pool {vol.pool!r} in btrfs_pools")
         mount = pools[vol.pool].rstrip("/")
-        out.append(VolumeLayout(vol, f"{mount}/{vol.subvolume}",
-                                Place(f"{mount}/{vol.snapshot_dir}"), target))
+        snapshots = Place(f"{mount}/{vol.snapshot_dir}")
+        if target is not None:
+            if vol.subvolume in names:
+                raise InputError(
+                    source, f"{field_prefix}.volumes[{i}].subvolume",
+                    f"{vol.subvolume!r} is also volumes[{names[vol.subvolume]}]: their "
+                    f"copies would share {target.dir} under one name (rename one)")
+            names[vol.subvolume] = i
+        if local_target and target is not None and \
+                posixpath.normpath(target.dir) == posixpath.normpath(snapshots.dir):
+            raise InputError(source, f"{field_prefix}.target.dir",
+                             f"{target.dir} is also the snapshot folder of volumes[{i}]: "
+                             "backups need a folder of their own")
+        out.append(VolumeLayout(vol, f"{mount}/{vol.subvolume}", snapshots, target, scratch))
+    if scratch is not None and target is not None:
+        for what, folder in [("the backup target", target.dir),
+                             *((f"volumes[{i}]'s snapshot folder", v.snapshots.dir)
+                               for i, v in enumerate(out)),
+                             *((f"volumes[{i}]'s subvolume", v.source)
+                               for i, v in enumerate(out))]:
+            if overlaps(scratch, folder):
+                raise InputError(source, f"{field_prefix}.restore_scratch_dir",
+                                 f"restore scratch {scratch} overlaps {what} {folder}: "
+                                 "the restore test deletes what it restores there")
     return out

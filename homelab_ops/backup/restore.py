@@ -9,17 +9,19 @@ be a local directory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import btrfsutil
 
 from homelab_ops.backup import local, transfer
-from homelab_ops.backup.layout import VolumeLayout
+from homelab_ops.backup.layout import VolumeLayout, overlaps
 
 CHUNK = 1 << 20
 LIMIT = 20  # differences listed per kind; the counts are always complete
@@ -61,29 +63,35 @@ def compare(expected: dict[str, tuple], actual: dict[str, tuple]) -> dict[str, l
     }
 
 
-def _delete(path: Path) -> None:
-    if path.exists() and btrfsutil.is_subvolume(str(path)):
-        btrfsutil.delete_subvolume(str(path))
-
-
-def restore_test(vol: VolumeLayout, scratch_dir: str) -> dict[str, Any]:
-    """Restore the newest backup of ``vol`` into ``scratch_dir`` next to the target
-    directory (same pool) and verify it; the scratch copy is always removed."""
+def restore_test(vol: VolumeLayout, scratch_dir: str | None = None) -> dict[str, Any]:
+    """Restore the newest backup of ``vol`` into a fresh folder of its own inside the
+    scratch folder (``vol.scratch``, else ``scratch_dir`` next to the target directory:
+    same pool) and verify it. Only what this test received into that fresh folder is
+    ever deleted, and the folder is always removed."""
     if vol.target is None or vol.target.ssh:
         return {"ok": False, "error": "restore tests need a local backup target"}
     source_dir, target_dir = Path(vol.snapshots.dir), Path(vol.target.dir)
+    if vol.scratch is not None:
+        scratch = Path(vol.scratch)
+    elif scratch_dir is not None:
+        scratch = target_dir.parent / scratch_dir
+    else:
+        return {"ok": False, "error": "no restore scratch folder configured"}
+    for folder in (target_dir, source_dir, Path(vol.source)):
+        if overlaps(str(scratch), str(folder)):  # resolve() refuses these already
+            return {"ok": False, "error": f"restore scratch {scratch} overlaps {folder}: "
+                                          "refusing to restore there"}
     source, copies = local.subvolumes(source_dir), local.subvolumes(target_dir)
     both = transfer.common(source, copies, vol.base)
     if not both:
         return {"ok": False, "error": "no backup that is also still a local snapshot"}
     name = both[-1]
-    scratch = target_dir.parent / scratch_dir
     scratch.mkdir(exist_ok=True)
-    restored = scratch / name
-    _delete(restored)  # left over from an interrupted test
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=scratch))  # new, empty, ours
+    restored = run_dir / name
     result: dict[str, Any] = {"snapshot": name, "backup": str(target_dir / name)}
     try:
-        error = _send_receive(target_dir / name, scratch)
+        error = _send_receive(target_dir / name, run_dir)
         info = local.subvolume(restored)
         if error or info is None:
             return {**result, "ok": False, "error": error or "nothing was restored"}
@@ -99,7 +107,16 @@ def restore_test(vol: VolumeLayout, scratch_dir: str) -> dict[str, Any]:
         result["ok"] = not any(diff.values())
         return result
     finally:
-        _delete(restored)
+        _remove_run_dir(run_dir)
+
+
+def _remove_run_dir(run_dir: Path) -> None:
+    """Delete what the receive left in this test's own folder, then the folder."""
+    for entry in run_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink() and btrfsutil.is_subvolume(str(entry)):
+            btrfsutil.delete_subvolume(str(entry))
+    with contextlib.suppress(OSError):  # anything else left: keep it, report nothing
+        run_dir.rmdir()
 
 
 def _send_receive(snapshot: Path, into: Path) -> str | None:

@@ -22,7 +22,7 @@ def host_layouts(name: str, data: dict[str, Any], source: str = "inventory"
     file) and the field as ``hosts[<name>].backup...``."""
     prefix = f"hosts[{name}].backup"
     config = load_backup_config(data.get("backup"), source, prefix)
-    return config, resolve(config, data.get("btrfs_pools") or {}, source, prefix)
+    return config, resolve(config, data.get("btrfs_pools") or {}, source, prefix, host=name)
 
 
 def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str] | None:
@@ -107,8 +107,8 @@ def _observe(state) -> dict[str, dict[str, dict[str, Any]]]:
             with ctx_host.use(host):
                 # an unreachable place reads as {}: this is only the report's view
                 seen[host.name] = {
-                    p.dir: get_fact(state, host, BtrfsSubvolumes, kwargs={
-                        "directory": p.dir, "ssh": p.ssh, "ssh_config": p.ssh_config}) or {}
+                    p.dir: get_fact(state, host, BtrfsSubvolumes,
+                                    kwargs=p.fact_kwargs()) or {}
                     for p in places
                 }
     return seen

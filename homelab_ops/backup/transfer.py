@@ -33,10 +33,12 @@ def is_complete_copy(source: Mapping[str, Any], copy: Mapping[str, Any]) -> bool
 
 
 def garbled(target: Subvolumes, base: str) -> list[str]:
-    """Our-named subvolumes on the target that no receive finished (older finished
-    copies whose source snapshot is long pruned are fine)."""
+    """Our-named subvolumes on the target that a cut-off ``btrfs receive`` left:
+    writable *and* without a received UUID. A read-only subvolume without one is an
+    ordinary local snapshot and a writable one with one is a finished copy someone made
+    writable: neither is ours to delete."""
     return [s.name for s in of_volume(set(target), base)
-            if not (target[s.name].get("readonly") and target[s.name].get("received_uuid"))]
+            if not target[s.name].get("readonly") and not target[s.name].get("received_uuid")]
 
 
 def common(source: Subvolumes, target: Subvolumes, base: str) -> list[str]:

@@ -108,6 +108,15 @@ class RetentionPolicy(Strict):
         return self.model_copy(update={"preserve": ""})
 
 
+class TargetRetentionPolicy(RetentionPolicy):
+    """Retention of the backup copies. Its minimum-keep window defaults to two weeks,
+    not ``latest``: early rotation (a pessimistic space forecast) prunes the target down
+    to that window, and one forecast must never leave a single copy of a family's
+    photos."""
+
+    min_keep: str = "14d"
+
+
 class BackupVolume(Strict):
     """One subvolume of a pool that is snapshotted (and sent when a target is set)."""
 
@@ -119,7 +128,7 @@ class BackupVolume(Strict):
     # so a second run (or a timer firing twice) changes nothing
     snapshot_create: Literal["always", "onchange"] = "onchange"
     snapshot_retention: RetentionPolicy = RetentionPolicy(preserve="14d", min_keep="2d")
-    target_retention: RetentionPolicy = RetentionPolicy(preserve="14d 8w 6m *y")
+    target_retention: TargetRetentionPolicy = TargetRetentionPolicy(preserve="14d 8w 6m *y")
 
 
 class BackupTarget(Strict):

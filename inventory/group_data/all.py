@@ -28,6 +28,16 @@ btrfs_pools: dict[str, str] = {}
 #   }
 # Retention is btrbk's: "preserve": "14d 8w 6m *y", "min_keep": "2d|latest|all|no",
 # "preserve_day_of_week": "sunday", "preserve_hour_of_day": 0.
+# Defaults: snapshots "14d" / min_keep "2d"; target "14d 8w 6m *y" / min_keep "14d".
+# The target's min_keep is what early rotation (a pessimistic space forecast within
+# "forecast_horizon_days", default 7) prunes the backups down to: keep it a real
+# window; "latest" would leave one copy.
+# A "pool" target must be mounted (an unplugged backup disk fails the run, it never
+# receives onto the root filesystem) and only the last folder of "dir" is created; a
+# "path" target holds one folder per host, <path>/<dir>/<host>, and <path>/<dir> must
+# exist. The target folder may not be a snapshot folder, two volumes sent to one target
+# need different subvolume names, and "restore_scratch_dir" (default ".restore-test",
+# next to the target folder) may not overlap a target, snapshot or subvolume folder.
 backup: dict = {"volumes": []}
 # Limit a deploys/backup.py run to volumes with this schedule ("daily" / "weekly").
 backup_schedule = None

@@ -4,6 +4,7 @@ targets, and deploys that change nothing the second time."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -17,8 +18,8 @@ import btrfsutil
 import pytest
 
 from homelab_ops.backup import local
-from homelab_ops.backup.restore import manifest
-from homelab_ops.backup.runner import run_backup
+from homelab_ops.backup.restore import manifest, restore_test
+from homelab_ops.backup.runner import host_layouts, run_backup
 from homelab_ops.lab import lab_hosts
 from homelab_ops.store import Store
 from tests.conftest import REPO, run_cli
@@ -57,7 +58,9 @@ class Vol:
         (self.path / rel).write_bytes(os.urandom(size))
 
     def cleanup(self) -> None:
-        for directory in (self.snapshots, self.target, self.target.parent / ".restore-test"):
+        scratch = self.target.parent / ".restore-test"
+        for directory in (self.snapshots, self.target, self.target / "@local", scratch,
+                          *scratch.glob("run-*")):
             for sub in local.subvolumes(directory):
                 subprocess.run(["btrfs", "subvolume", "delete", str(directory / sub)],
                                check=True, capture_output=True)
@@ -70,7 +73,8 @@ def vol(lab, request):
     name = "bk-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[5:40].strip("-")
     v = Vol(lab, name)
     btrfsutil.create_subvolume(str(v.path))
-    try:
+    v.target.parent.mkdir(parents=True, exist_ok=True)  # a target folder is made only
+    try:                                                 # as its last path component
         yield v
     finally:
         v.cleanup()
@@ -183,7 +187,9 @@ def test_restore_test_catches_a_corrupted_file(vol: Vol, lab_env, tmp_path: Path
 
 
 def test_space_forecast_prunes_target_early_then_alerts(vol: Vol, store: Store) -> None:
-    hosts = vol.hosts(vol.config())
+    # min_keep "latest" on purpose (the default keeps 14 days): rotation itself is tested
+    hosts = vol.hosts(vol.config(target_retention={"preserve": "14d 8w 6m *y",
+                                                   "min_keep": "latest"}))
     for i in range(4):
         vol.write("data.bin", 64 * 1024)
         assert run_backup(hosts, store, now=T0 + timedelta(days=i))["ok"]
@@ -210,14 +216,17 @@ def test_space_forecast_prunes_target_early_then_alerts(vol: Vol, store: Store) 
 
 
 def test_send_to_a_target_over_ssh(vol: Vol, store: Store) -> None:
+    """A path target is shared by hosts: each host's copies go to <path>/<dir>/<host>."""
     target = {"path": str(vol.backup_pool), "dir": f"bk/{vol.name}", "ssh": "lab-ssh",
               "ssh_config": str(vol.lab.paths.ssh_config)}
+    vol.target.mkdir()
     hosts = vol.hosts(vol.config(target=target))
     for i in range(3):
         vol.write(f"f{i}.bin", 256 * 1024)
         report = run_backup(hosts, store, now=T0 + timedelta(days=i))
         assert report["ok"], report
-    copies = local.subvolumes(vol.target)
+    assert local.subvolumes(vol.target) == {}
+    copies = local.subvolumes(vol.target / "@local")
     chain = sorted(copies)
     assert len(chain) == 3
     assert copies[chain[2]]["parent_uuid"] == copies[chain[1]]["uuid"]
@@ -313,3 +322,85 @@ def test_prune_only_keeps_newest_and_incremental_parent(vol: Vol, store: Store) 
     assert sorted(local.subvolumes(vol.snapshots)) == [parent, newest]
     assert sorted(local.subvolumes(vol.target)) == [parent]
     assert store.backups()[0]["action"] == "prune"
+
+
+def test_restore_test_deletes_only_what_it_restored(vol: Vol, store: Store) -> None:
+    """The restore test receives into a fresh folder of its own: a subvolume that
+    happens to sit in the scratch folder under the snapshot's name, and the backups
+    themselves when scratch is misconfigured onto the target, are never deleted."""
+    vol.write("photo.jpg", 64 * 1024)
+    hosts = vol.hosts(vol.config())
+    assert run_backup(hosts, store, now=T0)["ok"]
+    name = f"{vol.name}.20260302T0200"
+    config, (layout,) = host_layouts(*hosts[0])
+    scratch = Path(layout.scratch)
+    scratch.mkdir(exist_ok=True)
+    bystander = scratch / name
+    btrfsutil.create_subvolume(str(bystander))
+    try:
+        result = restore_test(layout, config.restore_scratch_dir)
+        assert result["ok"], result
+        assert local.subvolume(bystander) is not None
+        assert sorted(p.name for p in scratch.iterdir()) == [name]  # its own folder gone
+    finally:
+        btrfsutil.delete_subvolume(str(bystander))
+    # scratch == the target folder (resolve() refuses it; the run time check too)
+    wrong = dataclasses.replace(layout, scratch=str(vol.target))
+    assert "overlaps" in restore_test(wrong)["error"]
+    assert sorted(local.subvolumes(vol.target)) == [name]
+
+
+def test_a_backup_made_writable_is_not_deleted_as_garbled(vol: Vol, store: Store) -> None:
+    vol.write("a.bin", 4096)
+    hosts = vol.hosts(vol.config())
+    assert run_backup(hosts, store, now=T0)["ok"]
+    first = f"{vol.name}.20260302T0200"
+    btrfsutil.set_subvolume_read_only(str(vol.target / first), False)  # a user did this
+    vol.write("b.bin", 4096)
+    report = run_backup(hosts, store, now=T0 + timedelta(days=1))
+    assert report["ok"], report
+    row = report["hosts"]["@local"]["volumes"][f"data/{vol.name}"]
+    assert row["garbled_cleaned"] == []
+    assert sorted(local.subvolumes(vol.target)) == [first, f"{vol.name}.20260303T0200"]
+
+
+def test_unplugged_backup_disk_is_unreachable_not_empty(vol: Vol, store: Store) -> None:
+    """The backup pool's mount point without its disk: no send lands on the filesystem
+    underneath, and the source prune keeps the incremental parent."""
+    lean = {"preserve": "", "min_keep": "no"}
+    hosts = vol.hosts(vol.config(snapshot_retention=lean))
+    vol.write("a.bin", 4096)
+    assert run_backup(hosts, store, now=T0)["ok"]
+    parent = f"{vol.name}.20260302T0200"
+    unplugged = vol.data / f"{vol.name}-unplugged"  # an empty directory, nothing mounted
+    (unplugged / "bk").mkdir(parents=True)
+    try:
+        name, data = hosts[0]
+        moved = [(name, {**data, "btrfs_pools": {**data["btrfs_pools"],
+                                                 "backup": str(unplugged)}})]
+        vol.write("b.bin", 4096)
+        report = run_backup(moved, store, now=T0 + timedelta(days=1))
+        assert not report["ok"]
+        ops = {op["name"].split(" | ")[1].split()[0]: op
+               for op in report["hosts"]["@local"]["ops"]}
+        assert "not mounted" in ops["Send"]["error"]
+        assert list((unplugged / "bk").iterdir()) == []  # nothing sent or created there
+        assert parent in local.subvolumes(vol.snapshots)  # the parent is kept
+    finally:
+        for sub in local.subvolumes(unplugged / "bk" / vol.name):
+            btrfsutil.delete_subvolume(str(unplugged / "bk" / vol.name / sub))
+        subprocess.run(["rm", "-rf", str(unplugged)], check=True)
+
+
+def test_ssh_target_folder_ending_in_a_plain_folder_is_reachable(vol: Vol,
+                                                                  store: Store) -> None:
+    target = {"path": str(vol.backup_pool), "dir": f"bk/{vol.name}", "ssh": "lab-ssh",
+              "ssh_config": str(vol.lab.paths.ssh_config)}
+    for where in (vol.target, vol.target / "@local"):  # sorts after the copies
+        (where / "zz-notes").mkdir(parents=True)
+    hosts = vol.hosts(vol.config(target=target))
+    for i in range(2):
+        vol.write(f"f{i}.bin", 4096)
+        report = run_backup(hosts, store, now=T0 + timedelta(days=i))
+        assert report["ok"], report
+    assert len(local.subvolumes(vol.target / "@local")) == 2

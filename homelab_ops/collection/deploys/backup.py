@@ -34,7 +34,8 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
     config = load_backup_config(host.data.get("backup"), source)
     now = (now or datetime.now()).replace(second=0, microsecond=0)
     rotate_early = bool(host.data.get("backup_rotate_early"))
-    for vol in layout.resolve(config, host.data.get("btrfs_pools") or {}, source):
+    for vol in layout.resolve(config, host.data.get("btrfs_pools") or {}, source,
+                              host=host.name):
         if not vol.selected(schedule, tag):
             continue
         if not prune_only:

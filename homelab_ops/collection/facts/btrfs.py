@@ -52,20 +52,39 @@ def parse_show(lines: list[str]) -> dict[str, Any]:
 
 class BtrfsSubvolumes(FactBase):
     """Subvolumes directly inside ``directory`` by name ({} when it does not exist,
-    None when its SSH host cannot be reached)."""
+    None when it cannot be read: its SSH host is unreachable, ``mount`` is not a mounted
+    filesystem, or, with ``strict``, not even the folder around ``directory`` exists).
+
+    A backup target's folder is read ``strict`` and with its pool's ``mount``: an
+    unplugged backup disk must not read as "no backups yet" (a send would land on the
+    root filesystem and the source prune would lose its incremental parent)."""
 
     default = dict
 
     def command(self, directory: str, ssh: str | None = None,
-                ssh_config: str | None = None) -> StringCommand:
+                ssh_config: str | None = None, mount: str | None = None,
+                strict: bool = False) -> StringCommand:
+        gone = ("{", "echo", UNREACHABLE, ";", "exit", "0", ";", "}")
+        checks: list[Any] = ["command", "-v", "btrfs", ">/dev/null", "2>&1", "||", *gone, ";"]
+        if mount:
+            checks += ["mountpoint", "-q", QuoteString(mount), "||", *gone, ";"]
+        missing: list[Any] = ["exit", "0"]
+        if strict:
+            parent = directory.rstrip("/").rsplit("/", 1)[0] or "/"
+            missing = ["{", "[", "-d", QuoteString(parent), "]", "&&", "exit", "0", ";",
+                       "echo", UNREACHABLE, ";", "exit", "0", ";", "}"]
         inner = StringCommand(
-            "cd", QuoteString(directory), "2>/dev/null", "||", "exit", "0", ";",
+            *checks, "cd", QuoteString(directory), "2>/dev/null", "||", *missing, ";",
+            # the loop's status is that of its last `btrfs subvolume show`, which fails
+            # for a plain folder: the listing itself succeeded
             'for d in *; do [ -d "$d" ] || continue; echo "== $d"; '
-            'btrfs subvolume show "$d" 2>/dev/null; done',
+            'btrfs subvolume show "$d" 2>/dev/null; done; exit 0',
         )
         if not ssh:
             return inner
-        return StringCommand(over_ssh(inner, ssh, ssh_config), "||", "echo", UNREACHABLE)
+        # only ssh's own failure (255) means the host could not be reached
+        return StringCommand(over_ssh(inner, ssh, ssh_config), ";", "[", "$?", "-ne", "255",
+                             "]", "||", "echo", UNREACHABLE)
 
     def process(self, output: list[str]) -> dict[str, dict[str, Any]] | None:
         if UNREACHABLE in output:

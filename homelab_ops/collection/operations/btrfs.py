@@ -42,11 +42,18 @@ def checked_name(name: str) -> naming.SnapshotName:
 
 @dataclass(frozen=True)
 class Place:
-    """A directory of snapshots: on the host itself, or reached with ``ssh <ssh>``."""
+    """A directory of snapshots: on the host itself, or reached with ``ssh <ssh>``.
+
+    ``mount``: a filesystem that must be mounted for the place to count (a backup
+    target's pool). ``strict``: the place is created by us only as its last path
+    component; when even the folder around it is missing, it is unreachable (an
+    unmounted disk), never empty."""
 
     dir: str
     ssh: str | None = None
     ssh_config: str | None = None
+    mount: str | None = None
+    strict: bool = False
 
     def __post_init__(self) -> None:
         checked_path(self.dir)
@@ -54,17 +61,40 @@ class Place:
             raise OperationError(f"refusing unsafe ssh destination {self.ssh!r}")
         if self.ssh_config is not None:
             checked_path(self.ssh_config)
+        if self.mount is not None and self.mount != "/":
+            checked_path(self.mount)
+
+    def fact_kwargs(self) -> dict[str, Any]:
+        return {"directory": self.dir, "ssh": self.ssh, "ssh_config": self.ssh_config,
+                "mount": self.mount, "strict": self.strict}
 
     def subvolumes(self) -> dict[str, dict[str, Any]] | None:
-        """Subvolumes here, or None when the place's SSH host cannot be reached."""
-        return host.get_fact(BtrfsSubvolumes, directory=self.dir, ssh=self.ssh,
-                             ssh_config=self.ssh_config)
+        """Subvolumes here, or None when the place cannot be read (SSH host
+        unreachable, pool not mounted, the folder around it missing)."""
+        return host.get_fact(BtrfsSubvolumes, **self.fact_kwargs())
 
     def unreachable(self) -> StringCommand:
         """A command that fails with the reason: the operation fails on the host like
         any failed command (earlier operations, e.g. the local snapshot, still ran)."""
-        message = f"cannot reach {self.ssh} to read {self.dir}: refusing to guess"
+        around = self.dir.rsplit("/", 1)[0] or "/"
+        if self.ssh:
+            message = f"cannot reach {self.ssh} to read {self.dir}" + (
+                f" (or {around} is missing there)" if self.strict else "")
+        else:
+            why = ([f"{self.mount} is not mounted"] if self.mount else []) + (
+                [f"{around} is missing"] if self.strict else [])
+            message = f"cannot read {self.dir}: {' or '.join(why) or 'unreadable'}"
+        message += ": refusing to guess"
         return StringCommand("echo", QuoteString(message), ">&2", ";", "exit", "1")
+
+    def make(self) -> StringCommand:
+        """Create the folder, only its last path component, and only on a mounted
+        ``mount``: never a tree on the root filesystem under an unplugged disk."""
+        checks: list[Any] = []
+        if self.mount:
+            checks = ["mountpoint", "-q", QuoteString(self.mount), "&&"]
+        return self.run(*checks, "{", "[", "-d", QuoteString(self.dir), "]", "||", "mkdir",
+                        QuoteString(self.dir), ";", "}")
 
     def path(self, name: str) -> str:
         checked_name(name)
@@ -137,7 +167,8 @@ def send(source: Place, base: str, target: Place, expect: str | None = None,
             host.noop(f"{base}: newest snapshot already on {target.dir}")
         return
     parent = ("-p", QuoteString(source.path(plan.parent))) if plan.parent else ()
-    yield target.run("mkdir", "-p", QuoteString(target.dir))
+    yield target.make() if target.strict else target.run("mkdir", "-p",
+                                                         QuoteString(target.dir))
     yield StringCommand(
         "btrfs", "send", "-q", *parent, QuoteString(source.path(plan.send)), "|",
         target.run("btrfs", "receive", QuoteString(target.dir)),
