@@ -11,6 +11,7 @@ from typing import Any
 from homelab_ops.backup import naming, retention, rotation, transfer
 from homelab_ops.backup.layout import VolumeLayout, resolve
 from homelab_ops.models.backup import BackupConfig, load_backup_config
+from homelab_ops.models.settings import Thresholds
 from homelab_ops.store import Event
 
 HostEntry = tuple[str, dict[str, Any]]
@@ -35,10 +36,42 @@ def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str]
     return (config.target.ssh or "", config.target.path or "")
 
 
+def _thresholds() -> Thresholds:
+    """The agent's disk thresholds (its settings file), defaults when it has none."""
+    from homelab_ops.errors import HomelabError
+    from homelab_ops.models.settings import load_settings
+
+    try:
+        return load_settings().thresholds
+    except HomelabError:
+        return Thresholds()
+
+
+def target_rotation(store, name: str, data: dict[str, Any], config: BackupConfig,
+                    now: datetime, thresholds: Thresholds | None = None) -> rotation.Rotation:
+    """The space-forecast decision for the host's backup target: the predictor's
+    cached disk prediction, or, for a pool of this host when the cache has none (it
+    lives an hour; the timers run at night), one computed now from the store."""
+    mount = _target_mount(config, data)
+    prediction = None
+    if mount is not None:
+        host = mount[0] or name
+        prediction = store.cache_get(rotation.cache_key(host, mount[1]))
+        if prediction is None and config.target is not None and config.target.pool:
+            from homelab_ops.predict.service import predict_filesystem
+
+            limits = thresholds or _thresholds()
+            prediction = predict_filesystem(store, host, mount[1], now.timestamp(),
+                                            limits.crit_pct_for(mount[1])).model_dump()
+    return rotation.decide(prediction, config.forecast_horizon_days)
+
+
 def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | None = None,
                tag: str | None = None, prune_only: bool = False,
-               dry_run: bool = False) -> dict[str, Any]:
-    """One run over ``hosts``; the caller holds the backup lock."""
+               dry_run: bool = False, thresholds: Thresholds | None = None
+               ) -> dict[str, Any]:
+    """One run over ``hosts``; the caller holds the backup lock. ``thresholds`` (disk
+    critical levels for the space forecast) default to the agent's settings."""
     from pyinfra.api.deploy import add_deploy
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operations import run_ops
@@ -52,11 +85,7 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
     report: dict[str, Any] = {"now": now.isoformat(), "dry_run": dry_run, "hosts": {}}
     for name, data in hosts:
         config, _ = host_layouts(name, data)
-        mount = _target_mount(config, data)
-        prediction = None
-        if mount is not None:
-            prediction = store.cache_get(rotation.cache_key(mount[0] or name, mount[1]))
-        rot = rotation.decide(prediction, config.forecast_horizon_days)
+        rot = target_rotation(store, name, data, config, now, thresholds)
         report["hosts"][name] = {"rotation": rot.as_dict(), "volumes": {}, "ops": [],
                                  "ok": True}
         prepared.append((name, {**data, "backup_rotate_early": rot.early}))
@@ -83,7 +112,8 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
                     if vol.selected(schedule, tag):
                         store.record_backup(name, f"{vol.volume.pool}/{vol.base}",
                                             "backup", False,
-                                            {"error": report["hosts"][name]["error"]})
+                                            {"error": report["hosts"][name]["error"],
+                                             "schedule": vol.volume.schedule})
             continue
         _record(store, name, data, report["hosts"][name], before.get(name, {}),
                 after.get(name, {}), now, dry_run, schedule, tag, prune_only)
@@ -156,6 +186,7 @@ def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
         src_after = after.get(vol.snapshots.dir, {})
         newest = naming.of_volume(set(src_after), vol.base, tag)
         row: dict[str, Any] = {"snapshot": newest[-1].name if newest else None,
+                               "schedule": vol.volume.schedule,
                                "pruned_source": sorted(set(before.get(vol.snapshots.dir, {}))
                                                        - set(src_after))}
         ok = out["ok"] and bool(newest)

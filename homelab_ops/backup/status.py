@@ -5,24 +5,34 @@ from __future__ import annotations
 
 from typing import Any
 
-# A daily backup older than this is stale; the health score decides how much it costs.
+# A backup older than this (by the volume's schedule, recorded with every backup row)
+# is stale; the health score decides how much it costs.
 STALE_HOURS = 36.0
+STALE_HOURS_BY_SCHEDULE = {"daily": STALE_HOURS, "weekly": 8 * 24.0}
+
+
+def stale_after_hours(schedule: str | None) -> float:
+    """Hours after which a backup of this schedule is stale (unknown: daily)."""
+    return STALE_HOURS_BY_SCHEDULE.get(schedule or "daily", STALE_HOURS)
 
 
 def backup_status(store, now: float) -> dict[str, Any]:
     """Last successful backup per host:subvolume (with its age) and the last restore
-    test (ok or not). ``stale`` lists subvolumes whose last success is too old or that
-    only ever failed."""
+    test (ok or not). ``stale`` lists subvolumes whose last success is too old for their
+    schedule (36 h daily, 8 days weekly) or that only ever failed."""
     subvolumes: dict[str, dict[str, Any]] = {}
     for row in reversed(store.backups(action="backup", limit=10_000)):  # oldest first
         key = f"{row['host']}:{row['subvolume']}"
         entry = subvolumes.setdefault(key, {"last_ok": None, "last_attempt": None})
         entry["last_attempt"] = {"ts": row["ts"], "ok": row["ok"]}
+        if schedule := row["detail"].get("schedule"):  # the newest row says
+            entry["schedule"] = schedule
         if row["ok"]:
             entry["last_ok"] = {"ts": row["ts"], "snapshot": row["detail"].get("snapshot")}
     for entry in subvolumes.values():
         last_ok = entry["last_ok"]
         entry["age_hours"] = None if last_ok is None else round((now - last_ok["ts"]) / 3600, 2)
+        entry["stale_after_hours"] = stale_after_hours(entry.get("schedule"))
     tests = store.backups(action="restore_test", limit=1)
     last_test = None
     if tests:
@@ -31,6 +41,6 @@ def backup_status(store, now: float) -> dict[str, Any]:
                      "subvolume": t["subvolume"], "age_days": round((now - t["ts"]) / 86400, 2),
                      "snapshot": t["detail"].get("snapshot"), "error": t["detail"].get("error")}
     stale = sorted(k for k, e in subvolumes.items()
-                   if e["age_hours"] is None or e["age_hours"] > STALE_HOURS)
+                   if e["age_hours"] is None or e["age_hours"] > e["stale_after_hours"])
     return {"subvolumes": subvolumes, "last_restore_test": last_test, "stale": stale,
             "stale_after_hours": STALE_HOURS}

@@ -361,6 +361,7 @@ def test_a_backup_made_writable_is_not_deleted_as_garbled(vol: Vol, store: Store
     assert report["ok"], report
     row = report["hosts"]["@local"]["volumes"][f"data/{vol.name}"]
     assert row["garbled_cleaned"] == []
+    assert store.backups(action="backup")[0]["detail"]["schedule"] == "daily"  # for status
     assert sorted(local.subvolumes(vol.target)) == [first, f"{vol.name}.20260303T0200"]
 
 

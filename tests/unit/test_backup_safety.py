@@ -142,3 +142,43 @@ def test_early_rotation_keeps_two_weeks_by_default() -> None:
     custom = load_backup_config({"volumes": [{"subvolume": "photos", "target_retention":
                                               {"preserve": "8w 6m"}}]}, SRC)
     assert custom.volumes[0].target_retention.min_keep == "14d"
+
+
+# -- finding 7: staleness follows the volume's schedule -----------------------------
+def test_weekly_backups_are_stale_after_eight_days_not_36_hours(tmp_path: Path) -> None:
+    from homelab_ops.backup.status import backup_status
+    from homelab_ops.store import Store
+
+    now, day = 1_800_000_000.0, 86400.0
+    with Store(tmp_path / "state.db") as store:
+        for key, schedule, age in (("data/media", "weekly", 5), ("data/old", "weekly", 9),
+                                   ("data/photos", "daily", 2)):
+            store.record_backup("nas", key, "backup", True,
+                                {"snapshot": "x", "schedule": schedule}, ts=now - age * day)
+        status = backup_status(store, now)
+    assert status["stale"] == ["nas:data/old", "nas:data/photos"]
+    assert status["subvolumes"]["nas:data/media"]["stale_after_hours"] == 192.0
+
+
+# -- finding 8: unattended runs forecast the target pool themselves -----------------
+def test_rotation_computes_the_forecast_when_the_cache_is_empty(tmp_path: Path) -> None:
+    from homelab_ops.backup.runner import target_rotation
+    from homelab_ops.models.settings import Thresholds
+    from homelab_ops.store import SeriesKey, Store
+
+    now, day, gib = 1_790_000_000.0, 86400.0, 2.0**30
+    data = {"btrfs_pools": {"data": "/srv/data", "backup": "/srv/backup"}}
+    config = load_backup_config({"volumes": [{"subvolume": "photos"}],
+                                 "target": {"pool": "backup"}}, SRC)
+    with Store(tmp_path / "state.db") as store:
+        # /srv/backup: 1000 GiB, 850 GiB used, +10 GiB a day: 90 % in about 5 days
+        ts = [now - 20 * day + i * 3600 for i in range(20 * 24 + 1)]
+        store.add_points(SeriesKey("nas", "filesystem", "/srv/backup", "used_bytes"),
+                         [(t, 650 * gib + 10 * gib * (t - ts[0]) / day) for t in ts])
+        store.add_points(SeriesKey("nas", "filesystem", "/srv/backup", "size_bytes"),
+                         [(ts[0], 1000 * gib), (now, 1000 * gib)])
+        assert store.cache_get("prediction:disk:nas:/srv/backup") is None
+        rot = target_rotation(store, "nas", data, config, datetime.fromtimestamp(now),
+                              Thresholds())
+    assert rot.early, rot.reason
+    assert "within the 7-day horizon" in rot.reason
