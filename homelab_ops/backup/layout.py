@@ -7,13 +7,15 @@ every such overlap ends with a deletion in the wrong place: a backup target equa
 snapshot folder, a restore scratch folder equal to, inside or around a target or
 snapshot folder, and two volumes of one host whose copies would share a target folder
 under the same name. A ``path`` target (another machine, or a shared mount) gets one
-folder per host, ``<path>/<dir>/<host>``, so hosts never see each other's copies.
+folder per host, ``<path>/<dir>/<host>`` (``@local``: the machine's host name), so
+hosts never see each other's copies.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -61,10 +63,22 @@ def target_place(target: BackupTarget, pools: Mapping[str, str], source: str,
     root = _target_root(target, pools, source, field_prefix)
     if target.pool is not None:
         return Place(root, mount=pools[target.pool].rstrip("/") or "/", strict=True)
-    if host is None or not _HOST_DIR.match(host) or host in (".", ".."):
+    folder = host_folder(host)
+    if folder is None:
         raise InputError(source, f"{field_prefix}.target.path",
                          f"host name {host!r} cannot name its folder under the target")
-    return Place(f"{root}/{host}", target.ssh, target.ssh_config, strict=True)
+    return Place(f"{root}/{folder}", target.ssh, target.ssh_config, strict=True)
+
+
+def host_folder(host: str | None) -> str | None:
+    """A host's folder under a shared target: its inventory name, except that every
+    machine calls itself ``@local``, so that one is the machine's own host name. None
+    when the name cannot be a folder name."""
+    if host is not None and host.startswith("@local"):
+        host = socket.gethostname().split(".")[0]
+    if host is None or not _HOST_DIR.match(host) or host in (".", ".."):
+        return None
+    return host
 
 
 def overlaps(a: str, b: str) -> bool:

@@ -34,10 +34,11 @@ btrfs_pools: dict[str, str] = {}
 # window; "latest" would leave one copy.
 # A "pool" target must be mounted (an unplugged backup disk fails the run, it never
 # receives onto the root filesystem) and only the last folder of "dir" is created; a
-# "path" target holds one folder per host, <path>/<dir>/<host>, and <path>/<dir> must
-# exist. The target folder may not be a snapshot folder, two volumes sent to one target
-# need different subvolume names, and "restore_scratch_dir" (default ".restore-test",
-# next to the target folder) may not overlap a target, snapshot or subvolume folder.
+# "path" target holds one folder per host, <path>/<dir>/<host> (@local: the machine's
+# host name), and <path>/<dir> must exist. The target folder may not be a snapshot
+# folder, two volumes sent to one target need different subvolume names, and
+# "restore_scratch_dir" (default ".restore-test", next to the target folder) may not
+# overlap a target, snapshot or subvolume folder.
 backup: dict = {"volumes": []}
 # Limit a deploys/backup.py run to volumes with this schedule ("daily" / "weekly").
 backup_schedule = None

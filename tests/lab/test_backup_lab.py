@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from tests.conftest import REPO, run_cli
 pytestmark = pytest.mark.lab
 
 T0 = datetime(2026, 3, 2, 2, 0)
+HOST_DIR = socket.gethostname().split(".")[0]  # @local's folder under a path target
 
 
 class Vol:
@@ -59,7 +61,7 @@ class Vol:
 
     def cleanup(self) -> None:
         scratch = self.target.parent / ".restore-test"
-        for directory in (self.snapshots, self.target, self.target / "@local", scratch,
+        for directory in (self.snapshots, self.target, self.target / HOST_DIR, scratch,
                           *scratch.glob("run-*")):
             for sub in local.subvolumes(directory):
                 subprocess.run(["btrfs", "subvolume", "delete", str(directory / sub)],
@@ -216,7 +218,8 @@ def test_space_forecast_prunes_target_early_then_alerts(vol: Vol, store: Store) 
 
 
 def test_send_to_a_target_over_ssh(vol: Vol, store: Store) -> None:
-    """A path target is shared by hosts: each host's copies go to <path>/<dir>/<host>."""
+    """A path target is shared by hosts: each host's copies go to <path>/<dir>/<host>
+    (@local: the machine's host name)."""
     target = {"path": str(vol.backup_pool), "dir": f"bk/{vol.name}", "ssh": "lab-ssh",
               "ssh_config": str(vol.lab.paths.ssh_config)}
     vol.target.mkdir()
@@ -226,7 +229,7 @@ def test_send_to_a_target_over_ssh(vol: Vol, store: Store) -> None:
         report = run_backup(hosts, store, now=T0 + timedelta(days=i))
         assert report["ok"], report
     assert local.subvolumes(vol.target) == {}
-    copies = local.subvolumes(vol.target / "@local")
+    copies = local.subvolumes(vol.target / HOST_DIR)
     chain = sorted(copies)
     assert len(chain) == 3
     assert copies[chain[2]]["parent_uuid"] == copies[chain[1]]["uuid"]
@@ -397,11 +400,11 @@ def test_ssh_target_folder_ending_in_a_plain_folder_is_reachable(vol: Vol,
                                                                   store: Store) -> None:
     target = {"path": str(vol.backup_pool), "dir": f"bk/{vol.name}", "ssh": "lab-ssh",
               "ssh_config": str(vol.lab.paths.ssh_config)}
-    for where in (vol.target, vol.target / "@local"):  # sorts after the copies
+    for where in (vol.target, vol.target / HOST_DIR):  # sorts after the copies
         (where / "zz-notes").mkdir(parents=True)
     hosts = vol.hosts(vol.config(target=target))
     for i in range(2):
         vol.write(f"f{i}.bin", 4096)
         report = run_backup(hosts, store, now=T0 + timedelta(days=i))
         assert report["ok"], report
-    assert len(local.subvolumes(vol.target / "@local")) == 2
+    assert len(local.subvolumes(vol.target / HOST_DIR)) == 2
