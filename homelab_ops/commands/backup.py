@@ -64,7 +64,7 @@ def backup_run(app: App, inventory: Path | None, hosts: tuple[str, ...], schedul
     entries = _hosts(app, inventory, hosts)
     with backup_lock(app.settings.state_dir), app.store() as store:
         report = run_backup(entries, store, now=datetime.now(), schedule=schedule, tag=tag,
-                            dry_run=dry_run)
+                            dry_run=dry_run, thresholds=app.settings.thresholds)
     emit(app, report, _show_run)
     return 0 if report["ok"] else 1
 
@@ -135,7 +135,7 @@ def backup_prune(app: App, inventory: Path | None, hosts: tuple[str, ...], dry_r
 
     with backup_lock(app.settings.state_dir), app.store() as store:
         report = run_backup(_hosts(app, inventory, hosts), store, now=datetime.now(),
-                            prune_only=True)
+                            prune_only=True, thresholds=app.settings.thresholds)
     emit(app, report, _show_run)
     return 0 if report["ok"] else 1
 
