@@ -50,7 +50,8 @@ class Lab:
         paths = self.paths
         if paths.root.exists() and any(paths.root.iterdir()) and not paths.marker.exists():
             raise LabError(f"{paths.root} exists and is not a homelab-ops lab; refusing")
-        paths.root.mkdir(parents=True, exist_ok=True)
+        paths.root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the state dir
+        paths.root.mkdir(exist_ok=True)
         paths.marker.touch()
         state = self._load_state()
 
