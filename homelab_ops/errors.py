@@ -7,6 +7,9 @@ is wrong and where (file and field), so nobody needs a traceback to fix their in
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
+
+M = TypeVar("M")
 
 
 class HomelabError(Exception):
@@ -38,3 +41,17 @@ def pydantic_field(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
+
+
+def validate_input(model: type[M], raw: Any, path: Path | str, prefix: str = "") -> M:
+    """``model.model_validate(raw)``; the first problem becomes an InputError naming
+    ``path`` and the field (under ``prefix``, where the data sits inside the file)."""
+    from pydantic import ValidationError  # here, so importing errors stays light
+
+    try:
+        return model.model_validate(raw)  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = pydantic_field(err["loc"]) if err["loc"] else ""
+        field = ".".join(part for part in (prefix, field) if part) or None
+        raise InputError(path, field, err["msg"].removeprefix("Value error, ")) from None

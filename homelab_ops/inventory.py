@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from pyinfra.api import Inventory
 
-from homelab_ops.errors import InputError, pydantic_field
+from homelab_ops.errors import InputError, validate_input
 from homelab_ops.models.inventory import HostData
 
 HostEntry = tuple[str, dict[str, Any]]
@@ -50,12 +49,7 @@ def inventory_from_entries(entries: Sequence[HostEntry], source: Path | str) -> 
 
 def validate(inventory: Inventory, path: Path) -> None:
     for host in inventory:
-        try:
-            HostData.model_validate(host.data.dict())
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = f"hosts[{host.name}].{pydantic_field(err['loc'])}"
-            raise InputError(path, field, err["msg"]) from None
+        validate_input(HostData, host.data.dict(), path, f"hosts[{host.name}]")
 
 
 def host_data(host: Any) -> HostData:

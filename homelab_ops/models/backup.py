@@ -18,12 +18,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from homelab_ops.errors import InputError, pydantic_field
+from homelab_ops.errors import validate_input
 
 UNITS = ("h", "d", "w", "m", "y")
 UNIT_NAMES = {"h": "hourly", "d": "daily", "w": "weekly", "m": "monthly", "y": "yearly"}
@@ -174,9 +173,4 @@ class BackupConfig(Strict):
 def load_backup_config(raw: Any, source: str, field_prefix: str = "backup") -> BackupConfig:
     """Validate host data ``backup``; ``source`` names where it came from (an inventory
     file) and ``field_prefix`` the path to it there, for the error message."""
-    try:
-        return BackupConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = f"{field_prefix}.{pydantic_field(err['loc'])}" if err["loc"] else field_prefix
-        raise InputError(source, field, err["msg"].removeprefix("Value error, ")) from None
+    return validate_input(BackupConfig, raw or {}, source, field_prefix)

@@ -12,9 +12,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from homelab_ops.errors import InputError, pydantic_field
+from homelab_ops.errors import InputError, validate_input
 from homelab_ops.locations import DEFAULT_STATE_DIR, STATE_DIR_ENV, config_path, env_path
 
 Percent = Annotated[float, Field(gt=0, le=100)]
@@ -70,11 +70,7 @@ def load_settings(config: Path | None = None, state_dir: Path | None = None) -> 
     raw: dict = {}
     if path.exists() or explicit:
         raw = _read_toml(path)
-    try:
-        settings = Settings.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(path, pydantic_field(err["loc"]), err["msg"]) from None
+    settings = validate_input(Settings, raw, path)
     chosen = state_dir or env_path(STATE_DIR_ENV) or settings.state_dir
     return settings.model_copy(update={"state_dir": chosen.expanduser().absolute()})
 

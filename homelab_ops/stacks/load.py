@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from homelab_ops.errors import InputError, pydantic_field
+from homelab_ops.errors import InputError, pydantic_field, validate_input
 from homelab_ops.models.stack import (
     PATTERN_LABEL,
     SERVICE_LABEL,
@@ -34,12 +34,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 def load_stack(path: Path) -> DeclaredStack:
     path = path.absolute()
     raw = patterns.read_yaml(path)
-    try:
-        stack = StackFile.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(path, pydantic_field(err["loc"]), err["msg"]) from None
-    return resolve(stack, path)
+    return resolve(validate_input(StackFile, raw, path), path)
 
 
 def resolve(stack: StackFile, path: Path) -> DeclaredStack:

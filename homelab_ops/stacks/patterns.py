@@ -19,7 +19,7 @@ import jinja2
 import yaml
 from pydantic import ValidationError
 
-from homelab_ops.errors import InputError, pydantic_field
+from homelab_ops.errors import InputError, pydantic_field, validate_input
 from homelab_ops.models.stack import PatternDef, PatternUnits
 
 PATTERNS_ENV = "HOMELAB_OPS_PATTERNS"
@@ -53,11 +53,7 @@ def load_pattern(name: str) -> PatternDef:
 def _load(directory: Path) -> PatternDef:
     path = directory / DEFINITION
     raw = read_yaml(path)
-    try:
-        pattern = PatternDef.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(path, pydantic_field(err["loc"]), err["msg"]) from None
+    pattern = validate_input(PatternDef, raw, path)
     if pattern.name != directory.name:
         raise InputError(path, "name", f"must equal its directory name {directory.name!r}")
     if not (directory / TEMPLATE).is_file():
