@@ -11,12 +11,12 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
 from homelab_ops.errors import HomelabError, LabError
 from homelab_ops.lab import podman, pools, sshd
+from homelab_ops.lab.files import write_file
 from homelab_ops.lab.paths import LabPaths
 from homelab_ops.models.lab import LabSpec, LabState
 
@@ -36,9 +36,7 @@ class Lab:
             return LabState()
 
     def _save_state(self, state: LabState) -> None:
-        tmp = self.paths.state_file.with_suffix(".tmp")
-        tmp.write_text(state.model_dump_json(indent=2))
-        tmp.replace(self.paths.state_file)
+        write_file(self.paths.state_file, state.model_dump_json(indent=2))
 
     # -- up -----------------------------------------------------------------------------
     def up(self) -> dict[str, Any]:
@@ -61,7 +59,8 @@ class Lab:
             pools.ensure_pool(paths, pool)
 
         sshd.ensure_keys(paths)
-        if sshd.running_pid(paths) is None and (state.ssh_port is None or _port_taken(state)):
+        if sshd.running_pid(paths) is None and (
+                state.ssh_port is None or sshd.listening(state.ssh_port)):
             state.ssh_port = sshd.free_port()
         assert state.ssh_port is not None
         sshd.write_config(paths, state.ssh_port, self.spec.ssh_alias, podman.podman_env(paths))
@@ -96,7 +95,7 @@ class Lab:
                   "target": {"pool": "backup", "dir": "snapshots"}}
         hosts = {"@local": {**common, "backup": backup},
                  self.spec.ssh_alias: {**common, **ssh}}
-        self.paths.inventory.write_text(json.dumps({"hosts": hosts}, indent=2) + "\n")
+        write_file(self.paths.inventory, json.dumps({"hosts": hosts}, indent=2) + "\n")
 
     # -- down ---------------------------------------------------------------------------
     def down(self) -> dict[str, Any]:
@@ -160,11 +159,6 @@ class Lab:
             "containers": containers,
             "inventory": str(paths.inventory),
         }
-
-
-def _port_taken(state: LabState) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", state.ssh_port or 0)) == 0
 
 
 def _remove_privsep_dir() -> None:

@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from homelab_ops.errors import LabError
+from homelab_ops.lab.files import write_file
 from homelab_ops.lab.paths import LabPaths
 from homelab_ops.proc import run
 
@@ -34,7 +35,7 @@ def write_config(paths: LabPaths) -> None:
     p = paths.podman
     for d in (paths.graphroot, paths.runroot, p / "tmp", p / "networks", p / "volumes"):
         d.mkdir(parents=True, exist_ok=True)
-    _write_if_changed(
+    write_file(
         paths.containers_conf,
         "[containers]\n"
         "default_ulimits = []\n"
@@ -48,7 +49,7 @@ def write_config(paths: LabPaths) -> None:
         "[network]\n"
         f'network_config_dir = "{p / "networks"}"\n',
     )
-    _write_if_changed(
+    write_file(
         paths.storage_conf,
         "[storage]\n"
         'driver = "overlay"\n'
@@ -124,13 +125,6 @@ def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.mode = len(data), mode
     tar.addfile(info, io.BytesIO(data))
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
 
 
 def remove_all(paths: LabPaths) -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from homelab_ops.errors import LabError
+from homelab_ops.lab.files import write_file
 from homelab_ops.lab.paths import LabPaths
 from homelab_ops.proc import run
 
@@ -40,11 +41,11 @@ def ensure_keys(paths: LabPaths) -> None:
 def write_config(paths: LabPaths, port: int, alias: str, env: dict[str, str]) -> None:
     """sshd_config plus the client side: authorized_keys, known_hosts and ssh_config."""
     authorized = paths.ssh / "authorized_keys"
-    authorized.write_text(paths.client_key.with_suffix(".pub").read_text())
+    write_file(authorized, paths.client_key.with_suffix(".pub").read_text())
     host_pub = paths.host_key.with_suffix(".pub").read_text().split()
-    paths.known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    write_file(paths.known_hosts, f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
     set_env = " ".join(f"{k}={v}" for k, v in sorted(env.items()))
-    paths.sshd_config.write_text(
+    write_file(paths.sshd_config,
         f"Port {port}\n"
         "ListenAddress 127.0.0.1\n"
         f"HostKey {paths.host_key}\n"
@@ -61,7 +62,7 @@ def write_config(paths: LabPaths, port: int, alias: str, env: dict[str, str]) ->
         "MaxStartups 100:30:200\n"
         "MaxSessions 100\n"
     )
-    paths.ssh_config.write_text(
+    write_file(paths.ssh_config,
         f"Host {alias}\n"
         "  HostName 127.0.0.1\n"
         f"  Port {port}\n"
@@ -100,13 +101,18 @@ def start(paths: LabPaths, port: int) -> bool:
     return created
 
 
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _wait_listening(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if listening(port):
+            return
         time.sleep(0.05)
     raise LabError(f"lab sshd did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
 
