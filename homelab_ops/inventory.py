@@ -14,6 +14,11 @@ from typing import Any
 
 from pyinfra.api import Inventory
 
+# Importing pyinfra_cli applies gevent's monkey patch, as the pyinfra CLI does. It must
+# happen when this module loads (before any command opens threads or connections), not
+# lazily mid-run, where it breaks threads that already exist (seen with paramiko's).
+from pyinfra_cli.inventory import make_inventory
+
 from homelab_ops.errors import InputError, validate_input
 from homelab_ops.models.inventory import HostData
 
@@ -23,7 +28,6 @@ HostEntry = tuple[str, dict[str, Any]]
 def load_inventory(path: Path) -> Inventory:
     from pyinfra.api import State
     from pyinfra.context import ctx_state
-    from pyinfra_cli.inventory import make_inventory
 
     if not path.is_file():
         raise InputError(path, None, "inventory file does not exist")
