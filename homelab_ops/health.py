@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import NamedTuple
 
+from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import HealthReason, HealthScore, Observation
 from homelab_ops.models.settings import Thresholds
 
@@ -28,14 +28,6 @@ WEIGHTS: dict[str, tuple[int, int]] = {
 }
 
 
-class Finding(NamedTuple):
-    """Something that lowers the score; its penalty comes from WEIGHTS[code]."""
-
-    code: str
-    subject: str
-    message: str
-
-
 def score(obs: Observation, t: Thresholds,
           extra: list[Finding] | None = None) -> HealthScore:
     """Score one observation; ``extra`` adds findings observed elsewhere (backups)."""
@@ -43,15 +35,15 @@ def score(obs: Observation, t: Thresholds,
         return HealthScore(score=0, reasons=[HealthReason(
             code="unreachable", subject=obs.host, penalty=100,
             message=f"host unreachable: {obs.error}")])
-    found = [*_findings(obs, t), *(extra or [])]
+    found = [*findings(obs, t), *(extra or [])]
     taken: dict[str, int] = defaultdict(int)
     reasons = []
-    for code, subject, message in found:
-        penalty, cap = WEIGHTS[code]
-        penalty = min(penalty, cap - taken[code])
-        taken[code] += penalty
-        reasons.append(HealthReason(code=code, subject=subject, penalty=penalty,
-                                    message=message))
+    for f in found:
+        penalty, cap = WEIGHTS[f.code]
+        penalty = min(penalty, cap - taken[f.code])
+        taken[f.code] += penalty
+        reasons.append(HealthReason(code=f.code, subject=f.subject, penalty=penalty,
+                                    message=f.message))
     total = sum(r.penalty for r in reasons)
     return HealthScore(score=max(0, 100 - total),
                        reasons=sorted(reasons, key=lambda r: -r.penalty))
@@ -71,40 +63,44 @@ def backup_findings(status: dict, host: str) -> list[Finding]:
         if key in mine:
             sub, age = key[len(prefix):], mine[key]["age_hours"]
             why = "never succeeded" if age is None else f"last good backup {age:.0f} h ago"
-            found.append(Finding("backup_stale", sub, f"backup of {sub}: {why}"))
+            found.append(_finding("backup_stale", sub, f"backup of {sub}: {why}"))
     test = status.get("last_restore_test")
     if mine and test is None:
-        found.append(Finding("restore_test", host, "no restore test has run yet"))
+        found.append(_finding("restore_test", host, "no restore test has run yet"))
     elif test and test["host"] == host and not test["ok"]:
-        found.append(Finding("restore_test", test["subvolume"],
+        found.append(_finding("restore_test", test["subvolume"],
                              f"restore test of {test['subvolume']} failed"))
     elif test and test["host"] == host and test["age_days"] > RESTORE_TEST_MAX_AGE_DAYS:
-        found.append(Finding("restore_test", test["subvolume"],
+        found.append(_finding("restore_test", test["subvolume"],
                              f"restore test overdue ({test['age_days']:.0f} days old)"))
     return found
 
 
-def _findings(obs: Observation, t: Thresholds) -> Iterator[Finding]:
+def _finding(code: str, subject: str, message: str) -> Finding:
+    return Finding(code=code, subject=subject, message=message)
+
+
+def findings(obs: Observation, t: Thresholds) -> Iterator[Finding]:
     for c in obs.containers:
         if not c.running and c.state != "paused":
             code = f" (exit {c.exit_code})" if c.exit_code is not None else ""
-            yield Finding("container_down", c.name, f"{c.name} is {c.state}{code}")
+            yield _finding("container_down", c.name, f"{c.name} is {c.state}{code}")
         if c.health == "unhealthy":
-            yield Finding("unhealthy", c.name, f"{c.name} fails its healthcheck")
+            yield _finding("unhealthy", c.name, f"{c.name} fails its healthcheck")
         if c.restart_count >= t.restart_loop_count:
-            yield Finding("restart_loop", c.name, f"{c.name} restarted {c.restart_count} times")
+            yield _finding("restart_loop", c.name, f"{c.name} restarted {c.restart_count} times")
         if c.oom_killed:
-            yield Finding("oom_killed", c.name, f"{c.name} was killed for running out of memory")
+            yield _finding("oom_killed", c.name, f"{c.name} was killed for running out of memory")
     for fs in obs.filesystems:
         pct = fs.used_pct
         if pct >= t.crit_pct_for(fs.mountpoint):
-            yield Finding("disk_crit", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full")
+            yield _finding("disk_crit", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full")
         elif pct >= t.disk_warn_pct:
-            yield Finding("disk_warn", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full")
+            yield _finding("disk_warn", fs.mountpoint, f"{fs.mountpoint} is {pct:.0f}% full")
     s = obs.stats
     if s and s.mem_total_bytes:
         pct = 100.0 * s.mem_used_bytes / s.mem_total_bytes
         if pct >= t.memory_pressure_pct:
-            yield Finding("memory_pressure", obs.host, f"memory {pct:.0f}% used")
+            yield _finding("memory_pressure", obs.host, f"memory {pct:.0f}% used")
     for err in obs.probe_errors:
-        yield Finding("probe_error", obs.host, f"probe: {err}")
+        yield _finding("probe_error", obs.host, f"probe: {err}")

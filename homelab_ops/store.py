@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +123,64 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deployments_ts ON deployments(ts);
     """,
+    # 3: the decision log becomes hash-chained and refuses UPDATE as well as DELETE
+    # (schema 2's table was never written by any command, so it is replaced, not
+    # copied); its head (row count and last hash) detects a truncated log; the
+    # approval queue holds what waits for a person
+    """
+    DROP TRIGGER decisions_append_only;
+    DROP TABLE decisions;
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        cycle TEXT NOT NULL,
+        host TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        finding TEXT NOT NULL,
+        action TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        risk TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        outcome TEXT,
+        ref INTEGER,
+        detail TEXT NOT NULL DEFAULT '{}',
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX decisions_ts ON decisions(ts);
+    CREATE INDEX decisions_subject ON decisions(host, subject, ts);
+    CREATE INDEX decisions_ref ON decisions(ref);
+    CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
+    CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
+    CREATE TABLE decision_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        count INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE approvals (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        decision INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        finding TEXT NOT NULL,
+        action TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'pending',
+        updated REAL NOT NULL,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX approvals_status ON approvals(status);
+    """,
 )
+
+# the first link of the decision log's hash chain
+GENESIS_HASH = "0" * 64
+DECISION_FIELDS = ("ts", "cycle", "host", "subject", "finding", "action", "verdict",
+                   "confidence", "risk", "reason", "outcome", "ref", "detail")
 
 
 @dataclass(frozen=True)
@@ -385,26 +442,76 @@ class Store:
 
 
     # -- decisions and deployments -------------------------------------------------------
-    def record_decision(self, *, host: str, subject: str, finding: str, action: str,
-                        verdict: str, confidence: float, risk: str, reason: str,
-                        outcome: str | None = None, detail: dict[str, Any] | None = None,
-                        ts: float | None = None) -> int:
-        """Append one decision (verdict: executed, notified, queued, alerted, refused)."""
-        cur = self.db.execute(
-            "INSERT INTO decisions(ts, host, subject, finding, action, verdict, confidence, "
-            "risk, reason, outcome, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (time.time() if ts is None else ts, host, subject, finding, action, verdict,
-             confidence, risk, reason, outcome, json.dumps(detail or {}, default=str)),
-        )
-        return int(cur.lastrowid or 0)
+    def append_decision(self, row: Mapping[str, Any]) -> int:
+        """Append one row (``DECISION_FIELDS``) to the hash-chained decision log and
+        move its head in the same transaction: a crash leaves both or neither. The
+        hash covers the row's id, its fields and the previous hash, so an edited,
+        renumbered or removed row breaks the chain and a cut-off tail no longer
+        matches the head."""
+        values = {f: row.get(f) for f in DECISION_FIELDS}
+        values["detail"] = canonical_json(values["detail"] or {})
+        with self.transaction() as db:
+            head = db.execute("SELECT count, hash FROM decision_head").fetchone()
+            last = db.execute("SELECT MAX(id) FROM decisions").fetchone()[0] or 0
+            rowid, prev_hash = last + 1, head[1] if head else GENESIS_HASH
+            digest = decision_hash(rowid, values, prev_hash)
+            db.execute(
+                f"INSERT INTO decisions(id, {', '.join(DECISION_FIELDS)}, prev_hash, hash) "
+                f"VALUES ({', '.join('?' * (len(DECISION_FIELDS) + 3))})",
+                [rowid, *values.values(), prev_hash, digest])
+            db.execute("INSERT OR REPLACE INTO decision_head(id, count, hash) "
+                       "VALUES (1, ?, ?)", ((head[0] if head else 0) + 1, digest))
+        return rowid
+
+    def decision_rows(self, since: float = 0.0, after_id: int = 0) -> list[dict[str, Any]]:
+        """Raw log rows in order (``detail`` still the stored JSON text)."""
+        cur = self.db.execute("SELECT * FROM decisions WHERE ts >= ? AND id > ? ORDER BY id",
+                              (since, after_id))
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur]
+
+    def decision_head(self) -> tuple[int, str]:
+        """(rows appended, hash of the last one) as the log itself last recorded."""
+        row = self.db.execute("SELECT count, hash FROM decision_head").fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
     def decisions(self, since: float = 0.0, limit: int = 100) -> list[dict[str, Any]]:
-        """Newest first."""
+        """Decisions newest first, each with the outcome appended for it later (the log
+        is append-only: an outcome is its own row pointing at its decision)."""
         cur = self.db.execute(
-            "SELECT * FROM decisions WHERE ts >= ? ORDER BY ts DESC, id DESC LIMIT ?",
-            (since, limit),
-        )
-        return _rows(cur)
+            "SELECT d.*, o.outcome AS final_outcome FROM decisions d "
+            "LEFT JOIN decisions o ON o.ref = d.id "
+            "WHERE d.ts >= ? AND d.ref IS NULL AND d.verdict != 'control' ORDER BY d.ts DESC, d.id DESC LIMIT ?",
+            (since, limit))
+        rows = _rows(cur)
+        for r in rows:
+            r["outcome"] = r.pop("final_outcome") or r["outcome"]
+        return rows
+
+    # -- the approval queue --------------------------------------------------------------
+    def add_approval(self, *, decision: int, host: str, subject: str, finding: str,
+                     action: str, params: Mapping[str, Any], ts: float) -> int:
+        cur = self.db.execute(
+            "INSERT INTO approvals(ts, decision, host, subject, finding, action, params, "
+            "updated) VALUES (?,?,?,?,?,?,?,?)",
+            (ts, decision, host, subject, finding, action, canonical_json(params), ts))
+        return int(cur.lastrowid or 0)
+
+    def approvals(self, status: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+        cur = self.db.execute(f"SELECT * FROM approvals {where} ORDER BY id", args)
+        rows = _rows(cur)
+        for r in rows:
+            r["params"] = json.loads(r["params"])
+        return rows
+
+    def set_approval(self, approval_id: int, status: str, ts: float, note: str = "") -> bool:
+        """Move a queued action to ``status``; False when no such entry is open."""
+        cur = self.db.execute(
+            "UPDATE approvals SET status = ?, updated = ?, note = ? "
+            "WHERE id = ? AND status IN ('pending', 'approved')",
+            (status, ts, note, approval_id))
+        return cur.rowcount == 1
 
     def record_deployment(self, *, host: str, stack: str, service: str, pattern: str,
                           spec_digest: str, ok: bool, detail: dict[str, Any] | None = None,
@@ -425,6 +532,19 @@ class Store:
             (limit,),
         )
         return _rows(cur)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def decision_hash(rowid: int, values: Mapping[str, Any], prev_hash: str) -> str:
+    """The chain link of one decision row: sha256 over the previous link, the id and
+    every field in ``DECISION_FIELDS`` order (``detail`` as its stored JSON text)."""
+    import hashlib
+
+    body = canonical_json([prev_hash, rowid, *(values[f] for f in DECISION_FIELDS)])
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _statements(script: str) -> Iterator[str]:

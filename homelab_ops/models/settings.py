@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,6 +47,44 @@ class Thresholds(Strict):
         return self.disk_crit_pct_by_mount.get(mountpoint, self.disk_crit_pct)
 
 
+Minutes = Annotated[float, Field(ge=0)]
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class LoopSettings(Strict):
+    """The autonomous cycle's gates and detectors (``[loop]`` in the settings file)."""
+
+    # no second action of one type on one service within this many minutes
+    cooldown_minutes: dict[str, Minutes] = Field(default_factory=lambda: {
+        "restart": 30, "restart-leaking": 60, "free-disk": 360,
+        "rotate-snapshots": 720, "redeploy": 60})
+    # no second action of any type on one service within this many minutes
+    service_cooldown_minutes: Minutes = 10
+    # restarts of one service allowed in restart_budget_hours, then escalate to the queue
+    restart_budget: Annotated[int, Field(ge=1)] = 3
+    restart_budget_hours: Annotated[float, Field(gt=0)] = 24
+    # consecutive failed actions that open the circuit breaker (until `ops resume`)
+    breaker_failures: Annotated[int, Field(ge=1)] = 3
+    # consecutive unhealthy observations before an unhealthy container is acted on
+    unhealthy_observations: Annotated[int, Field(ge=1)] = 2
+    # act on a leak predicted to reach the memory limit within this many hours
+    leak_horizon_hours: Annotated[float, Field(gt=0)] = 24
+    # act on a disk predicted to cross its critical threshold within this many days
+    disk_horizon_days: Annotated[float, Field(gt=0)] = 3
+    # act only inside these local-time windows ("HH:MM-HH:MM"); empty: any time
+    maintenance_windows: tuple[Annotated[str, Field(pattern=HHMM)], ...] = ()
+    # run an action when no pre-action snapshot can cover the service's data
+    act_without_snapshot: bool = False
+    # what a finding on a protected service becomes: an alert, or a queued action
+    protected_action: Literal["alert", "queue"] = "alert"
+    # stack patterns whose services count as medium risk at least (data they own)
+    medium_risk_patterns: tuple[str, ...] = ("database", "app-database")
+    # reuse an observation younger than this instead of probing again
+    fresh_observation_seconds: Annotated[float, Field(ge=0)] = 120
+    # do not repeat the same alert within this many hours
+    renotify_hours: Annotated[float, Field(ge=0)] = 24
+
+
 class Settings(Strict):
     """Everything the agent reads from its settings file."""
 
@@ -55,6 +93,7 @@ class Settings(Strict):
     inventory: Path | None = None
     protected_services: tuple[ServiceName, ...] = ("traefik", "authelia")
     thresholds: Thresholds = Thresholds()
+    loop: LoopSettings = LoopSettings()
 
     @property
     def lab_dir(self) -> Path:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from homelab_ops.loop.log import append
+from homelab_ops.models.decision import Decision
 from homelab_ops.models.observation import (
     BtrfsUsage,
     ContainerObs,
@@ -145,9 +147,9 @@ def test_records_answer_honestly_when_empty_and_when_present(store) -> None:
     now = T0.timestamp()
     store.record_backup("nas", "photos", "backup", True, {"snapshot": "photos.1"}, ts=now - 7200)
     store.record_backup("nas", "photos", "backup", False, {}, ts=now - 60)
-    store.record_decision(host="nas", subject="jellyfin", finding="unhealthy",
-                          action="restart", verdict="executed", confidence=0.95, risk="low",
-                          reason="healthcheck failing", ts=now - 300)
+    append(store, Decision(ts=now - 300, cycle="c1", host="nas", subject="jellyfin",
+                           finding="unhealthy", action="restart", verdict="executed",
+                           confidence=0.95, risk="low", reason="healthcheck failing"))
     store.record_deployment(host="nas", stack="media", service="jellyfin", pattern="media",
                             spec_digest="abc", ok=True, ts=now - 900)
     backup = _ask(store, "last backup?", T0 + timedelta(minutes=2))  # past the short TTL

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from homelab_ops.events import derive_events
-from homelab_ops.health import WEIGHTS, Finding, backup_findings, score
+from homelab_ops.health import WEIGHTS, backup_findings, score
+from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import (
     ContainerObs,
     FilesystemObs,
@@ -104,7 +105,7 @@ def test_score_reasons_and_caps() -> None:
 
 
 def test_extra_reasons_feed_the_score() -> None:
-    extra = [Finding("backup_stale", "photos", "no backup for 3 days")]
+    extra = [Finding(code="backup_stale", subject="photos", message="no backup for 3 days")]
     assert score(obs(), Thresholds(), extra).score == 85
 
 

@@ -1,0 +1,1 @@
+"""The autonomous cycle: detect, decide, act under gates, and log every decision."""

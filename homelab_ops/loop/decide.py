@@ -1,0 +1,218 @@
+"""DECIDE: for each finding, the playbook, its confidence and risk, the decision
+matrix, and every gate's verdict. Pure functions over plain data.
+
+Confidence = how clear the evidence is (the finding's ``clarity``) x how reliable the
+playbook has been for this kind of finding (LEARN): a Beta posterior over the
+outcomes in the decision log with a prior of 29 successes and 1 failure, so a new
+install trusts a playbook at 0.97, each failure costs a few points and repeated
+failures push it below the execute line until successes bring it back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from homelab_ops.loop import controls
+from homelab_ops.loop import log as decision_log
+from homelab_ops.loop.detect import PATTERN_LABEL, SERVICE_LABEL
+from homelab_ops.models.decision import Decision, GateResult, Planned, Risk, Verdict
+from homelab_ops.models.finding import Finding
+from homelab_ops.models.observation import Observation
+from homelab_ops.models.settings import Settings
+
+PRIOR_SUCCESS, PRIOR_FAILURE = 29.0, 1.0
+LEARN_WINDOW_S = 90 * 86400
+RISKS: tuple[Risk, ...] = ("low", "medium", "high")
+
+
+class PlaybookLike(Protocol):
+    name: str
+    risk: Risk
+    handles: tuple[str, ...]
+
+
+class Situation(BaseModel):
+    """Everything the gates read, taken once per cycle."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    now: float
+    settings: Settings
+    control: controls.ControlState
+    log: list[Decision]
+    tallies: dict[tuple[str, str], tuple[int, int]]
+    pending: dict[tuple[str, str, str], int] = {}  # finding key -> open approval id
+
+
+def tallies(log: Iterable[Decision], now: float) -> dict[tuple[str, str], tuple[int, int]]:
+    """(finding kind, playbook) -> (successes, failures) over the learning window."""
+    out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for d, result in decision_log.acted(log):
+        if result is None or d.ts < now - LEARN_WINDOW_S or result.outcome not in (
+                "success", "failed"):
+            continue
+        out[(d.finding, d.action)][result.outcome == "failed"] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def reliability(successes: int, failures: int) -> float:
+    return (successes + PRIOR_SUCCESS) / (successes + failures + PRIOR_SUCCESS + PRIOR_FAILURE)
+
+
+def confidence(finding: Finding, record: tuple[int, int]) -> float:
+    return round(finding.clarity * reliability(*record), 4)
+
+
+def service_risk(playbook_risk: Risk, labels: Mapping[str, str], settings: Settings) -> Risk:
+    """The playbook's risk, raised to medium for services that own a database."""
+    floor: Risk = "medium" if labels.get(PATTERN_LABEL) in \
+        settings.loop.medium_risk_patterns else "low"
+    return max(playbook_risk, floor, key=RISKS.index)
+
+
+def matrix(conf: float, risk: Risk) -> Verdict:
+    """The decision matrix, exactly: > 90 % and low risk -> execute; > 80 % and medium
+    risk -> notify, then execute; > 70 % any risk -> queue; otherwise alert."""
+    if conf > 0.9 and risk == "low":
+        return "executed"
+    if conf > 0.8 and risk == "medium":
+        return "notified"
+    if conf > 0.7:
+        return "queued"
+    return "alerted"
+
+
+def choose_playbook(finding: Finding, playbooks: Mapping[str, PlaybookLike]
+                    ) -> PlaybookLike | None:
+    """The playbook that handles this kind of finding; a disk that holds backup copies
+    is relieved by rotating them early, any other by freeing space."""
+    fits = [p for p in playbooks.values() if finding.code in p.handles]
+    if finding.code == "disk_full":
+        want = "rotate-snapshots" if finding.evidence.get("backup_target") else "free-disk"
+        fits = [p for p in fits if p.name == want] or fits
+    return fits[0] if fits else None
+
+
+def is_protected(finding: Finding, obs: Observation | None, names: Sequence[str]) -> bool:
+    """Protected by its container name, its stack service name or its image's name
+    (``traefik`` protects docker.io/library/traefik:v3.1 whatever it is called)."""
+    c = obs.container(finding.subject) if obs else None
+    known = {finding.subject}
+    if c is not None:
+        known |= {c.labels.get(SERVICE_LABEL, ""), _image_name(c.image)}
+    return bool(known & set(names))
+
+
+def plan(finding: Finding, obs: Observation | None, playbooks: Mapping[str, PlaybookLike],
+         sit: Situation) -> Planned:
+    """One finding's decision with every gate's verdict recorded."""
+    pb = choose_playbook(finding, playbooks)
+    if pb is None:
+        return Planned(finding=finding, playbook=None, confidence=finding.clarity,
+                       risk="low", matrix="alerted", verdict="alerted",
+                       reason=f"no playbook handles {finding.code}: a person must look")
+    c = obs.container(finding.subject) if obs else None
+    labels = c.labels if c else {}
+    conf = confidence(finding, sit.tallies.get((finding.code, pb.name), (0, 0)))
+    risk = service_risk(pb.risk, labels, sit.settings)
+    by_matrix = matrix(conf, risk)
+    gates = _gates(finding, obs, pb.name, sit)
+    verdict, reason = _verdict(by_matrix, gates, conf, risk, sit.settings)
+    return Planned(finding=finding, playbook=pb.name, params=params_for(finding, labels),
+                   confidence=conf, risk=risk, matrix=by_matrix, verdict=verdict,
+                   gates=gates, reason=reason)
+
+
+def plan_approved(approval: Mapping[str, Any], finding: Finding | None,
+                  sit: Situation) -> Planned | None:
+    """A person approved it: run it now if its finding still holds (the matrix,
+    protection, cooldowns and budget were the person's call; pause, stop and the
+    breaker still hold it back). None when the finding went away."""
+    if finding is None:
+        return None
+    halted = sit.control.halted
+    gate = GateResult(gate="halted", ok=halted is None, detail=halted or "running")
+    return Planned(finding=finding, playbook=approval["action"],
+                   params=dict(approval["params"]), confidence=1.0, risk="low",
+                   matrix="executed", verdict="executed" if halted is None else "skipped",
+                   gates=[GateResult(gate="approved", ok=True,
+                                     detail=f"approved as #{approval['id']}"), gate],
+                   reason=f"approved by a person (#{approval['id']})" if halted is None
+                   else f"approved (#{approval['id']}) but the loop is {halted}",
+                   approval=approval["id"])
+
+
+def params_for(finding: Finding, labels: Mapping[str, str]) -> dict[str, Any]:
+    if finding.code == "disk_full":
+        return {"mountpoint": finding.subject}
+    params: dict[str, Any] = {"service": finding.subject}
+    if finding.code == "drift" and finding.evidence.get("stack_file"):
+        params["stack"] = finding.evidence["stack_file"]
+    return params
+
+
+def _gates(finding: Finding, obs: Observation | None, playbook: str,
+           sit: Situation) -> list[GateResult]:
+    s, host = sit.settings, finding.host
+    prot = is_protected(finding, obs, s.protected_services)
+    halted = sit.control.halted
+    window = controls.in_window(s.loop.maintenance_windows, sit.now)
+    cool = controls.cooldown(sit.log, host, finding.subject, playbook, sit.now, s.loop)
+    gates = [
+        GateResult(gate="protected", ok=not prot,
+                   detail="protected service: never acted on automatically" if prot
+                   else "not protected"),
+        GateResult(gate="halted", ok=halted is None, detail=_halted(sit.control)),
+        GateResult(gate="window", ok=window, detail="inside a maintenance window" if window
+                   else f"outside the maintenance windows {', '.join(s.loop.maintenance_windows)}"),
+        GateResult(gate="cooldown", ok=cool.until is None, detail=cool.why or "no cooldown"),
+    ]
+    if playbook in controls.RESTARTS:
+        used = controls.restarts_in_budget(sit.log, host, finding.subject, sit.now, s.loop)
+        gates.append(GateResult(
+            gate="budget", ok=used < s.loop.restart_budget,
+            detail=f"{used} of {s.loop.restart_budget} restarts used in "
+                   f"{s.loop.restart_budget_hours:g} h"))
+    return gates
+
+
+def _verdict(by_matrix: Verdict, gates: Sequence[GateResult], conf: float, risk: Risk,
+             settings: Settings) -> tuple[Verdict, str]:
+    failed = {g.gate: g for g in gates if not g.ok}
+    why = f"confidence {conf:.0%}, {risk} risk"
+    if "protected" in failed:
+        verdict: Verdict = "queued" if settings.loop.protected_action == "queue" else "alerted"
+        return verdict, f"protected service ({why}): {verdict} instead of acting"
+    if by_matrix in ("queued", "alerted"):
+        return by_matrix, f"{why}: the matrix says {_words[by_matrix]}"
+    for gate in ("halted", "window", "cooldown"):
+        if gate in failed:
+            return "skipped", f"{why}, but {failed[gate].detail}"
+    if "budget" in failed:
+        return "queued", f"restart budget spent ({failed['budget'].detail}): escalated"
+    return by_matrix, f"{why}: the matrix says {_words[by_matrix]}"
+
+
+_words = {"executed": "execute", "notified": "notify, then execute",
+          "queued": "queue for approval", "alerted": "alert only"}
+
+
+def _halted(state: controls.ControlState) -> str:
+    if state.stopped:
+        return "the loop is stopped (`homelab-ops ops resume` to go on)"
+    if state.breaker_open:
+        return (f"the circuit breaker is open after {state.consecutive_failures} failed "
+                "actions in a row (`homelab-ops ops resume` to close it)")
+    if state.paused:
+        return "the loop is paused (`homelab-ops ops resume` to go on)"
+    return "running"
+
+
+def _image_name(image: str) -> str:
+    """docker.io/library/traefik:v3.1 -> traefik."""
+    last = image.rsplit("/", 1)[-1]
+    return last.split("@", 1)[0].split(":", 1)[0]

@@ -1,0 +1,70 @@
+"""What the cycle tells a person, through the notifier: one message before it acts on
+"notify, then execute" decisions, and one digest at the end (alerts, approvals
+waiting, failed actions, the breaker). The same alert is not repeated within
+``renotify_hours``. A failing notifier never stops the cycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homelab_ops.loop.decide import Situation
+from homelab_ops.models.decision import ActionRecord, Planned
+from homelab_ops.models.settings import Settings
+from homelab_ops.store import Store
+
+
+class Notices:
+    def __init__(self, store: Store, settings: Settings, sit: Situation) -> None:
+        self.store, self.settings, self.sit = store, settings, sit
+        self.lines: list[str] = []
+        self.level = "info"
+        self.sent: list[dict[str, Any]] = []
+
+    def before(self, planned: list[Planned]) -> None:
+        """Announce the decisions the matrix says to notify about before running."""
+        ahead = [p for p in planned if p.verdict == "notified"]
+        if ahead:
+            self._send("homelab-ops is about to act", [
+                f"{p.finding.host}: {p.playbook} {p.finding.subject} — {p.finding.message} "
+                f"({p.reason})" for p in ahead], "warning")
+
+    def decided(self, p: Planned) -> bool:
+        """Collect an alert or approval request unless it was sent recently; True when
+        it will be sent (recorded with the decision, so the next cycle knows)."""
+        if p.verdict not in ("alerted", "queued") or self._recent(p):
+            return False
+        what = "needs approval" if p.verdict == "queued" else "alert"
+        self.lines.append(f"{what}: {p.finding.host}: {p.finding.message} ({p.reason})")
+        self.level = "warning" if self.level == "info" else self.level
+        return True
+
+    def acted(self, p: Planned, record: ActionRecord) -> None:
+        if record.outcome == "failed":
+            self.lines.append(f"FAILED: {p.finding.host}: {p.playbook} {p.finding.subject}: "
+                              f"{record.error}")
+            self.level = "failure"
+        elif p.verdict == "notified":
+            self.lines.append(f"done: {p.finding.host}: {p.playbook} {p.finding.subject}")
+
+    def breaker(self, why: str) -> None:
+        self.lines.append(why)
+        self.level = "failure"
+
+    def send(self) -> list[dict[str, Any]]:
+        if self.lines:
+            self._send(f"homelab-ops: {len(self.lines)} thing(s) from the cycle",
+                       self.lines, self.level)
+        return self.sent
+
+    def _recent(self, p: Planned) -> bool:
+        window = self.settings.loop.renotify_hours * 3600
+        return any(d.detail.get("notify") and (d.host, d.finding, d.subject) == p.finding.key
+                   and d.ts >= self.sit.now - window for d in self.sit.log)
+
+    def _send(self, title: str, lines: list[str], level: str) -> None:
+        from homelab_ops.loop.notify import notify
+
+        if not self.settings.notifications.urls:
+            return
+        result = notify(self.settings, title, "\n".join(lines), level)
+        self.sent.append({"title": title, "lines": len(lines), **result.model_dump()})

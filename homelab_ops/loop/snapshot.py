@@ -1,0 +1,72 @@
+"""The pre-action snapshot: before any action, a read-only BTRFS snapshot (tag
+``pre-action``, with the tag's own retention) of every configured subvolume that holds
+the affected service's data, taken by the backup component under its lock.
+
+No snapshot, no action: when no configured subvolume holds the data, or the snapshot
+fails, the action is refused unless settings allow acting without one."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from homelab_ops.errors import HomelabError
+
+TAG = "pre-action"
+
+
+class Snapshot(BaseModel):
+    ok: bool
+    names: list[str] = Field(default_factory=list)  # pool/subvolume -> snapshot taken
+    covered: list[str] = Field(default_factory=list)  # the subvolumes it covers
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def covering(layouts: Sequence[Any], paths: Sequence[str]) -> list[Any]:
+    """The volume layouts whose subvolume holds one of ``paths`` (or lies under one of
+    them, for a whole mountpoint)."""
+    def within(child: str, parent: str) -> bool:
+        child, parent = posixpath.normpath(child), posixpath.normpath(parent)
+        return child == parent or child.startswith(parent.rstrip("/") + "/")
+
+    return [lay for lay in layouts
+            if any(within(p, lay.source) or within(lay.source, p) for p in paths)]
+
+
+def take(store, state_dir: Path, host: str, data: Mapping[str, Any],
+         paths: Sequence[str], now: datetime) -> Snapshot:
+    """Snapshot the subvolumes holding ``paths`` on ``host``; never raises."""
+    from homelab_ops.backup.lock import backup_lock
+    from homelab_ops.backup.runner import host_layouts, run_backup
+
+    try:
+        config, layouts = host_layouts(host, dict(data))
+    except HomelabError as exc:
+        return Snapshot(ok=False, error=f"backup settings of {host}: {exc}")
+    chosen = covering(layouts, paths)
+    if not chosen:
+        where = ", ".join(paths) or "no mounts"
+        return Snapshot(ok=False, error=f"no configured backup subvolume holds its data "
+                                        f"({where})")
+    keys = [f"{lay.volume.pool}/{lay.base}" for lay in chosen]
+    volumes = [lay.volume.model_dump(mode="json") for lay in chosen]
+    backup = {**config.model_dump(mode="json", exclude_none=True), "volumes": volumes}
+    try:
+        with backup_lock(state_dir):
+            report = run_backup([(host, {**data, "backup": backup})], store, now=now,
+                                tag=TAG)
+    except HomelabError as exc:
+        return Snapshot(ok=False, covered=keys, error=str(exc))
+    result = report["hosts"].get(host, {})
+    rows = result.get("volumes", {})
+    names = [f"{k}:{rows[k]['snapshot']}" for k in keys if rows.get(k, {}).get("snapshot")]
+    if not result.get("ok") or len(names) != len(keys):
+        return Snapshot(ok=False, names=names, covered=keys,
+                        error=result.get("error") or "the snapshot was not taken")
+    return Snapshot(ok=True, names=names, covered=keys)

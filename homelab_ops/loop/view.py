@@ -1,0 +1,91 @@
+"""Text a person reads about the loop: the cycle report, decisions, controls, queue.
+Pure functions from data to lines, so the CLI only echoes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from homelab_ops.models.decision import CycleReport
+
+
+def cycle(r: CycleReport) -> list[str]:
+    if r.skipped:
+        return [f"cycle not run: {r.skipped}; nothing was done"]
+    mode = " (dry run: nothing changed on any host)" if r.dry_run else ""
+    lines = [f"cycle {r.cycle}{mode}", "observed:"]
+    for host, h in r.hosts.items():
+        state = (f"{h['containers']} containers, health {h['score']}" if h["reachable"]
+                 else "unreachable")
+        lines.append(f"  {host}: {state} (observed {h['observed'][11:19]})")
+    for d in r.interrupted:
+        lines.append(f"interrupted: decision #{d} never finished (an earlier cycle died "
+                     "during it); its finding is judged again below")
+    if not r.planned:
+        lines.append("decided: nothing to do — no findings")
+    else:
+        lines.append("decided:")
+    for p in r.planned:
+        f = p.finding
+        act = p.playbook or "no playbook"
+        lines.append(f"  {p.verdict.upper():9} {f.host}: {f.message} -> {act} "
+                     f"(confidence {p.confidence:.0%}, {p.risk} risk)")
+        lines.append(f"            why: {p.reason}")
+        held = [g for g in p.gates if not g.ok]
+        if held:
+            lines.append("            gates: " + "; ".join(f"{g.gate}: {g.detail}"
+                                                          for g in held))
+    if r.actions:
+        lines.append("done:")
+    for a in r.actions:
+        snap = f", snapshot {a.snapshot}" if a.snapshot else ""
+        err = f": {a.error}" if a.error else ""
+        detail = "".join(f", {k} {v}" for k, v in a.detail.items() if k == "bytes_freed")
+        lines.append(f"  {a.outcome.upper():9} {a.host}: {a.playbook} {a.target}{snap}"
+                     f"{detail}{err}")
+    if r.halted:
+        lines.append(f"halted: {r.halted}")
+    for n in r.notifications:
+        lines.append(f"notified: {n['title']}")
+    lines.append("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.phases.items()))
+    return lines
+
+
+def decisions(rows: Iterable[dict[str, Any]]) -> list[str]:
+    lines = []
+    for d in rows:
+        outcome = f" -> {d['outcome']}" if d.get("outcome") else ""
+        lines.append(f"#{d['id']} {_ts(d['ts'])} {d['verdict']:9} {d['host']}: "
+                     f"{d['action']} {d['subject']} ({d['finding']}, {d['confidence']:.0%}, "
+                     f"{d['risk']} risk){outcome}")
+        lines.append(f"    {d['reason']}")
+    return lines or ["no decisions match"]
+
+
+def controls(state: dict[str, Any]) -> list[str]:
+    c = state["control"]
+    mode = ("stopped" if c["stopped"] else "paused" if c["paused"] else "running")
+    lines = [f"loop: {mode}" + (f" since {_ts(c['since'])} ({c['reason']})"
+                                if c["since"] else "")]
+    breaker = "OPEN" if c["breaker_open"] else "closed"
+    lines.append(f"circuit breaker: {breaker} ({c['consecutive_failures']} failed actions "
+                 f"in a row, opens at {state['breaker_failures']})")
+    for row in state["cooldowns"]:
+        lines.append(f"cooldown: {row['host']}: {row['why']}")
+    for row in state["budgets"]:
+        lines.append(f"restart budget: {row['host']}: {row['service']}: {row['used']} of "
+                     f"{row['budget']} used")
+    lines.append(f"approvals waiting: {state['pending']}")
+    return lines
+
+
+def queue(rows: Iterable[dict[str, Any]]) -> list[str]:
+    lines = [f"#{a['id']} {_ts(a['ts'])} {a['status']:8} {a['host']}: {a['action']} "
+             f"{a['subject']} ({a['finding']})" + (f" — {a['note']}" if a["note"] else "")
+             for a in rows]
+    return lines or ["the approval queue is empty"]
+
+
+def _ts(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")

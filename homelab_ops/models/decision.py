@@ -1,0 +1,102 @@
+"""One entry of the decision log, and the report of one cycle.
+
+The log is append-only: a decision is written before its action runs and the outcome
+is appended later as its own entry pointing back (``ref``), so an interrupted cycle
+leaves a decision without an outcome, never a half-updated row."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from homelab_ops.models.finding import Finding
+
+Risk = Literal["low", "medium", "high"]
+# executed: run automatically; notified: notify, then run; queued: waits for a person;
+# alerted: a person is told, nothing runs; refused: a gate said no (protected, no
+# snapshot); skipped: not now (paused, stopped, breaker open, cooldown, window);
+# dropped: a queued action whose finding went away; control: pause/stop/resume/breaker
+Verdict = Literal["executed", "notified", "queued", "alerted", "refused", "skipped",
+                  "dropped", "control"]
+# what became of an action: success, failed (ran or verified badly), interrupted (the
+# cycle died during it), dry-run (decided only)
+Outcome = Literal["success", "failed", "interrupted", "dry-run"]
+ACTING: frozenset[str] = frozenset({"executed", "notified"})
+
+
+class GateResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    gate: str  # protected, paused, stopped, breaker, window, cooldown, budget, snapshot
+    ok: bool
+    detail: str = ""
+
+
+class Decision(BaseModel):
+    """A row of the decision log (a decision, an outcome or a control entry)."""
+
+    id: int | None = None
+    ts: float
+    cycle: str
+    host: str = ""
+    subject: str = ""
+    finding: str = ""
+    action: str = "none"  # a playbook name, or none / pause / resume / stop / breaker
+    verdict: Verdict
+    confidence: float = 0.0
+    risk: str = "-"
+    reason: str
+    outcome: Outcome | None = None
+    ref: int | None = None  # the decision an outcome entry completes
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def acts(self) -> bool:
+        return self.verdict in ACTING
+
+
+class Planned(BaseModel):
+    """What the decider made of one finding, before anything ran."""
+
+    finding: Finding
+    playbook: str | None
+    params: dict[str, Any] = Field(default_factory=dict)
+    confidence: float
+    risk: Risk
+    matrix: Verdict  # what the matrix alone says
+    verdict: Verdict  # after the gates
+    gates: list[GateResult] = Field(default_factory=list)
+    reason: str
+    approval: int | None = None  # the queue entry this runs for
+
+
+class ActionRecord(BaseModel):
+    """What ACT did for one planned action."""
+
+    decision: int
+    playbook: str
+    host: str
+    target: str
+    snapshot: str | None = None
+    outcome: Outcome
+    error: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    seconds: dict[str, float] = Field(default_factory=dict)
+
+
+class CycleReport(BaseModel):
+    """The whole cycle: what was observed, decided and done, and how long each took."""
+
+    cycle: str
+    started: float
+    dry_run: bool = False
+    hosts: dict[str, dict[str, Any]] = Field(default_factory=dict)  # host -> summary
+    findings: list[Finding] = Field(default_factory=list)
+    planned: list[Planned] = Field(default_factory=list)
+    actions: list[ActionRecord] = Field(default_factory=list)
+    interrupted: list[int] = Field(default_factory=list)  # decisions found unfinished
+    notifications: list[dict[str, Any]] = Field(default_factory=list)
+    phases: dict[str, float] = Field(default_factory=dict)  # phase -> seconds
+    halted: str | None = None  # why the cycle stopped early
+    skipped: str | None = None  # why the cycle did nothing at all (lock held)
