@@ -33,6 +33,17 @@ class Actor:
     observations: dict[str, Observation]
     dry_run: bool = False
     clock: Callable[[], float] = time.time
+    # the playbook runner (``run_playbook`` and ``verify``) and the snapshot taker;
+    # None means the real ones (property tests pass recording stand-ins)
+    runner: Any = None
+    snapshotter: Callable[[Actor, Planned], snapshot.Snapshot] | None = None
+
+    def playbooks(self) -> Any:
+        if self.runner is None:
+            from homelab_ops.loop import playbooks
+
+            self.runner = playbooks
+        return self.runner
 
     def control(self) -> controls.ControlState:
         """Read fresh: `ops stop` from another process applies before the next action."""
@@ -64,8 +75,7 @@ class Actor:
 
 def act(actor: Actor, p: Planned) -> ActionRecord | None:
     """Run one acting decision. Returns None when a gate held it back (recorded)."""
-    from homelab_ops.loop import playbooks
-
+    playbooks = actor.playbooks()
     assert p.playbook is not None
     f, started = p.finding, time.monotonic()
     halted = actor.control().halted
@@ -73,7 +83,7 @@ def act(actor: Actor, p: Planned) -> ActionRecord | None:
         actor.record(p, "skipped", f"not run: the loop is {halted}",
                      [GateResult(gate="halted", ok=False, detail=halted)])
         return None
-    snap = _snapshot(actor, p)
+    snap = (actor.snapshotter or _snapshot)(actor, p)
     gate = GateResult(gate="snapshot", ok=snap.ok,
                       detail=", ".join(snap.names) if snap.ok else snap.error or "")
     if not snap.ok and not actor.settings.loop.act_without_snapshot:

@@ -78,7 +78,8 @@ def unfinished(log: Iterable[Decision], current_cycle: str) -> list[Decision]:
     """Acting decisions of earlier cycles that never got an outcome: the cycle died."""
     rows = list(log)
     done = {d.ref for d in rows if d.ref is not None}
-    return [d for d in rows if d.acts and d.id not in done and d.cycle != current_cycle]
+    return [d for d in rows if d.acts and d.ref is None and d.id not in done
+            and d.cycle != current_cycle]
 
 
 def outcomes(log: Iterable[Decision]) -> dict[int, Decision]:
@@ -91,7 +92,7 @@ def acted(log: Iterable[Decision]) -> list[tuple[Decision, Decision | None]]:
     rows = list(log)
     done = outcomes(rows)
     return [(d, done.get(d.id)) for d in rows
-            if d.verdict in ACTING and not d.detail.get("dry_run")]
+            if d.verdict in ACTING and d.ref is None and not d.detail.get("dry_run")]
 
 
 def _decision(row: dict[str, Any]) -> Decision:
