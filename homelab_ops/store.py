@@ -481,7 +481,8 @@ class Store:
         cur = self.db.execute(
             "SELECT d.*, o.outcome AS final_outcome FROM decisions d "
             "LEFT JOIN decisions o ON o.ref = d.id "
-            "WHERE d.ts >= ? AND d.ref IS NULL AND d.verdict != 'control' ORDER BY d.ts DESC, d.id DESC LIMIT ?",
+            "WHERE d.ts >= ? AND d.ref IS NULL AND d.verdict != 'control' "
+            "ORDER BY d.ts DESC, d.id DESC LIMIT ?",
             (since, limit))
         rows = _rows(cur)
         for r in rows:

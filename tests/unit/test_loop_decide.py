@@ -200,7 +200,7 @@ controls_seq = st.lists(st.sampled_from(["pause", "stop", "resume"]), max_size=3
 @st.composite
 def situations(draw):
     log: list[Decision] = []
-    for i in range(draw(st.integers(0, 6))):
+    for _ in range(draw(st.integers(0, 6))):
         log += _acted(len(log), draw(names), draw(outcomes),
                       NOW - draw(st.floats(0, 200_000)),
                       draw(st.sampled_from(["restart", "redeploy", "free-disk"])))
