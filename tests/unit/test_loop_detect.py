@@ -1,0 +1,80 @@
+"""The detectors: health.py's findings enriched with history and predictions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from homelab_ops.loop.detect import History, detect
+from homelab_ops.models.observation import ContainerObs, FilesystemObs, Observation
+from homelab_ops.models.prediction import DiskPrediction, LeakPrediction, PredictionReport
+from homelab_ops.models.settings import Settings
+
+T0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
+NONE = PredictionReport(generated_at=T0.timestamp(), disks=[], leaks=[])
+
+
+def _obs(*containers: ContainerObs, ts: datetime = T0, fs=()) -> Observation:
+    return Observation(host="nas", ts=ts, reachable=True, containers=list(containers),
+                       filesystems=list(fs))
+
+
+def _c(name: str, **kw) -> ContainerObs:
+    return ContainerObs(name=name, id=name, image="localhost/app:1",
+                        state=kw.pop("state", "running"), **kw)
+
+
+def test_a_stack_container_that_exited_is_a_clear_finding() -> None:
+    c = _c("home-wiki", state="exited", exit_code=137, labels={"homelab-ops.stack": "home"})
+    [f] = detect(_obs(c), History(), NONE, Settings())
+    assert (f.code, f.subject, f.host, f.clarity) == ("container_down", "home-wiki", "nas", 1.0)
+    assert f.evidence["exit_code"] == 137 and f.evidence["managed"]
+
+
+def test_an_unmanaged_clean_exit_is_doubtful() -> None:
+    [f] = detect(_obs(_c("job", state="exited", exit_code=0)), History(), NONE, Settings())
+    assert f.clarity < 0.7
+
+
+def test_unhealthy_needs_consecutive_observations() -> None:
+    sick = _c("app", health="unhealthy")
+    once = detect(_obs(sick), History(recent=[_obs(sick), _obs(_c("app", health="healthy"))]),
+                  NONE, Settings())
+    assert once == []
+    twice = detect(_obs(sick), History(recent=[_obs(sick), _obs(sick)]), NONE, Settings())
+    assert [f.code for f in twice] == ["unhealthy"]
+    assert twice[0].evidence["unhealthy_observations"] == 2
+
+
+def test_a_crash_loop_is_not_a_plain_down_container() -> None:
+    c = _c("app", state="exited", exit_code=1)
+    found = detect(_obs(c), History(restarts={"app": 5}), NONE, Settings())
+    assert [f.code for f in found] == ["restart_loop"]
+
+
+def test_a_leak_reaching_its_limit_within_the_horizon() -> None:
+    leak = LeakPrediction(host="nas", container="app", status="leak", leak=True,
+                          mb_per_hour=20.0, hours_until_limit=6.0, confidence=0.93,
+                          basis="b")
+    far = leak.model_copy(update={"container": "slow", "hours_until_limit": 300.0})
+    preds = PredictionReport(generated_at=T0.timestamp(), disks=[], leaks=[leak, far])
+    found = detect(_obs(_c("app"), _c("slow")), History(), preds, Settings())
+    assert [(f.code, f.subject, f.clarity) for f in found] == [("memory_leak", "app", 0.93)]
+
+
+def test_disk_predicted_to_fill_and_the_backup_pool() -> None:
+    soon = DiskPrediction(host="nas", mountpoint="/srv/backup", status="fills",
+                          days_until_threshold=1.5, low=1.0, high=2.5, threshold_pct=90,
+                          p_value=0.001, basis="b")
+    later = soon.model_copy(update={"mountpoint": "/data", "days_until_threshold": 40.0})
+    preds = PredictionReport(generated_at=T0.timestamp(), disks=[soon, later], leaks=[])
+    fs = [FilesystemObs(mountpoint="/srv/backup", device="d", fstype="btrfs",
+                        size_bytes=100, used_bytes=50, avail_bytes=50)]
+    [f] = detect(_obs(fs=fs), History(backup_targets=["/srv/backup"]), preds, Settings())
+    assert f.code == "disk_full" and f.evidence["backup_target"] and "1.5 days" in f.message
+
+
+def test_an_unreachable_host_is_one_finding() -> None:
+    obs = Observation(host="nas", ts=T0 + timedelta(minutes=1), reachable=False,
+                      error="no route")
+    [f] = detect(obs, History(), NONE, Settings())
+    assert f.code == "host_unreachable" and "no route" in f.message
