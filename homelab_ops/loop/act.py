@@ -135,8 +135,9 @@ def _snapshot(actor: Actor, p: Planned) -> snapshot.Snapshot:
 
 
 def data_paths(obs: Observation | None, p: Planned) -> list[str]:
-    """Where the affected data lives: the container's mounts, or the mountpoint."""
+    """Where the affected data lives: the container's writable mounts, or the
+    mountpoint."""
     if "mountpoint" in p.params:
         return [p.params["mountpoint"]]
     c = obs.container(p.finding.subject) if obs else None
-    return [m.source for m in c.mounts] if c else []
+    return [m.source for m in c.mounts if m.rw] if c else []

@@ -2,8 +2,10 @@
 ``pre-action``, with the tag's own retention) of every configured subvolume that holds
 the affected service's data, taken by the backup component under its lock.
 
-No snapshot, no action: when no configured subvolume holds the data, or the snapshot
-fails, the action is refused unless settings allow acting without one."""
+The service's data is what it can write: its writable mounts (read-only ones cannot
+change). No snapshot, no action: when a writable mount lies outside every configured
+subvolume, or the snapshot fails, the action is refused unless settings allow acting
+without one."""
 
 from __future__ import annotations
 
@@ -28,15 +30,20 @@ class Snapshot(BaseModel):
     seconds: float = 0.0
 
 
-def covering(layouts: Sequence[Any], paths: Sequence[str]) -> list[Any]:
-    """The volume layouts whose subvolume holds one of ``paths`` (or lies under one of
-    them, for a whole mountpoint)."""
+def cover(layouts: Sequence[Any], paths: Sequence[str]) -> tuple[list[Any], list[str]]:
+    """The volume layouts holding ``paths`` (a path inside a subvolume, or a whole
+    mountpoint around subvolumes), and the paths no configured subvolume holds."""
     def within(child: str, parent: str) -> bool:
         child, parent = posixpath.normpath(child), posixpath.normpath(parent)
         return child == parent or child.startswith(parent.rstrip("/") + "/")
 
-    return [lay for lay in layouts
-            if any(within(p, lay.source) or within(lay.source, p) for p in paths)]
+    chosen, uncovered = [], []
+    for p in paths:
+        holders = [lay for lay in layouts if within(p, lay.source) or within(lay.source, p)]
+        chosen += [lay for lay in holders if lay not in chosen]
+        if not holders:
+            uncovered.append(p)
+    return chosen, uncovered
 
 
 def take(store, state_dir: Path, host: str, data: Mapping[str, Any],
@@ -49,11 +56,12 @@ def take(store, state_dir: Path, host: str, data: Mapping[str, Any],
         config, layouts = host_layouts(host, dict(data))
     except HomelabError as exc:
         return Snapshot(ok=False, error=f"backup settings of {host}: {exc}")
-    chosen = covering(layouts, paths)
-    if not chosen:
-        where = ", ".join(paths) or "no mounts"
-        return Snapshot(ok=False, error=f"no configured backup subvolume holds its data "
-                                        f"({where})")
+    chosen, uncovered = cover(layouts, paths)
+    if not paths or uncovered:
+        where = ", ".join(uncovered) if paths else "it has no writable mounts"
+        return Snapshot(ok=False, error="no configured backup subvolume holds its data "
+                                        f"({where}); settings loop.act_without_snapshot "
+                                        "allows acting without one")
     keys = [f"{lay.volume.pool}/{lay.base}" for lay in chosen]
     volumes = [lay.volume.model_dump(mode="json") for lay in chosen]
     backup = {**config.model_dump(mode="json", exclude_none=True), "volumes": volumes}

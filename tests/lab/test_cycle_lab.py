@@ -1,0 +1,293 @@
+"""The autonomous cycle against real faults on the lab's @local host (podman-run
+backend): real killed containers, real pre-action BTRFS snapshots, a real local
+notification receiver, real concurrent and SIGKILLed cycles.
+
+Each test gets its own subvolume (its containers' data), its own store and its own
+settings, so tests never see each other's decisions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import btrfsutil
+import pytest
+
+from homelab_ops.backup import local
+from homelab_ops.inventory import inventory_from_entries
+from homelab_ops.lab import lab_hosts
+from homelab_ops.lab.podman import podman
+from homelab_ops.loop.cycle import run_cycle
+from homelab_ops.models.settings import load_settings
+from homelab_ops.store import Store
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.lab
+
+
+class Receiver:
+    """A notification endpoint on 127.0.0.1 that keeps every JSON body it gets."""
+
+    def __init__(self) -> None:
+        got = self.got = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/"
+
+
+class Rig:
+    """One test's world: a subvolume for its containers' data, its state directory
+    and settings, an inventory of @local backing that subvolume up."""
+
+    def __init__(self, lab, tmp: Path, **loop) -> None:
+        self.lab, self.tmp = lab, tmp
+        self.tag = uuid.uuid4().hex[:6]
+        self.data = lab.paths.pool_mount("data")
+        self.sub = self.data / f"loop-{self.tag}"
+        btrfsutil.create_subvolume(str(self.sub))
+        self.snapdir = self.data / ".loop" / self.tag
+        self.receiver = Receiver()
+        self.state = tmp / "state"
+        self.state.mkdir()
+        backup = {"volumes": [{"subvolume": self.sub.name, "pool": "data",
+                               "snapshot_dir": f".loop/{self.tag}"}]}
+        data = dict(lab_hosts(lab.paths.root))["@local"]
+        self.entries = [("@local", {**data, "backup": backup})]
+        self.inventory_file = tmp / "inventory.py"
+        self.inventory_file.write_text(f"hosts = {json.dumps(self.entries)!r}\n"
+                                       "import json\nhosts = json.loads(hosts)\n")
+        loop_toml = "".join(f"{k} = {json.dumps(v)}\n" for k, v in loop.items())
+        self.config = tmp / "settings.toml"
+        self.config.write_text(
+            f'protected_services = ["traefik", "authelia", "lp-{self.tag}-proxy"]\n'
+            f'[notifications]\nurls = ["{self.receiver.url}"]\n[loop]\n{loop_toml}')
+        self.names: list[str] = []
+
+    def settings(self):
+        return load_settings(self.config, self.state)
+
+    def container(self, role: str, *cmd: str, health: str = "true", **kw) -> str:
+        name = f"lp-{self.tag}-{role}"
+        (self.sub / role).mkdir(exist_ok=True)
+        podman(self.lab.paths, "run", "-d", "--name", name, "--label",
+               "homelab-ops.stack=looptest", "-v", f"{self.sub / role}:/data",
+               "--health-cmd", health, *kw.get("extra", ()), self.lab.spec.image, *cmd)
+        self.names.append(name)
+        return name
+
+    def kill(self, name: str) -> None:
+        podman(self.lab.paths, "kill", name)
+
+    def state_of(self, name: str) -> str:
+        return podman(self.lab.paths, "inspect", "--format", "{{.State.Status}}",
+                      name).stdout.strip()
+
+    def cycle(self, *args: str):
+        inv = inventory_from_entries(self.entries, self.inventory_file)
+        with Store.open(self.state) as store:
+            return run_cycle(inv, store, self.settings(), **dict(a.split("=") for a in args))
+
+    def cli(self, *args: str, check: bool = True):
+        return run_cli("--state-dir", str(self.state), "--config", str(self.config), *args,
+                       env=self.env(), check=check)
+
+    def cli_cycle_cmd(self) -> list[str]:
+        exe = Path(sys.executable).with_name("homelab-ops")
+        return [str(exe), "--state-dir", str(self.state), "--config", str(self.config),
+                "cycle", "-i", str(self.inventory_file), "--json"]
+
+    def env(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if not k.startswith("CONTAINERS_")}
+
+    def snapshots(self) -> list[str]:
+        return sorted(local.subvolumes(self.snapdir)) if self.snapdir.exists() else []
+
+    def decisions(self) -> list[dict]:
+        with Store.open(self.state) as store:
+            return store.decisions(limit=1000)
+
+    def cleanup(self) -> None:
+        for name in self.names:
+            podman(self.lab.paths, "rm", "-f", "-t", "0", name, check=False)
+        for snap in self.snapshots():
+            btrfsutil.delete_subvolume(str(self.snapdir / snap))
+        btrfsutil.delete_subvolume(str(self.sub))
+        self.receiver.server.shutdown()
+
+
+@pytest.fixture
+def rig(lab, tmp_path: Path, request):
+    marker = request.node.get_closest_marker("loop")
+    r = Rig(lab, tmp_path, **(marker.kwargs if marker else {}))
+    yield r
+    r.cleanup()
+
+
+def _wait_running(rig: Rig, name: str) -> None:
+    for _ in range(50):
+        if rig.state_of(name) == "running":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never ran")
+
+
+def test_a_killed_container_is_restarted_verified_and_snapshotted_first(rig: Rig) -> None:
+    name = rig.container("app")
+    _wait_running(rig, name)
+    rig.kill(name)
+    report = rig.cycle()
+    [p] = [p for p in report.planned if p.finding.subject == name]
+    assert (p.finding.code, p.playbook, p.verdict) == ("container_down", "restart", "executed")
+    [a] = report.actions
+    assert a.outcome == "success", a
+    assert rig.state_of(name) == "running"
+    [snap] = rig.snapshots()
+    assert snap.endswith("_pre-action") and btrfsutil.get_subvolume_read_only(
+        str(rig.snapdir / snap))
+    assert snap in (a.snapshot or "")
+    [d] = [d for d in rig.decisions() if d["subject"] == name]
+    assert d["outcome"] == "success" and d["detail"]["snapshot"]
+    gates = {g["gate"]: g["ok"] for g in d["detail"]["gates"]}
+    assert gates == {"protected": True, "halted": True, "window": True, "cooldown": True,
+                     "budget": True, "snapshot": True}
+    # the second cycle acts on nothing new
+    again = rig.cycle()
+    assert not again.actions and not [p for p in again.planned if p.finding.subject == name]
+    assert rig.cli("decisions", "verify").returncode == 0
+    # and a hand-edited row is named
+    db = sqlite3.connect(rig.state / "state.db")
+    db.execute("DROP TRIGGER decisions_no_update")
+    db.execute("UPDATE decisions SET reason = 'nothing happened' WHERE id = 1")
+    db.commit()
+    db.close()
+    bad = rig.cli("decisions", "verify", check=False)
+    assert bad.returncode == 1 and "row 1" in bad.stdout
+
+
+def test_a_protected_service_is_alerted_never_restarted(rig: Rig) -> None:
+    name = rig.container("proxy")
+    _wait_running(rig, name)
+    rig.kill(name)
+    report = rig.cycle()
+    [p] = [p for p in report.planned if p.finding.subject == name]
+    assert p.verdict == "alerted" and "protected" in p.reason
+    assert not report.actions and rig.state_of(name) == "exited"
+    assert rig.snapshots() == []  # nothing acted, nothing snapshotted
+    assert any(name in json.dumps(m) for m in rig.receiver.got), rig.receiver.got
+    sent = len(rig.receiver.got)
+    rig.cycle()  # still down: the same alert is not sent again within renotify_hours
+    assert len(rig.receiver.got) == sent and rig.state_of(name) == "exited"
+
+
+@pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=99)
+def test_three_failed_remediations_trip_the_breaker_until_resume(rig: Rig) -> None:
+    # containers whose command fails at once: a restart never makes them healthy
+    names = [rig.container(f"bad{i}", "sh", "-c", "exit 3") for i in range(3)]
+    time.sleep(1)
+    report = rig.cycle()
+    failed = [a for a in report.actions if a.outcome == "failed"]
+    assert len(failed) == 3 and report.halted and "breaker" in report.halted
+    status = json.loads(rig.cli("ops", "status", "--json").stdout)
+    assert status["control"]["breaker_open"]
+    nxt = rig.cycle()
+    assert not nxt.actions and all(p.verdict != "executed" or p.playbook is None
+                                   for p in nxt.planned)
+    rig.cli("ops", "resume")
+    status = json.loads(rig.cli("ops", "status", "--json").stdout)
+    assert not status["control"]["breaker_open"]
+    assert all(rig.state_of(n) == "exited" for n in names)
+
+
+@pytest.mark.loop(cooldown_minutes={"restart": 30})
+def test_cooldown_then_the_budget_escalates_to_the_queue(rig: Rig) -> None:
+    name = rig.container("flaky")
+    _wait_running(rig, name)
+    rig.kill(name)
+    assert [a.outcome for a in rig.cycle().actions] == ["success"]
+    rig.kill(name)
+    second = rig.cycle()
+    [p] = [p for p in second.planned if p.finding.subject == name]
+    assert p.verdict == "skipped" and "cooldown" in p.reason
+    assert not second.actions and rig.state_of(name) == "exited"
+
+
+@pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=2)
+def test_the_restart_budget_escalates_to_the_queue_and_approval_runs_it(rig: Rig) -> None:
+    name = rig.container("flaky")
+    _wait_running(rig, name)
+    for _ in range(2):
+        rig.kill(name)
+        assert [a.outcome for a in rig.cycle().actions] == ["success"]
+    rig.kill(name)
+    third = rig.cycle()
+    [p] = [p for p in third.planned if p.finding.subject == name]
+    assert p.verdict == "queued" and "budget" in p.reason and not third.actions
+    [q] = json.loads(rig.cli("queue", "list", "--json").stdout)
+    rig.cli("queue", "approve", str(q["id"]))
+    fourth = rig.cycle()
+    assert [a.outcome for a in fourth.actions] == ["success"]
+    assert rig.state_of(name) == "running"
+    assert json.loads(rig.cli("queue", "list", "--json").stdout) == []
+
+
+def test_two_cycles_at_the_same_moment_only_one_acts(rig: Rig) -> None:
+    name = rig.container("app")
+    _wait_running(rig, name)
+    rig.kill(name)
+    procs = [subprocess.Popen(rig.cli_cycle_cmd(), env=rig.env(), stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert sorted(bool(o["skipped"]) for o in outs) == [False, True]
+    assert sum(len(o["actions"]) for o in outs) == 1
+    assert "another cycle is running" in next(o["skipped"] for o in outs if o["skipped"])
+
+
+def test_a_cycle_killed_during_act_is_reported_and_not_repeated(rig: Rig) -> None:
+    # a healthcheck that only passes after a while keeps the restart's verification busy
+    name = rig.container("slow", "sh", "-c", "sleep 8; touch /tmp/ok; exec httpd -f -p 80",
+                         health="test -f /tmp/ok",
+                         extra=("--health-start-period", "60s"))
+    time.sleep(10)
+    rig.kill(name)
+    proc = subprocess.Popen(rig.cli_cycle_cmd(), env=rig.env(), stdout=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        rows = rig.decisions() if (rig.state / "state.db").exists() else []
+        if any(r["subject"] == name and r["verdict"] == "executed" for r in rows):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError("the cycle never decided to act")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    was_running = rig.state_of(name) == "running"  # did the restart get out before the kill?
+    nxt = rig.cycle()
+    assert len(nxt.interrupted) == 1
+    first, *redone = [d for d in sorted(rig.decisions(), key=lambda d: d["id"])
+                      if d["subject"] == name and d["verdict"] == "executed"]
+    assert first["outcome"] == "interrupted"
+    # acted on again only if the finding still held
+    assert len(redone) == (0 if was_running else 1)
+    assert rig.state_of(name) == "running"
+    assert rig.cli("decisions", "verify").returncode == 0
