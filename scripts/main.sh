@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set everything up, build the sandbox lab and run one full cycle on it —
-# observe, deploy the example stack (all nine patterns), check its health and drift,
-# back up and restore-test the photos, predict, answer a question, show the health.
+# The main job: set everything up, build the sandbox lab, deploy the example stack (all
+# nine patterns), back it up, then break it for real and let the autonomous cycle
+# remediate it under its gates: observe, decide (with every gate's verdict), act (a
+# pre-action snapshot, the playbook, verification), and show the decision log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -31,5 +32,27 @@ done
 step "backup run";        $hlo backup run
 step "backup verify";     $hlo backup verify
 step "predict";           $hlo predict
-step "ask";               $hlo ask "what services are using the most memory"
+
+# the lab's settings: its traefik runs the stand-in image, so protect it by its service
+# name too (a real traefik is protected by its image name)
+lab_dir=$(lab_get 'd["lab_dir"]')
+export HOMELAB_OPS_CONFIG=${HOMELAB_OPS_CONFIG:-$lab_dir/settings.toml}
+[[ -f $HOMELAB_OPS_CONFIG ]] || cat > "$HOMELAB_OPS_CONFIG" <<'TOML'
+protected_services = ["traefik", "authelia", "proxy"]
+TOML
+lab_podman() {
+  CONTAINERS_CONF=$lab_dir/podman/containers.conf \
+    CONTAINERS_STORAGE_CONF=$lab_dir/podman/storage.conf podman "$@"
+}
+step "inject faults"
+lab_podman kill home-media  >/dev/null && echo "killed home-media (its data is on the backed-up pool: low risk)"
+lab_podman kill home-db     >/dev/null && echo "killed home-db (a database: medium risk, notify then execute)"
+lab_podman stop -t 1 home-proxy >/dev/null && echo "stopped home-proxy (traefik: protected, never restarted)"
+lab_podman kill home-whoami >/dev/null && echo "killed home-whoami (keeps no data on a backed-up subvolume: no snapshot, no action)"
+step "cycle";             $hlo cycle
+step "decisions";         $hlo decisions --since 1h
+step "decisions verify";  $hlo decisions verify
+step "cycle again: acts on nothing new"; $hlo cycle
+step "ops status";        $hlo ops status
+step "ask";               $hlo ask "what did the autonomous loop do today"
 step "status";            $hlo status

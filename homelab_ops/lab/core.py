@@ -53,10 +53,10 @@ class Lab:
         paths.marker.touch()
         state = self._load_state()
 
+        for pool in self.spec.pools:  # first: podman's volumes live in the data pool
+            pools.ensure_pool(paths, pool)
         podman.write_config(paths)
         podman.build_image(paths, self.spec.image)
-        for pool in self.spec.pools:
-            pools.ensure_pool(paths, pool)
 
         sshd.ensure_keys(paths)
         if sshd.running_pid(paths) is None and (

@@ -53,6 +53,13 @@ class LabPaths:
     def pool_mount(self, pool: str) -> Path:
         return self.root / "mnt" / pool
 
+    @property
+    def volumes(self) -> Path:
+        """podman's named volumes live in the data pool's ``containers`` subvolume, as on
+        a real homelab: backed up with it, and covered by the loop's pre-action
+        snapshot."""
+        return self.pool_mount("data") / "containers" / "volumes"
+
     # sshd
     @property
     def ssh(self) -> Path:

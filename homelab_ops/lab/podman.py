@@ -33,7 +33,7 @@ def podman_env(paths: LabPaths) -> dict[str, str]:
 def write_config(paths: LabPaths) -> None:
     """Write containers.conf/storage.conf that make podman work without systemd."""
     p = paths.podman
-    for d in (paths.graphroot, paths.runroot, p / "tmp", p / "networks", p / "volumes"):
+    for d in (paths.graphroot, paths.runroot, p / "tmp", p / "networks", paths.volumes):
         d.mkdir(parents=True, exist_ok=True)
     write_file(
         paths.containers_conf,
@@ -45,7 +45,7 @@ def write_config(paths: LabPaths) -> None:
         'events_logger = "file"\n'
         f'events_logfile_path = "{p / "events.log"}"\n'
         f'tmp_dir = "{p / "tmp"}"\n'
-        f'volume_path = "{p / "volumes"}"\n'
+        f'volume_path = "{paths.volumes}"\n'
         "[network]\n"
         f'network_config_dir = "{p / "networks"}"\n',
     )

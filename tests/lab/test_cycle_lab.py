@@ -291,3 +291,17 @@ def test_a_cycle_killed_during_act_is_reported_and_not_repeated(rig: Rig) -> Non
     assert len(redone) == (0 if was_running else 1)
     assert rig.state_of(name) == "running"
     assert rig.cli("decisions", "verify").returncode == 0
+
+
+def test_a_dry_run_decides_and_records_but_changes_nothing(rig: Rig) -> None:
+    name = rig.container("app")
+    _wait_running(rig, name)
+    rig.kill(name)
+    out = json.loads(rig.cli("cycle", "-i", str(rig.inventory_file), "--dry-run",
+                             "--json").stdout)
+    assert out["dry_run"] and [a["outcome"] for a in out["actions"]] == ["dry-run"]
+    assert rig.state_of(name) == "exited" and rig.snapshots() == []
+    [d] = [d for d in rig.decisions() if d["subject"] == name]
+    assert d["detail"]["dry_run"] and d["outcome"] == "dry-run"
+    # a dry run starts no cooldown: the real cycle acts at once
+    assert [a.outcome for a in rig.cycle().actions] == ["success"]
