@@ -79,8 +79,9 @@ class LoopSettings(Strict):
     protected_action: Literal["alert", "queue"] = "alert"
     # stack patterns whose services count as medium risk at least (data they own)
     medium_risk_patterns: tuple[str, ...] = ("database", "app-database")
-    # reuse an observation younger than this instead of probing again
-    fresh_observation_seconds: Annotated[float, Field(ge=0)] = 120
+    # reuse an observation younger than this instead of probing again (an observe
+    # timer just ran); short, so a cycle run by hand sees what just broke
+    fresh_observation_seconds: Annotated[float, Field(ge=0)] = 30
     # do not repeat the same alert within this many hours
     renotify_hours: Annotated[float, Field(ge=0)] = 24
 
