@@ -106,9 +106,13 @@ def _unhealthy_streak(name: str, recent: Sequence[Observation]) -> int:
 
 def _disks(obs: Observation, history: History, predictions: PredictionReport,
            settings: Settings) -> list[Finding]:
-    """Over the critical level now, or predicted to cross it within the horizon."""
+    """Over the critical level now (observed, or by the trend), or predicted to cross
+    it within the horizon."""
     horizon = settings.loop.disk_horizon_days
-    out = []
+    out = [Finding(code="disk_full", subject=f.subject, message=f.message, clarity=0.97,
+                   evidence={"status": "over_threshold", "observed": True,
+                             "backup_target": f.subject in history.backup_targets})
+           for f in health.findings(obs, settings.thresholds) if f.code == "disk_crit"]
     for d in predictions.disks:
         if d.host != obs.host or d.status not in ("fills", "over_threshold"):
             continue

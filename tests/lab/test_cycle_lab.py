@@ -28,10 +28,11 @@ from homelab_ops.lab import lab_hosts
 from homelab_ops.lab.podman import podman
 from homelab_ops.loop.cycle import run_cycle
 from homelab_ops.models.settings import load_settings
-from homelab_ops.store import Store
+from homelab_ops.store import SeriesKey, Store
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.lab
+MIB, DAY = 2**20, 86400.0
 
 
 class Receiver:
@@ -255,6 +256,43 @@ def test_the_restart_budget_escalates_to_the_queue_and_approval_runs_it(rig: Rig
     assert [a.outcome for a in fourth.actions] == ["success"]
     assert rig.state_of(name) == "running"
     assert json.loads(rig.cli("queue", "list", "--json").stdout) == []
+
+
+def test_a_disk_predicted_to_fill_is_freed_and_the_bytes_recorded(rig: Rig) -> None:
+    """Three days of growth seeded through the store (as the predict lab test does),
+    ending at the pool's real usage now; a dangling volume with real data in the pool
+    is what free-disk can give back."""
+    mnt = str(rig.data)
+    (rig.sub / "payload.bin").write_bytes(os.urandom(64 * MIB))
+    subprocess.run(["btrfs", "filesystem", "sync", mnt], check=True)
+    st = os.statvfs(mnt)
+    size, used = st.f_blocks * st.f_frsize, (st.f_blocks - st.f_bfree) * st.f_frsize
+    now, per_day = time.time(), 0.01 * size
+    with Store.open(rig.state) as store:
+        for metric, value in (("used_bytes", lambda t: used - per_day * (now - t) / DAY),
+                              ("size_bytes", lambda t: size)):
+            key = SeriesKey("@local", "filesystem", mnt, metric)
+            store.add_points(key, [(now - k * 6 * 3600, value(now - k * 6 * 3600))
+                                   for k in range(12, 0, -1)])
+    pct = 100 * used / size
+    rig.config.write_text(rig.config.read_text().replace(
+        "[notifications]", f'[thresholds]\ndisk_crit_pct_by_mount = {{ "{mnt}" = '
+        f'{pct + 1.5:.2f} }}\n[notifications]'))
+    junk = f"lp-{rig.tag}-junk"
+    podman(rig.lab.paths, "volume", "create", junk)
+    where = podman(rig.lab.paths, "volume", "inspect", "--format", "{{.Mountpoint}}",
+                   junk).stdout.strip()
+    Path(where, "cache.bin").write_bytes(os.urandom(32 * MIB))
+    report = rig.cycle()
+    [p] = [p for p in report.planned if p.finding.code == "disk_full"
+           and p.finding.subject == mnt]
+    assert p.playbook == "free-disk" and p.finding.evidence["status"] == "fills"
+    assert p.verdict in ("executed", "notified"), p.reason
+    [a] = [a for a in report.actions if a.playbook == "free-disk"]
+    assert a.outcome == "success" and a.snapshot and "bytes_freed" in a.detail, a
+    assert podman(rig.lab.paths, "volume", "exists", junk, check=False).returncode == 1
+    [d] = [d for d in rig.decisions() if d["action"] == "free-disk"]
+    assert "bytes_freed" in json.dumps(d)
 
 
 def test_two_cycles_at_the_same_moment_only_one_acts(rig: Rig) -> None:

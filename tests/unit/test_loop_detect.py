@@ -78,3 +78,10 @@ def test_an_unreachable_host_is_one_finding() -> None:
                       error="no route")
     [f] = detect(obs, History(), NONE, Settings())
     assert f.code == "host_unreachable" and "no route" in f.message
+
+
+def test_a_disk_over_its_threshold_now_needs_no_history() -> None:
+    fs = [FilesystemObs(mountpoint="/data", device="d", fstype="btrfs", size_bytes=100,
+                        used_bytes=95, avail_bytes=5)]
+    [f] = detect(_obs(fs=fs), History(), NONE, Settings())
+    assert (f.code, f.subject, f.evidence["status"]) == ("disk_full", "/data", "over_threshold")
