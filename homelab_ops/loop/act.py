@@ -92,7 +92,10 @@ def act(actor: Actor, p: Planned) -> ActionRecord | None:
         return None
     snap_s = time.monotonic() - started
     decision = actor.record(p, extra_gates=[gate], snapshot=snap.names or None)
-    result = playbooks.run_playbook(actor.inventory, f.host, p.playbook, p.params,
+    # the store is handed to playbooks that record through the backup component; it
+    # never goes into the log (params do)
+    call = {**p.params, "store": actor.store}
+    result = playbooks.run_playbook(actor.inventory, f.host, p.playbook, call,
                                     dry_run=actor.dry_run)
     seconds = {"snapshot": round(snap_s, 3), "act": round(result.seconds, 3)}
     if actor.dry_run:
@@ -101,8 +104,9 @@ def act(actor: Actor, p: Planned) -> ActionRecord | None:
         return ActionRecord(decision=decision, playbook=p.playbook, host=f.host,
                             target=f.subject, outcome="dry-run", seconds=seconds,
                             detail=result.detail)
-    check = playbooks.verify(actor.inventory, f.host, p.playbook, p.params) \
-        if result.ok else None
+    # what the run reports (e.g. the snapshots it must have kept) is what verify checks
+    check = playbooks.verify(actor.inventory, f.host, p.playbook,
+                             {**call, **result.detail}) if result.ok else None
     if check is not None:
         seconds["verify"] = round(check.seconds, 3)
     ok = result.ok and check is not None and check.ok

@@ -142,7 +142,18 @@ def _findings(inventory: Inventory, store: Store, settings: Settings,
                   backup_findings(backups, host)] if obs.reachable else []
         found += detect.detect(obs, history, predictions, settings, backup,
                                drift.get(host, []))
-    return found
+    files = {(d["host"], d["stack"]): d["detail"].get("stack_file")
+             for d in store.deployments()}
+    return [_with_stack_file(f, files) for f in found]
+
+
+def _with_stack_file(f: Finding, files: dict[tuple[str, str], str | None]) -> Finding:
+    """A finding about a deployed stack's container names its stack file, so the
+    playbook is verified with that stack's health checks."""
+    stack = f.evidence.get("stack")
+    path = files.get((f.host, stack)) if stack else None
+    return f.model_copy(update={"evidence": {**f.evidence, "stack_file": path}}) \
+        if path and "stack_file" not in f.evidence else f
 
 
 def _recent(store: Store, obs: Observation) -> list[Observation]:

@@ -150,7 +150,7 @@ def params_for(finding: Finding, labels: Mapping[str, str]) -> dict[str, Any]:
     if finding.code == "disk_full":
         return {"mountpoint": finding.subject}
     params: dict[str, Any] = {"service": finding.subject}
-    if finding.code == "drift" and finding.evidence.get("stack_file"):
+    if finding.evidence.get("stack_file"):  # verified with its stack's health checks
         params["stack"] = finding.evidence["stack_file"]
     return params
 
