@@ -94,7 +94,7 @@ class Lab:
                               {"subvolume": "containers", "pool": "data"}],
                   "target": {"pool": "backup", "dir": "snapshots"}}
         hosts = {"@local": {**common, "backup": backup},
-                 self.spec.ssh_alias: {**common, **ssh}}
+                 self.spec.ssh_alias: {**common, **ssh, "alias_of": "@local"}}
         write_file(self.paths.inventory, json.dumps({"hosts": hosts}, indent=2) + "\n")
 
     # -- down ---------------------------------------------------------------------------

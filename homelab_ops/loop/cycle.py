@@ -36,6 +36,7 @@ def run_cycle(inventory: Inventory, store: Store, settings: Settings, *,
               dry_run: bool = False) -> CycleReport:
     """A whole cycle; a second cycle while one runs returns at once, acting on nothing."""
     report = CycleReport(cycle=_cycle_id(), started=time.time(), dry_run=dry_run)
+    inventory = _acting(inventory)
     try:
         with controls.cycle_lock(settings.state_dir):
             _run(report, inventory, store, settings)
@@ -71,6 +72,17 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
         report.hosts[host] = {"reachable": obs.reachable, "containers": len(obs.containers),
                               "observed": obs.ts.isoformat(),
                               "score": obs.health.score if obs.health else None}
+
+
+def _acting(inventory: Inventory) -> Inventory:
+    """The inventory without second names of a machine (host data ``alias_of``): one
+    fault seen through two names is still one fault, remediated once."""
+    from homelab_ops.inventory import inventory_from_entries
+
+    if not any(h.data.get("alias_of") for h in inventory):
+        return inventory
+    return inventory_from_entries([(h.name, h.data.dict()) for h in inventory
+                                   if not h.data.get("alias_of")], "cycle")
 
 
 # -- OBSERVE ---------------------------------------------------------------------------

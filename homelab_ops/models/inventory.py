@@ -12,3 +12,5 @@ class HostData(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, alias="_env")
     systemd: bool | None = None
     btrfs_pools: dict[str, str] = Field(default_factory=dict)
+    # another inventory name of the same machine: observed, never acted through
+    alias_of: str | None = None

@@ -16,6 +16,11 @@ systemd = None
 # BTRFS pools by name -> mount point, for snapshots, backups and capacity checks.
 btrfs_pools: dict[str, str] = {}
 
+# Another inventory name of the same machine (e.g. "@local" for an SSH alias of it): it
+# is observed like any host, but the autonomous cycle never acts through it, so one
+# fault is never remediated twice.
+alias_of = None
+
 # -- BTRFS backups (homelab_ops.models.backup.BackupConfig; deploys/backup.py) ----------
 # Nothing is backed up until you list volumes. Example:
 #   backup = {
