@@ -17,6 +17,7 @@ from homelab_ops.commands.ask import ask_cmd, cache
 from homelab_ops.commands.backup import backup
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
+from homelab_ops.commands.notify import notify
 from homelab_ops.commands.observe import observe_cmd, status_cmd
 from homelab_ops.commands.predict import predict
 from homelab_ops.commands.stacks import deploy_cmd, drift_cmd, health_cmd, patterns
@@ -59,6 +60,7 @@ cli.add_command(drift_cmd)
 cli.add_command(patterns)
 cli.add_command(ask_cmd)
 cli.add_command(cache)
+cli.add_command(notify)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""The autonomous operations loop: detect, decide, act, tell, record."""
