@@ -41,10 +41,12 @@ class Reclaimable(FactBase):
         for line in output:
             if line.startswith("@"):
                 section = line[1:]
+            elif not line.strip():
+                continue
             elif section == "logs":
                 size, path = line.split(" ", 1)
                 out["logs"][path] = int(size)
-            elif section and line.strip():
+            elif section:
                 out[section].append(line.strip())
         return out
 
