@@ -68,7 +68,8 @@ def target_rotation(store, name: str, data: dict[str, Any], config: BackupConfig
 
 def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | None = None,
                tag: str | None = None, prune_only: bool = False,
-               dry_run: bool = False, thresholds: Thresholds | None = None
+               dry_run: bool = False, thresholds: Thresholds | None = None,
+               rotate_early: bool = False
                ) -> dict[str, Any]:
     """One run over ``hosts``; the caller holds the backup lock. ``thresholds`` (disk
     critical levels for the space forecast) default to the agent's settings."""
@@ -88,7 +89,7 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
         rot = target_rotation(store, name, data, config, now, thresholds)
         report["hosts"][name] = {"rotation": rot.as_dict(), "volumes": {}, "ops": [],
                                  "ok": True}
-        prepared.append((name, {**data, "backup_rotate_early": rot.early}))
+        prepared.append((name, {**data, "backup_rotate_early": rot.early or rotate_early}))
     with pyinfra_session(inventory_from_entries(prepared, "backup run")) as session:
         state = session.state
         for name, reason in session.unreachable.items():

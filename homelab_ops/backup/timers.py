@@ -38,8 +38,12 @@ SCHEDULES = (
 )
 
 
-def timer_names() -> list[str]:
-    return [f"{s.stem}.timer" for s in SCHEDULES]
+CYCLE = (Schedule("homelab-ops-cycle", "homelab-ops autonomous operations cycle",
+                  "*-*-* 06:30:00", "cycle", "5min"),)
+
+
+def timer_names(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str]:
+    return [f"{s.stem}.timer" for s in schedules]
 
 
 def unit_dir(data: Any) -> str:
@@ -56,10 +60,12 @@ def _safe(value: str, field: str) -> str:
     return str(value)
 
 
-def render(data: Any) -> dict[str, str]:
-    """Unit file name -> text, from host data ``homelab_ops_exe`` (absolute path of the
-    agent; systemd runs it), ``homelab_ops_inventory`` (the inventory it backs up) and
-    ``homelab_ops_state_dir`` (optional)."""
+def render(data: Any, schedules: tuple[Schedule, ...] = SCHEDULES,
+           source: str = "deploys/backup_timers.py") -> dict[str, str]:
+    """Unit file name -> text for ``schedules`` (the backups', or ``CYCLE``; ``source``
+    is the deploy file named in their header), from host data ``homelab_ops_exe``
+    (absolute path of the agent; systemd runs it), ``homelab_ops_inventory`` (the
+    inventory it works on) and ``homelab_ops_state_dir`` (optional)."""
     exe = _safe(data.get("homelab_ops_exe") or "/usr/local/bin/homelab-ops", "homelab_ops_exe")
     env: list[tuple[str, str]] = []
     if state := data.get("homelab_ops_state_dir"):
@@ -70,8 +76,9 @@ def render(data: Any) -> dict[str, str]:
                               keep_trailing_newline=True, trim_blocks=True,
                               undefined=jinja2.StrictUndefined)
     out = {}
-    for s in SCHEDULES:
-        common: Mapping[str, Any] = {"description": s.description, "service": f"{s.stem}.service"}
+    for s in schedules:
+        common: Mapping[str, Any] = {"description": s.description, "service": f"{s.stem}.service",
+                                     "source": source}
         out[f"{s.stem}.service"] = jenv.get_template("homelab-ops-backup.service.j2").render(
             **common, exe=exe, args=s.args + inv, environment=env)
         out[f"{s.stem}.timer"] = jenv.get_template("homelab-ops-backup.timer.j2").render(

@@ -1,1 +1,2 @@
-"""The autonomous cycle: detect, decide, act under gates, and log every decision."""
+"""The autonomous operations loop: detect, decide, act under gates, tell, and log
+every decision."""

@@ -8,11 +8,19 @@ strongest first, by ``--state-dir``, ``$HOMELAB_OPS_STATE_DIR``, the file's
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from homelab_ops.errors import InputError, validate_input
 from homelab_ops.locations import DEFAULT_STATE_DIR, STATE_DIR_ENV, config_path, env_path
@@ -86,6 +94,39 @@ class LoopSettings(Strict):
     renotify_hours: Annotated[float, Field(ge=0)] = 24
 
 
+class Notifications(Strict):
+    """Where the loop tells the user what it did: apprise URLs (``ntfy://``, ``gotify://``,
+    ``mailto://``, ``json://`` ...). Secrets in them are masked wherever they are shown."""
+
+    urls: tuple[str, ...] = ()
+    # only messages at this level or above are sent
+    min_level: Literal["info", "warning", "failure"] = "info"
+
+    @field_validator("urls")
+    @classmethod
+    def _known_schemes(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
+        for url in urls:
+            if not re.match(r"^[a-z][a-z0-9+]*://\S+$", url):
+                raise ValueError(f"not an apprise URL (scheme://...): {mask_url(url)}")
+        return urls
+
+    @field_serializer("urls", when_used="json")
+    def _masked(self, urls: tuple[str, ...]) -> list[str]:
+        """Shown (``settings --json``, logs) only masked: URLs carry tokens."""
+        return [mask_url(u) for u in urls]
+
+
+def mask_url(url: str) -> str:
+    """The URL with credentials and path (tokens live there) hidden:
+    ``ntfy://user:pw@host/topic`` -> ``ntfy://***@host/***``."""
+    m = re.match(r"^([a-z][a-z0-9+]*://)([^/?#]*)(.*)$", url)
+    if not m:
+        return "***"
+    scheme, authority, rest = m.groups()
+    hostpart = ("***@" if "@" in authority else "") + authority.rsplit("@", 1)[-1]
+    return scheme + hostpart + ("/***" if rest.strip("/") else "")
+
+
 class Settings(Strict):
     """Everything the agent reads from its settings file."""
 
@@ -95,6 +136,9 @@ class Settings(Strict):
     protected_services: tuple[ServiceName, ...] = ("traefik", "authelia")
     thresholds: Thresholds = Thresholds()
     loop: LoopSettings = LoopSettings()
+
+
+    notifications: Notifications = Notifications()
 
     @property
     def lab_dir(self) -> Path:

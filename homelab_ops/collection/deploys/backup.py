@@ -64,14 +64,20 @@ def backup_timers():
     """The daily, weekly and restore-test timers and their services. Units are written
     to ``systemd_unit_dir`` (default /etc/systemd/system; the lab keeps them in its own
     directory); they are enabled only where systemd runs (host data ``systemd``)."""
+    install_timers(timers.render(host.data), timers.timer_names())
+
+
+def install_timers(units: dict[str, str], timer_names: list[str]) -> None:
+    """Write ``units`` (name -> text) to the unit directory; where systemd runs, reload
+    it when one changed and enable and start ``timer_names``."""
     unit_dir = timers.unit_dir(host.data)
     files.directory(name="Unit directory", path=unit_dir)
     written = [
         files.put(name=f"Unit {name}", src=StringIO(text), dest=f"{unit_dir}/{name}",
                   mode="644")
-        for name, text in timers.render(host.data).items()
+        for name, text in units.items()
     ]
     if host.data.get("systemd"):
         systemd.daemon_reload(name="Reload systemd", _if=any_changed(*written))
-        for name in timers.timer_names():
+        for name in timer_names:
             systemd.service(name=f"Enable {name}", service=name, enabled=True, running=True)

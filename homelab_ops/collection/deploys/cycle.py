@@ -1,0 +1,33 @@
+"""The daily 06:30 ``homelab-ops cycle`` timer and its oneshot service.
+
+    pyinfra inventory/lab.py deploys/cycle_timer.py
+"""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+
+from homelab_ops.backup import timers
+from homelab_ops.collection.deploys.backup import install_timers
+
+
+@deploy("Cycle timer")
+def cycle_timer():
+    """Install the cycle timer and service (written to host data ``systemd_unit_dir``,
+    enabled only where systemd runs, host data ``systemd``).
+
+    + host data ``homelab_ops_exe``: absolute path of the agent (default
+      /usr/local/bin/homelab-ops)
+    + host data ``homelab_ops_inventory``: the inventory the cycle works on (optional)
+    + host data ``homelab_ops_state_dir``: the agent's state directory (optional)
+
+    **Example:**
+
+    .. code:: python
+
+        from homelab_ops.collection.deploys.cycle import cycle_timer
+        cycle_timer()
+    """
+    install_timers(timers.render(host.data, timers.CYCLE, "deploys/cycle_timer.py"),
+                   timers.timer_names(timers.CYCLE))

@@ -1,0 +1,140 @@
+"""Remediation playbooks as deploys: what the autonomous loop runs to fix a finding, and
+what a user runs by hand with the plain pyinfra CLI (``deploys/remediate.py``).
+
+    from homelab_ops.collection.deploys.remediate import restart, free_disk
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyinfra import host
+from pyinfra.api import FactBase, QuoteString, StringCommand, deploy, operation
+from pyinfra.operations import systemd
+
+from homelab_ops.collection.operations.podman import podman
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# json-file / k8s-file logs podman keeps for each container (journald logs have none)
+LOG_PATHS = ("podman ps -a --format '{{.ID}}' | xargs -r podman inspect "
+             "--format '{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Path}}'")
+
+
+class Reclaimable(FactBase):
+    """What free-disk can free: dangling images and volumes, non-empty container logs.
+
+    ``{"images": ["3f2a..."], "volumes": ["old-data"], "logs": {"/var/lib/.../ctr.log": 4096}}``
+    """
+
+    requires_command = "podman"
+
+    def command(self) -> str:
+        return ("echo @images; podman images -q --filter dangling=true; "
+                "echo @volumes; podman volume ls -q --filter dangling=true; "
+                f"echo @logs; {LOG_PATHS} | while read -r kind path; do "
+                'case $kind in json-file|k8s-file) [ -s "$path" ] && '
+                'echo "$(stat -c %s "$path") $path";; esac; done; true')
+
+    def process(self, output: list[str]) -> dict:
+        out: dict = {"images": [], "volumes": [], "logs": {}}
+        section = ""
+        for line in output:
+            if line.startswith("@"):
+                section = line[1:]
+            elif not line.strip():
+                continue
+            elif section == "logs":
+                size, path = line.split(" ", 1)
+                out["logs"][path] = int(size)
+            elif section:
+                out[section].append(line.strip())
+        return out
+
+
+class UsedBytes(FactBase):
+    """Bytes used on the filesystem holding ``mountpoint`` (``df``): ``123456789``."""
+
+    def command(self, mountpoint: str) -> str:
+        return StringCommand("df", "-B1", "--output=used", QuoteString(mountpoint)).get_raw_value()
+
+    def process(self, output: list[str]) -> int:
+        return int(output[-1].strip())
+
+
+def _checked(service: str) -> str:
+    if not _NAME.match(service or ""):
+        raise ValueError(f"not a container name: {service!r}")
+    return service
+
+
+@operation(is_idempotent=False)
+def restarted(service: str):
+    """Restart a container with ``podman restart`` (the backend without systemd).
+
+    + service: the container's name
+    """
+    yield podman("restart", _checked(service))
+
+
+@deploy("Restart container")
+def restart(service: str):
+    """Restart a container: ``systemctl restart NAME.service`` where systemd runs its
+    quadlet unit (host data ``systemd``), else ``podman restart NAME``. Restarting a
+    leaking container before it reaches its limit is the same deploy.
+
+    + service: the container's name (its quadlet unit is ``NAME.container``)
+
+    **Example:**
+
+    .. code:: python
+
+        restart(service="home-wiki")
+    """
+    _checked(service)
+    if host.data.get("systemd"):
+        systemd.service(name=f"Restart {service}.service", service=f"{service}.service",
+                        running=True, restarted=True,
+                        user_mode=bool(host.data.get("systemd_user")))
+    else:
+        restarted(name=f"Restart {service}", service=service)
+
+
+@operation()
+def reclaimed():
+    """Prune dangling images and volumes and empty the containers' json/k8s-file logs;
+    nothing when there is nothing to free."""
+    found = host.get_fact(Reclaimable)
+    if not (found["images"] or found["volumes"] or found["logs"]):
+        host.noop("no dangling images or volumes, no container log to vacuum")
+        return
+    if found["images"]:
+        yield podman("image", "prune", "-f")
+    if found["volumes"]:
+        yield podman("volume", "prune", "-f")
+    for path in sorted(found["logs"]):
+        yield StringCommand("truncate", "-s", "0", QuoteString(path))
+
+
+@deploy("Free disk")
+def free_disk(journal_max: str | None = None):
+    """Free disk space podman holds: dangling images and volumes, container logs; with
+    ``journal_max`` also vacuum the journal where journald keeps the logs.
+
+    + journal_max: e.g. ``"200M"``, passed to ``journalctl --vacuum-size`` (systemd hosts)
+
+    **Example:**
+
+    .. code:: python
+
+        free_disk(journal_max="200M")
+    """
+    reclaimed(name="Prune images, volumes and container logs")
+    if journal_max and host.data.get("systemd"):
+        if not re.match(r"^[0-9]+[KMG]$", journal_max):
+            raise ValueError(f"journal_max: not a size like 200M: {journal_max!r}")
+        _journal(name=f"Vacuum the journal to {journal_max}", size=journal_max)
+
+
+@operation(is_idempotent=False)
+def _journal(size: str):
+    yield StringCommand("journalctl", f"--vacuum-size={size}")

@@ -1,0 +1,112 @@
+"""Playbooks without a host: arguments + facts in, commands out (as pyinfra's own
+tests/operations do), the registry, and failures as values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pyinfra.context import ctx_host
+from pyinfra.facts.systemd import SystemdStatus
+
+from homelab_ops.collection.deploys import remediate
+from homelab_ops.inventory import inventory_from_entries
+from homelab_ops.loop.playbooks import PLAYBOOKS, run_playbook, verify
+
+KINDS = {"container_down", "unhealthy", "restart_loop", "oom_killed", "memory_leak",
+         "disk_full", "backup_stale", "restore_test", "drift"}
+
+
+class FakeHost:
+    """Host data and facts given by the test; records noop reasons."""
+
+    def __init__(self, data: dict[str, Any], facts: dict[type, Any]):
+        self.data = data
+        self.facts = facts
+        self.noops: list[str] = []
+        self.name = "fake"
+
+    def get_fact(self, fact: type, **kwargs: Any) -> Any:
+        return self.facts[fact]
+
+    def noop(self, reason: str) -> None:
+        self.noops.append(reason)
+
+
+def _commands(op, host: FakeHost, **kwargs: Any) -> list[str]:
+    with ctx_host.use(host):
+        return [str(c.get_raw_value() if hasattr(c, "get_raw_value") else c)
+                for c in op._inner(**kwargs)]
+
+
+def test_registry_covers_the_detector_kinds_with_declared_risk() -> None:
+    assert set(PLAYBOOKS) == {"restart", "restart-leaking", "free-disk", "rotate-snapshots",
+                              "redeploy"}
+    handled = {k for p in PLAYBOOKS.values() for k in p.handles}
+    assert handled <= KINDS and "memory_leak" in PLAYBOOKS["restart-leaking"].handles
+    assert PLAYBOOKS["restart"].risk == "low" and not PLAYBOOKS["free-disk"].reversible
+
+
+def test_podman_restart_command() -> None:
+    assert _commands(remediate.restarted, FakeHost({}, {}), service="home-wiki") == [
+        "podman restart home-wiki"]
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "x;rm -rf /", "-rf"])
+def test_restart_refuses_names_that_are_not_container_names(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a container name"):
+        _commands(remediate.restarted, FakeHost({}, {}), service=bad)
+
+
+@pytest.mark.parametrize(("systemd", "chosen"), [(True, "systemd"), (False, "podman")])
+def test_restart_picks_the_backend_from_host_data(monkeypatch, systemd: bool, chosen: str):
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(remediate.systemd, "service",
+                        lambda **kw: calls.append(("systemd", kw)))
+    monkeypatch.setattr(remediate, "restarted", lambda **kw: calls.append(("podman", kw)))
+    with ctx_host.use(FakeHost({"systemd": systemd}, {})):
+        remediate.restart._inner(service="home-wiki")
+    assert [c[0] for c in calls] == [chosen]
+    if systemd:
+        kw = calls[0][1]
+        assert kw["service"] == "home-wiki.service" and kw["restarted"] and kw["running"]
+        # and pyinfra's own systemd operation turns that into the restart command
+        monkeypatch.undo()
+        facts = {SystemdStatus: {"home-wiki.service": True}}
+        kw = {k: v for k, v in kw.items() if k != "name"}
+        assert _commands(remediate.systemd.service, FakeHost({}, facts), **kw) == [
+            "systemctl restart home-wiki.service"]
+
+
+def test_free_disk_commands_from_what_is_reclaimable() -> None:
+    facts = {remediate.Reclaimable: {"images": ["3f2a"], "volumes": [],
+                                     "logs": {"/var/lib/c/a b/ctr.log": 4096}}}
+    assert _commands(remediate.reclaimed, FakeHost({}, facts)) == [
+        "podman image prune -f", "truncate -s 0 '/var/lib/c/a b/ctr.log'"]
+
+
+def test_free_disk_is_a_noop_with_nothing_to_free() -> None:
+    host = FakeHost({}, {remediate.Reclaimable: {"images": [], "volumes": [], "logs": {}}})
+    assert _commands(remediate.reclaimed, host) == []
+    assert host.noops and "no dangling" in host.noops[0]
+
+
+def test_reclaimable_parses_its_sections() -> None:
+    out = remediate.Reclaimable().process(
+        ["@images", "aa", "@volumes", "v1", "@logs", "12 /x/a log", ""])
+    assert out == {"images": ["aa"], "volumes": ["v1"], "logs": {"/x/a log": 12}}
+
+
+def test_unreachable_host_is_one_line_not_an_exception() -> None:
+    inv = inventory_from_entries([("far", {"ssh_hostname": "127.0.0.1", "ssh_port": 1})],
+                                 "test")
+    result = run_playbook(inv, "far", "restart", {"service": "home-wiki"})
+    assert not result.ok and result.error.startswith("unreachable") and "\n" not in result.error
+    check = verify(inv, "far", "free-disk", {"mountpoint": "/"})
+    assert not check.ok and "unreachable" in check.error
+
+
+def test_unknown_playbook_and_host_are_failed_results() -> None:
+    inv = inventory_from_entries([("@local", {})], "test")
+    assert "no playbook" in run_playbook(inv, "@local", "reboot", {}).error
+    assert "not in the inventory" in run_playbook(inv, "x", "restart", {"service": "a"}).error
