@@ -136,8 +136,6 @@ class Settings(Strict):
     protected_services: tuple[ServiceName, ...] = ("traefik", "authelia")
     thresholds: Thresholds = Thresholds()
     loop: LoopSettings = LoopSettings()
-
-
     notifications: Notifications = Notifications()
 
     @property
