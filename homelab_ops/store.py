@@ -251,6 +251,9 @@ class Store:
             raise RuntimeError(f"{self.path} is from a newer homelab-ops (schema {version})")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction() as db:
+                # another process may have migrated while this one waited for the lock
+                if db.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    continue
                 for statement in _statements(script):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
