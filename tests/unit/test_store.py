@@ -160,3 +160,19 @@ def test_store_is_private(tmp_path: Path) -> None:
     loose.chmod(0o644)
     Store(loose).close()  # an older, looser store is tightened on open
     assert loose.stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """The first cycles on a machine race to create the store: each waits, none
+    re-runs a migration another one finished."""
+    import subprocess
+    import sys
+
+    code = "import sys; from pathlib import Path; from homelab_ops.store import Store; " \
+           "Store(Path(sys.argv[1])).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "s.db")],
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    errors = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    with Store(tmp_path / "s.db") as store:
+        assert store.schema_version == len(MIGRATIONS)
