@@ -56,28 +56,29 @@ def deploy_cmd(app: App, stack: Path, dry_run: bool, force: bool,
         raise HomelabError(f"capacity check refuses {declared.name}: " + "; ".join(
             f"{r['host']} {i['resource']}: {i['basis']}" for r in reports for i in r["items"]
             if not i["fits"]) + " (deploy anyway with --force)")
-    changes = run.deploy(inv, declared, secrets, dry_run=dry_run)
-    result: dict[str, Any] = {"stack": declared.name, "dry_run": dry_run, "hosts": changes,
-                              "capacity": reports}
+    deployed = run.deploy(inv, declared, secrets, dry_run=dry_run)
+    result: dict[str, Any] = {**deployed.model_dump(mode="json"), "capacity": reports}
     if not dry_run:
-        result["health"] = run.health(inv, declared, secrets)
-        result["ok"] = all(c["ok"] for c in result["health"])
-        _record(app, declared, changes, result["ok"])
+        good = [h for h, d in deployed.hosts.items() if d.ok]
+        result["health"] = run.health(inv, declared, secrets, good, _progress(app)) if good else []
+        healthy = {h: all(c["ok"] for c in result["health"] if c["host"] == h) for h in good}
+        result["ok"] = deployed.ok and all(healthy.values())
+        with app.store() as store:
+            run.record(store, declared, deployed, healthy)
     emit(app, result, _show_deploy)
-    return 0 if dry_run or result["ok"] else 1
+    return 0 if (dry_run and deployed.ok) or result.get("ok") else 1
 
 
-def _record(app: App, declared, changes: dict[str, Any], ok: bool) -> None:
-    digests: dict[str, list[str]] = {}
-    for c in declared.containers:
-        digests.setdefault(c.service, []).append(c.digest())
-    with app.store() as store:
-        for host, change in changes.items():
-            for service, pattern in declared.services.items():
-                store.record_deployment(
-                    host=host, stack=declared.name, service=service, pattern=pattern,
-                    spec_digest="+".join(digests.get(service, [])), ok=ok,
-                    detail={"stack_file": declared.source, "changes": change["changes"]})
+def _progress(app: App):
+    """Retries of slow health checks, on stderr so --json output stays clean."""
+    if app.json:
+        return None
+
+    def show(check, attempt: int) -> None:
+        target = f" {check.target}" if check.target else ""
+        click.echo(f"  waiting for {check.container} {check.kind}{target} "
+                   f"(attempt {attempt + 1})", err=True)
+    return show
 
 
 def _show_deploy(d: dict[str, Any]) -> None:
@@ -87,6 +88,9 @@ def _show_deploy(d: dict[str, Any]) -> None:
             click.echo(f"capacity {r['host']} {i['resource']}: {mark}: {i['basis']}")
     verb = "would change" if d["dry_run"] else "changed"
     for host, h in d["hosts"].items():
+        if not h["ok"]:
+            click.echo(f"{host}: deploy of {d['stack']} FAILED: {h['error']}")
+            continue
         click.echo(f"{host}: {verb} {h['changes']} operation(s)"
                    + "".join(f"\n  {name}" for name in h["changed"]))
     if "health" in d:
@@ -105,7 +109,8 @@ def health_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> in
     results = []
     for path in _deployed_stacks(app, stacks):
         declared, secrets = _declared(path)
-        results += [{"stack": declared.name, **r} for r in run.health(inv, declared, secrets)]
+        results += [{"stack": declared.name, **r}
+                    for r in run.health(inv, declared, secrets, progress=_progress(app))]
     emit(app, results, _show_health)
     return 0 if all(r["ok"] for r in results) else 1
 

@@ -263,3 +263,27 @@ class DeclaredStack(Strict):
     volumes: list[VolumeSpec]
     secrets: dict[Name, SecretSource]
     services: dict[Name, Name]  # service -> pattern
+
+
+# -- what a deploy did ----------------------------------------------------------------
+class HostDeploy(BaseModel):
+    """One host's part of a deploy: what changes (or would), and the error if it failed
+    (the failing operation and the host's own message, e.g. podman's)."""
+
+    changes: int
+    changed: list[str] = Field(default_factory=list)
+    ok: bool = True
+    error: str = ""
+
+
+class DeployResult(BaseModel):
+    """A deploy as a value: the CLI renders it and the autonomous loop records it, so a
+    failing host is an outcome, never an exception."""
+
+    stack: str
+    dry_run: bool
+    hosts: dict[str, HostDeploy]
+
+    @property
+    def ok(self) -> bool:
+        return all(h.ok for h in self.hosts.values())
