@@ -64,7 +64,8 @@ def test_a_taken_port_fails_one_line_and_a_later_deploy_recovers(
     assert "Traceback" not in failed.stderr + failed.stdout
     lines = [ln for ln in failed.stdout.splitlines() if "FAILED" in ln]
     assert len(lines) == 1, failed.stdout
-    assert lines[0].startswith(f"@local: deploy of {name} FAILED: Stack | Containers of {name}: Error: ")
+    assert lines[0].startswith(
+        f"@local: deploy of {name} FAILED: Stack | Containers of {name}: Error: ")
     assert "address already in use" in lines[0]
     host = json.loads(as_json.stdout)["hosts"]["@local"]
     assert host["ok"] is False and "address already in use" in host["error"]
