@@ -19,7 +19,13 @@ from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
 from homelab_ops.commands.observe import observe_cmd, status_cmd
 from homelab_ops.commands.predict import predict
-from homelab_ops.commands.stacks import deploy_cmd, drift_cmd, health_cmd, patterns
+from homelab_ops.commands.stacks import (
+    deploy_cmd,
+    drift_cmd,
+    health_cmd,
+    patterns,
+    stacks_group,
+)
 from homelab_ops.errors import HomelabError
 
 
@@ -57,6 +63,7 @@ cli.add_command(deploy_cmd)
 cli.add_command(health_cmd)
 cli.add_command(drift_cmd)
 cli.add_command(patterns)
+cli.add_command(stacks_group)
 cli.add_command(ask_cmd)
 cli.add_command(cache)
 

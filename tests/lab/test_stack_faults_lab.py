@@ -101,3 +101,36 @@ def test_a_missing_bind_source_fails_with_podmans_message(lab, lab_env, tmp_path
         assert left.strip() == ""
     finally:
         _remove_stack(lab, name)
+
+
+def test_health_fails_fast_and_checks_the_others_past_a_moved_stack(
+        lab, lab_env, web_stack, tmp_path) -> None:
+    """A stopped container fails its checks without retries; a deployed stack whose
+    file moved away is reported unavailable while the other stack is still checked."""
+    name, _port, path = web_stack
+    run_cli("deploy", str(path), "--force", env=lab_env)
+    other = tmp_path / "other.yaml"
+    other_name = f"pm{uuid.uuid4().hex[:6]}"
+    other.write_text(yaml.safe_dump({"name": other_name, "hosts": ["@local"], "services": {
+        "web": {"pattern": "web-app", "params": {"host": "m.lab.arpa"}}}}))
+    try:
+        run_cli("deploy", str(other), "--force", env=lab_env)
+        other.rename(tmp_path / "moved.yaml")
+        podman(lab.paths, "stop", "--time", "0", f"{name}-web")
+        proc = run_cli("health", "--json", env=lab_env, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        results = json.loads(proc.stdout)
+        gone = [r for r in results if r["stack"] == other_name]
+        assert [r["kind"] for r in gone] == ["unavailable"]
+        assert f"{other}: file does not exist" in gone[0]["seen"]
+        mine = [r for r in results if r["stack"] == name]
+        assert (mine[0]["kind"], mine[0]["ok"]) == ("running", False)
+        assert all(r["seen"].startswith("not checked: container exited") for r in mine[1:])
+        assert len(mine) > 1
+        forgot = run_cli("stacks", "forget", other_name, env=lab_env)
+        assert "forgot stack" in forgot.stdout
+        names = {r["stack"] for r in json.loads(run_cli(
+            "health", "--json", env=lab_env, check=False).stdout)}
+        assert other_name not in names and name in names
+    finally:
+        _remove_stack(lab, other_name)
