@@ -250,3 +250,18 @@ def test_percent_signs_reach_systemd_literally() -> None:
     assert "Image=registry.example/app:100%%\n" in text
     assert "HealthCmd=test 100%% -gt 1\n" in text
     assert "%" not in text.replace("%%", "")
+
+
+def test_a_failed_podman_run_removes_what_it_created() -> None:
+    """A port taken or a bind source missing can leave a ``Created`` container carrying
+    the spec's labels: the run command removes it and still fails."""
+    from homelab_ops.collection.operations.podman import run_or_remove
+
+    spec = plan_for(HOMELAB).containers[0]
+    text = run_or_remove(spec).get_raw_value()
+    run, _, cleanup = text.partition(" || ")
+    assert run.startswith(f"podman run --detach --name {spec.name} ")
+    assert cleanup == (f"{{ podman rm --force --time 0 {spec.name} >/dev/null 2>&1; "
+                       "false; }")
+    result = subprocess.run(["sh", "-c", f"false || {cleanup.replace('podman', 'true')}"])
+    assert result.returncode == 1
