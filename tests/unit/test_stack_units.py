@@ -265,3 +265,22 @@ def test_a_failed_podman_run_removes_what_it_created() -> None:
                        "false; }")
     result = subprocess.run(["sh", "-c", f"false || {cleanup.replace('podman', 'true')}"])
     assert result.returncode == 1
+
+
+def test_health_of_a_missing_container_fails_fast_without_retries() -> None:
+    """Real podman, real testinfra (local): a container that does not exist fails its
+    running check once and its other checks are not tried (no 20 retries each)."""
+    from homelab_ops.stacks.health import checks, validate
+
+    plan = plan_for(HOMELAB)
+    web = next(c for c in plan.containers if c.http_check and c.healthcheck)
+    one = HostPlan(plan.stack, plan.target, [web.model_copy(
+        update={"name": f"absent-{os.getpid()}"})], {}, {})
+    heard: list = []
+    results = validate({"@local": one}, {"@local": {}}, lambda c, n: heard.append((c, n)))
+    assert [r["kind"] for r in results] == [c.kind for c in checks(one)]
+    assert (results[0]["kind"], results[0]["ok"], results[0]["seen"]) == (
+        "running", False, "missing")
+    assert all(r["seen"] == "not checked: container missing" and not r["ok"]
+               for r in results[1:])
+    assert heard == []
