@@ -88,7 +88,7 @@ def measure(inventory, declared, secrets) -> dict:
         result = run.deploy(inventory, declared, secrets)
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "commands": counts["commands"],
-            "changes": result["@local"]["changes"]}
+            "changes": result.hosts["@local"].changes}
 
 
 def bench(lab, runs: int, workdir: Path) -> list[tuple[dict, dict]]:

@@ -21,7 +21,13 @@ from homelab_ops.commands.loop import cycle_cmd, decisions, ops, queue
 from homelab_ops.commands.notify import notify
 from homelab_ops.commands.observe import observe_cmd, status_cmd
 from homelab_ops.commands.predict import predict
-from homelab_ops.commands.stacks import deploy_cmd, drift_cmd, health_cmd, patterns
+from homelab_ops.commands.stacks import (
+    deploy_cmd,
+    drift_cmd,
+    health_cmd,
+    patterns,
+    stacks_group,
+)
 from homelab_ops.errors import HomelabError
 
 
@@ -59,6 +65,7 @@ cli.add_command(deploy_cmd)
 cli.add_command(health_cmd)
 cli.add_command(drift_cmd)
 cli.add_command(patterns)
+cli.add_command(stacks_group)
 cli.add_command(ask_cmd)
 cli.add_command(cache)
 cli.add_command(cycle_cmd)

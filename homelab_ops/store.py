@@ -527,6 +527,10 @@ class Store:
              int(ok), json.dumps(detail or {}, default=str)),
         )
 
+    def forget_stack(self, stack: str) -> int:
+        """Delete the record of ``stack``'s deployments (its containers stay); how many."""
+        return self.db.execute("DELETE FROM deployments WHERE stack = ?", (stack,)).rowcount
+
     def deployments(self, limit: int = 200) -> list[dict[str, Any]]:
         """The newest deployment of every (host, stack, service), newest first."""
         cur = self.db.execute(

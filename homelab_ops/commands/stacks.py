@@ -9,7 +9,7 @@ import click
 
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.observe import inventory_option, resolve_inventory
-from homelab_ops.errors import HomelabError
+from homelab_ops.errors import HomelabError, InputError
 
 stack_files = click.argument("stacks", nargs=-1,
                              type=click.Path(path_type=Path, dir_okay=False))
@@ -23,16 +23,40 @@ def _declared(path: Path):
     return declared, read_secrets(declared)
 
 
-def _deployed_stacks(app: App, given: tuple[Path, ...]) -> list[Path]:
-    """The stack files given, else every stack file deployed before (from the store)."""
+def _stacks(app: App, given: tuple[Path, ...]) -> list[tuple[str, Any]]:
+    """(name, (declared, secrets) or the InputError that makes it unavailable) for the
+    stack files given, else for every stack deployed before (from the store). A given
+    file that is wrong stops the command; a deployed one that moved away or broke is
+    reported unavailable and the others are still checked."""
+    from homelab_ops.stacks.known import deployed_files, unique
+
     if given:
-        return list(given)
+        out = [(str(p), _declared(p)) for p in given]
+        unique([d for _, (d, _s) in out])
+        return out
     with app.store() as store:
-        found = sorted({d["detail"]["stack_file"] for d in store.deployments()
-                        if d["detail"].get("stack_file")})
-    if not found:
+        files = deployed_files(store)
+    if not files:
         raise HomelabError("no stack deployed yet: pass a stack file")
-    return [Path(p) for p in found]
+    out: list[tuple[str, Any]] = []
+    for name, path in sorted(files.items()):
+        try:
+            out.append((name, _declared(Path(path))))
+        except InputError as exc:
+            out.append((name, exc))
+    return out
+
+
+def _inventory(app: App, inventory: Path | None, loaded: list[tuple[str, Any]]):
+    """The inventory, needed only when some stack can be checked."""
+    if all(isinstance(x, InputError) for _, x in loaded):
+        return None
+    return resolve_inventory(app, inventory)
+
+
+def _unavailable(name: str, exc: InputError) -> str:
+    return (f"stack {name} is unavailable: {exc} (deploy it from its new place, or "
+            f"`homelab-ops stacks forget {name}`)")
 
 
 @command(None, "deploy")
@@ -46,8 +70,11 @@ def deploy_cmd(app: App, stack: Path, dry_run: bool, force: bool,
     secrets, start containers in dependency order, then validate health. A second
     deploy changes nothing."""
     from homelab_ops.stacks import run
+    from homelab_ops.stacks.known import claim
 
     declared, secrets = _declared(stack)
+    with app.store() as store:
+        claim(store, declared.name, declared.source)
     inv = resolve_inventory(app, inventory)
     with app.store() as store:
         reports = run.capacity(inv, declared, secrets, store, app.settings)
@@ -56,28 +83,29 @@ def deploy_cmd(app: App, stack: Path, dry_run: bool, force: bool,
         raise HomelabError(f"capacity check refuses {declared.name}: " + "; ".join(
             f"{r['host']} {i['resource']}: {i['basis']}" for r in reports for i in r["items"]
             if not i["fits"]) + " (deploy anyway with --force)")
-    changes = run.deploy(inv, declared, secrets, dry_run=dry_run)
-    result: dict[str, Any] = {"stack": declared.name, "dry_run": dry_run, "hosts": changes,
-                              "capacity": reports}
+    deployed = run.deploy(inv, declared, secrets, dry_run=dry_run)
+    result: dict[str, Any] = {**deployed.model_dump(mode="json"), "capacity": reports}
     if not dry_run:
-        result["health"] = run.health(inv, declared, secrets)
-        result["ok"] = all(c["ok"] for c in result["health"])
-        _record(app, declared, changes, result["ok"])
+        good = [h for h, d in deployed.hosts.items() if d.ok]
+        result["health"] = run.health(inv, declared, secrets, good, _progress(app)) if good else []
+        healthy = {h: all(c["ok"] for c in result["health"] if c["host"] == h) for h in good}
+        result["ok"] = deployed.ok and all(healthy.values())
+        with app.store() as store:
+            run.record(store, declared, deployed, healthy)
     emit(app, result, _show_deploy)
-    return 0 if dry_run or result["ok"] else 1
+    return 0 if (dry_run and deployed.ok) or result.get("ok") else 1
 
 
-def _record(app: App, declared, changes: dict[str, Any], ok: bool) -> None:
-    digests: dict[str, list[str]] = {}
-    for c in declared.containers:
-        digests.setdefault(c.service, []).append(c.digest())
-    with app.store() as store:
-        for host, change in changes.items():
-            for service, pattern in declared.services.items():
-                store.record_deployment(
-                    host=host, stack=declared.name, service=service, pattern=pattern,
-                    spec_digest="+".join(digests.get(service, [])), ok=ok,
-                    detail={"stack_file": declared.source, "changes": change["changes"]})
+def _progress(app: App):
+    """Retries of slow health checks, on stderr so --json output stays clean."""
+    if app.json:
+        return None
+
+    def show(check, attempt: int) -> None:
+        target = f" {check.target}" if check.target else ""
+        click.echo(f"  waiting for {check.container} {check.kind}{target} "
+                   f"(attempt {attempt + 1})", err=True)
+    return show
 
 
 def _show_deploy(d: dict[str, Any]) -> None:
@@ -87,6 +115,9 @@ def _show_deploy(d: dict[str, Any]) -> None:
             click.echo(f"capacity {r['host']} {i['resource']}: {mark}: {i['basis']}")
     verb = "would change" if d["dry_run"] else "changed"
     for host, h in d["hosts"].items():
+        if not h["ok"]:
+            click.echo(f"{host}: deploy of {d['stack']} FAILED: {h['error']}")
+            continue
         click.echo(f"{host}: {verb} {h['changes']} operation(s)"
                    + "".join(f"\n  {name}" for name in h["changed"]))
     if "health" in d:
@@ -101,17 +132,26 @@ def health_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> in
     ports listen and its HTTP check answers (default: every deployed stack)."""
     from homelab_ops.stacks import run
 
-    inv = resolve_inventory(app, inventory)
     results = []
-    for path in _deployed_stacks(app, stacks):
-        declared, secrets = _declared(path)
-        results += [{"stack": declared.name, **r} for r in run.health(inv, declared, secrets)]
+    loaded_stacks = _stacks(app, stacks)
+    inv = _inventory(app, inventory, loaded_stacks)
+    for name, loaded in loaded_stacks:
+        if isinstance(loaded, InputError):
+            results.append({"stack": name, "host": "", "container": "", "kind": "unavailable",
+                            "target": "", "ok": False, "seen": _unavailable(name, loaded)})
+            continue
+        declared, secrets = loaded
+        results += [{"stack": declared.name, **r}
+                    for r in run.health(inv, declared, secrets, progress=_progress(app))]
     emit(app, results, _show_health)
     return 0 if all(r["ok"] for r in results) else 1
 
 
 def _show_health(results: list[dict[str, Any]]) -> None:
     for r in results:
+        if r["kind"] == "unavailable":
+            click.echo(f"FAIL {r['seen']}")
+            continue
         mark = "ok  " if r["ok"] else "FAIL"
         target = f" {r['target']}" if r["target"] else ""
         click.echo(f"{mark} {r['host']}: {r['container']} {r['kind']}{target}: {r['seen']}")
@@ -125,11 +165,17 @@ def drift_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int
     environment, labels, ports, networks, volumes, unit files, missing, stopped and
     unexpected containers (default: every deployed stack). Exit 1 when there is any."""
     from homelab_ops.stacks import run
+    from homelab_ops.stacks.drift import Difference
 
-    inv = resolve_inventory(app, inventory)
     found = []
-    for path in _deployed_stacks(app, stacks):
-        declared, secrets = _declared(path)
+    loaded_stacks = _stacks(app, stacks)
+    inv = _inventory(app, inventory, loaded_stacks)
+    for name, loaded in loaded_stacks:
+        if isinstance(loaded, InputError):
+            found.append(Difference(host="", stack=name, subject=name, kind="unavailable",
+                                    live=_unavailable(name, loaded)).model_dump(mode="json"))
+            continue
+        declared, secrets = loaded
         found += [d.model_dump(mode="json") for d in run.drift(inv, declared, secrets)]
     emit(app, found, _show_drift)
     return 1 if found else 0
@@ -141,7 +187,8 @@ def _show_drift(found: list[dict[str, Any]]) -> None:
     if not found:
         click.echo("no drift: every host runs what its stacks declare")
     for d in found:
-        click.echo(Difference.model_validate(d).line())
+        diff = Difference.model_validate(d)
+        click.echo(diff.live if diff.kind == "unavailable" else diff.line())
 
 
 @click.group()
@@ -176,3 +223,35 @@ def _show_pattern(p: dict[str, Any]) -> None:
     for name, spec in p["parameters"].items():
         need = "required" if spec["required"] else f"default {spec['default']!r}"
         click.echo(f"  {name} ({spec['type']}, {need}): {spec['description']}")
+
+
+@click.group("stacks")
+def stacks_group() -> None:
+    """The stacks homelab-ops deployed."""
+
+
+@command(stacks_group, "list")
+def stacks_list(app: App) -> None:
+    """Every deployed stack and the file it was deployed from."""
+    from homelab_ops.stacks.known import deployed_files
+
+    with app.store() as store:
+        files = deployed_files(store)
+    rows = [{"stack": n, "file": f, "exists": Path(f).is_file()} for n, f in sorted(files.items())]
+    emit(app, rows, lambda rs: click.echo("\n".join(
+        f"{r['stack']:<20} {r['file']}{'' if r['exists'] else '  (missing)'}" for r in rs)
+        or "no stack deployed yet"))
+
+
+@command(stacks_group, "forget")
+@click.argument("name")
+def stacks_forget(app: App, name: str) -> None:
+    """Forget a deployed stack: health and drift stop checking it. Its containers and
+    units stay on the hosts (remove them with podman or systemctl)."""
+    with app.store() as store:
+        removed = store.forget_stack(name)
+    if not removed:
+        raise HomelabError(f"no deployed stack called {name!r} (see `homelab-ops stacks list`)")
+    emit(app, {"stack": name, "forgotten_records": removed},
+         lambda d: click.echo(f"forgot stack {name} ({removed} deployment record(s)); its "
+                              "containers were left running"))

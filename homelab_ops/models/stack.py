@@ -10,6 +10,7 @@ derived from it, so nothing about a container is described twice.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from typing import Annotated, Any, Literal
@@ -46,6 +47,17 @@ def _line(value: str) -> str:
     return value
 
 
+def _ip(value: str) -> str:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)"
+                         ) from None
+    if address.version != 4:
+        raise ValueError(f"{value!r}: only IPv4 addresses can be published for now")
+    return value
+
+
 def _abs_path(value: str) -> str:
     if not value.startswith("/") or ".." in value.split("/"):
         raise ValueError(f"{value!r} is not an absolute path without '..'")
@@ -56,6 +68,7 @@ Name = Annotated[str, AfterValidator(_name)]
 FullName = Annotated[str, AfterValidator(_full_name)]
 Line = Annotated[str, AfterValidator(_line)]
 AbsPath = Annotated[str, AfterValidator(_abs_path)]
+IPv4 = Annotated[str, AfterValidator(_ip)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -68,7 +81,7 @@ class Strict(BaseModel):
 
 # -- the container spec ---------------------------------------------------------------
 class PortSpec(Strict):
-    host_ip: Line = "127.0.0.1"
+    host_ip: IPv4 = "127.0.0.1"
     host_port: Port
     container_port: Port
     protocol: Literal["tcp", "udp"] = "tcp"
@@ -81,6 +94,9 @@ class MountSpec(Strict):
     source: Line
     destination: AbsPath
     read_only: bool = False
+    # a bind of a system path (/proc, /, a podman socket ...) the pattern or the stack's
+    # ``allow_system_paths`` accepted on purpose; not part of the container's shape
+    allow_system_path: bool = False
 
 
 class HealthSpec(Strict):
@@ -124,7 +140,8 @@ class ContainerSpec(Strict):
         """A digest of everything that shapes the running container. Stored as a label,
         it lets a deploy and drift see at a glance whether the live one was made from
         this spec; secrets enter only as digests."""
-        data = self.model_dump(mode="json", exclude={"depends_on"})
+        data = self.model_dump(mode="json", exclude={
+            "depends_on": True, "mounts": {"__all__": {"allow_system_path"}}})
         data["labels"] = {k: v for k, v in self.labels.items() if k != DIGEST_LABEL}
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -220,13 +237,15 @@ class ServiceDecl(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[Name] = Field(default_factory=list)
     networks: list[Name] = Field(default_factory=lambda: ["default"])
+    # bind sources (as written in params) that may be system paths, e.g. a podman socket
+    allow_system_paths: list[Line] = Field(default_factory=list)
 
 
 class StackFile(Strict):
     name: Name
     # inventory host names the stack runs on; empty means every host of the inventory
     hosts: list[str] = Field(default_factory=list)
-    publish_ip: Line = "127.0.0.1"  # where published ports listen; 0.0.0.0 for everyone
+    publish_ip: IPv4 = "127.0.0.1"  # where published ports listen; 0.0.0.0 for everyone
     # stack networks (named <stack>-<name> on the host); "default" always exists
     networks: dict[Name, StackNetwork] = Field(default_factory=dict)
     secrets: dict[Name, SecretSource] = Field(default_factory=dict)
@@ -244,3 +263,27 @@ class DeclaredStack(Strict):
     volumes: list[VolumeSpec]
     secrets: dict[Name, SecretSource]
     services: dict[Name, Name]  # service -> pattern
+
+
+# -- what a deploy did ----------------------------------------------------------------
+class HostDeploy(BaseModel):
+    """One host's part of a deploy: what changes (or would), and the error if it failed
+    (the failing operation and the host's own message, e.g. podman's)."""
+
+    changes: int
+    changed: list[str] = Field(default_factory=list)
+    ok: bool = True
+    error: str = ""
+
+
+class DeployResult(BaseModel):
+    """A deploy as a value: the CLI renders it and the autonomous loop records it, so a
+    failing host is an outcome, never an exception."""
+
+    stack: str
+    dry_run: bool
+    hosts: dict[str, HostDeploy]
+
+    @property
+    def ok(self) -> bool:
+        return all(h.ok for h in self.hosts.values())

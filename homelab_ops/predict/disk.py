@@ -40,11 +40,12 @@ from homelab_ops.predict.segments import DAY, HOUR, last_change, lasting_drops
 ALPHA = 0.05
 MAX_DAYS = 100 * 365.0
 GIB = 2.0**30
+MIN_SPAN = 2 * DAY  # less history than this is insufficient data
 
 
 def predict_disk(used: Sequence[Sequence[float]], size: Sequence[Sequence[float]] | float,
                  now: float, threshold_pct: float = 90.0, *, host: str = "",
-                 mountpoint: str = "", interval: float = 0.8, min_span: float = 2 * DAY,
+                 mountpoint: str = "", interval: float = 0.8, min_span: float = MIN_SPAN,
                  lookback: float = 45 * DAY) -> DiskPrediction:
     """Predict when ``used`` (bytes, or percent with ``size=100``) reaches
     ``threshold_pct`` of ``size`` (a series of capacities or one number)."""

@@ -25,8 +25,11 @@ GIB = 2.0**30
 
 
 def forecast(points: Sequence[Sequence[float]], now: float, horizon: float,
-             interval: float = 0.8, lookback: float = 30 * DAY) -> Forecast:
-    """Value of the series at ``now + horizon`` (seconds) with an ``interval`` range."""
+             interval: float = 0.8, lookback: float = 30 * DAY,
+             min_span: float = 0.0) -> Forecast:
+    """Value of the series at ``now + horizon`` (seconds) with an ``interval`` range.
+    Less than ``min_span`` of history since the last drop gives no value ("too little
+    history"): minutes of samples extrapolated over days say nothing."""
     at = now + horizon
     pts = [p for p in clean(points) if now - lookback <= p[0] <= now]
     if len(pts) < 2:
@@ -36,6 +39,10 @@ def forecast(points: Sequence[Sequence[float]], now: float, horizon: float,
     if drops:
         pts = [p for p in pts if p[0] >= drops[-1].start]
     span = pts[-1][0] - pts[0][0]
+    if span < min_span:
+        return Forecast(at=at, current=pts[-1][1], interval=interval,
+                        basis=f"too little history: {span / HOUR:.1f} hours, need at least "
+                              f"{min_span / HOUR:g} hours")
     width = HOUR if span >= 12 * HOUR else max(span / 12, 1.0)
     trend = kendall_trend([buckets(pts, width)], interval) if span > 0 else None
     since = "since the last drop" if drops else "of history"
@@ -83,9 +90,12 @@ def capacity_check(requirements: CapacityRequirements, memory: Resource | None,
 
 
 def _item(name: str, need: float, res: Resource | None) -> CapacityItem:
-    if res is None or res.used.high is None or res.used.current is None:
+    if res is None:
         return CapacityItem(resource=name, need_bytes=need, fits=False,
                             basis="no history for this resource: cannot promise it fits")
+    if res.used.high is None or res.used.current is None:
+        return CapacityItem(resource=name, need_bytes=need, fits=False,
+                            basis=f"{res.used.basis}: cannot promise it fits")
     allowed = res.total * res.limit_pct / 100
     free_now = allowed - res.used.current
     free_then = allowed - res.used.high

@@ -24,11 +24,12 @@ SUSTAINED = 0.5
 # growth worth calling a leak: +10 % of the current use a week, or the limit in 90 days
 MATERIAL_PER_WEEK = 0.10
 LIMIT_HORIZON = 90 * 24 * HOUR
+MIN_SPAN = 12 * HOUR  # less history since the restart is insufficient data
 
 
 def detect_leak(mem: Sequence[Sequence[float]], now: float, since: float | None = None,
                 limit_bytes: float = 0.0, *, host: str = "", container: str = "",
-                interval: float = 0.8, min_span: float = 12 * HOUR,
+                interval: float = 0.8, min_span: float = MIN_SPAN,
                 max_span: float = 14 * 24 * HOUR) -> LeakPrediction:
     """Judge ``mem`` (bytes) between the restart at ``since`` and ``now``."""
     start = max(since if since is not None else float("-inf"), now - max_span)

@@ -20,8 +20,10 @@ from homelab_ops.models.prediction import (
     PredictionReport,
 )
 from homelab_ops.models.settings import Settings
+from homelab_ops.predict.disk import MIN_SPAN as DISK_MIN_SPAN
 from homelab_ops.predict.disk import predict_disk
 from homelab_ops.predict.forecast import Resource, capacity_check, forecast
+from homelab_ops.predict.memory import MIN_SPAN as LEAK_MIN_SPAN
 from homelab_ops.predict.memory import detect_leak, restart_time
 from homelab_ops.predict.segments import DAY
 from homelab_ops.store import SeriesKey, Store
@@ -111,18 +113,20 @@ def capacity_check_for(store: Store, settings: Settings, requirements: CapacityR
     horizon = requirements.horizon_days * DAY
     host = requirements.host
 
-    def resource(kind: str, subject: str, used: str, total: str, pct: float):
+    def resource(kind: str, subject: str, used: str, total: str, pct: float, min_span: float):
         hist = store.read_series(SeriesKey(host, kind, subject, used), now - 30 * DAY, now)
         size = store.read_series(SeriesKey(host, kind, subject, total), now - 30 * DAY, now)
         if not hist or not size:
             return None
-        return Resource(total=size[-1][1], used=forecast(hist, now, horizon), limit_pct=pct)
+        return Resource(total=size[-1][1], used=forecast(hist, now, horizon, min_span=min_span),
+                        limit_pct=pct)
 
+    # the same minimum history as the predictors: memory as leaks, disks as disk-full
     memory = resource("host", "", "mem_used_bytes", "mem_total_bytes",
-                      settings.thresholds.memory_pressure_pct)
+                      settings.thresholds.memory_pressure_pct, LEAK_MIN_SPAN)
     disks = {m: r for m in requirements.disk_bytes
              if (r := resource("filesystem", m, "used_bytes", "size_bytes",
-                               settings.thresholds.crit_pct_for(m))) is not None}
+                               settings.thresholds.crit_pct_for(m), DISK_MIN_SPAN)) is not None}
     return capacity_check(requirements, memory, disks)
 
 

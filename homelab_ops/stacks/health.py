@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,6 +27,9 @@ class Check:
     container: str
     kind: str  # running, healthy, listening, http
     target: str = ""  # address for listening/http
+
+
+Progress = Callable[["Check", int], None]  # (the slow check, attempts so far)
 
 
 def checks(plan: HostPlan) -> list[Check]:
@@ -47,13 +50,20 @@ def checks(plan: HostPlan) -> list[Check]:
     return out
 
 
-def run_check(th: Any, check: Check, env: Mapping[str, str]) -> tuple[bool, str]:
-    """Run one check on the testinfra host ``th``; (passed, what was seen)."""
+def run_check(th: Any, check: Check, env: Mapping[str, str],
+              progress: Progress | None = None) -> tuple[bool, str]:
+    """Run one check on the testinfra host ``th``; (passed, what was seen). A check
+    that fails is retried while its container keeps running (it may be starting)."""
     for attempt in range(ATTEMPTS):
         ok, seen = _once(th, check, env)
         if ok or check.kind == "running":
             return ok, seen
         if attempt < ATTEMPTS - 1:
+            state = _once(th, Check(check.host, check.container, "running"), env)[1]
+            if state != "running":
+                return False, f"{seen} (container {state})"
+            if progress:
+                progress(check, attempt + 1)
             time.sleep(1)
     return ok, seen
 
@@ -109,15 +119,22 @@ def testinfra_host(name: str, data: Mapping[str, Any]) -> Any:
                               ssh_extra_args=" ".join(extra))
 
 
-def validate(plans: Mapping[str, HostPlan], host_data: Mapping[str, Mapping[str, Any]]
-             ) -> list[dict[str, Any]]:
-    """Run every check of every host; results as dicts with ``ok`` and ``seen``."""
+def validate(plans: Mapping[str, HostPlan], host_data: Mapping[str, Mapping[str, Any]],
+             progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Run every check of every host; results as dicts with ``ok`` and ``seen``. A
+    container that is not running fails its other checks at once: no retries."""
     results = []
     for name, plan in plans.items():
         data = host_data[name]
         th = testinfra_host(name, data)
+        down: dict[str, str] = {}
         for check in checks(plan):
-            ok, seen = run_check(th, check, data.get("_env") or {})
+            if check.container in down:
+                ok, seen = False, f"not checked: container {down[check.container]}"
+            else:
+                ok, seen = run_check(th, check, data.get("_env") or {}, progress)
+                if check.kind == "running" and not ok:
+                    down[check.container] = seen
             results.append({**asdict(check), "ok": ok, "seen": seen})
     return results
 

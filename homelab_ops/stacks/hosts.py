@@ -12,10 +12,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from homelab_ops.models.stack import DIGEST_LABEL, ContainerSpec, HealthSpec, HttpCheck
+from homelab_ops.models.stack import (
+    DIGEST_LABEL,
+    ContainerSpec,
+    HealthSpec,
+    HttpCheck,
+    MountSpec,
+)
 
 POOL_PREFIX = "pool:"
 LAB_PORT_ENV = "LAB_HTTP_PORT"  # the stand-in image serves HTTP on this port
+# Bind-mounting one of these (or anything inside, or a parent like / or /var) hands a
+# container the host: refused unless the stack allows that mount by name
+# (``allow_system_paths``) or the pattern marks its own mount (``allow_system_path``).
+SYSTEM_PATHS = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/run", "/var/run",
+                "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var/lib/containers",
+                "/var/lib/homelab-ops")
+STATE_SUBDIR = ".local/state/homelab-ops"  # the agent's default state directory
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class HostTarget:
     lab_image: str | None = None
     pools: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)  # pyinfra's _env for podman
+    protected: tuple[str, ...] = SYSTEM_PATHS  # bind sources refused (see SYSTEM_PATHS)
 
     @property
     def secrets_dir(self) -> str:
@@ -52,19 +66,28 @@ def host_target(name: str, data: Mapping[str, Any], facts: Mapping[str, Any]) ->
     else:
         quadlet_dir = posixpath.join(facts["home"], ".config/containers/systemd")
     systemd = data.get("systemd")
+    protected = (*SYSTEM_PATHS, posixpath.join(facts["home"], STATE_SUBDIR),
+                 *([str(state_dir())] if name.startswith("@local") else []))
     return HostTarget(
         name=name, quadlet_dir=quadlet_dir, user_mode=facts["uid"] != 0,
         systemd=facts["systemd"] if systemd is None else bool(systemd),
         lab_image=data.get("lab_image") or None,
         pools=dict(data.get("btrfs_pools") or {}),
-        env=dict(data.get("_env") or {}),
+        env=dict(data.get("_env") or {}), protected=protected,
     )
+
+
+def state_dir() -> str:
+    """This process's state directory, protected on @local hosts."""
+    from homelab_ops.locations import quick_state_dir
+
+    return str(quick_state_dir(None, None) or "/var/lib/homelab-ops")
 
 
 def for_host(spec: ContainerSpec, target: HostTarget) -> ContainerSpec:
     """The effective spec on ``target``, labelled with its own digest."""
     update: dict[str, Any] = {
-        "mounts": [m.model_copy(update={"source": resolve_pool(m.source, target)})
+        "mounts": [m.model_copy(update={"source": bind_source(m, target)})
                    if m.kind == "bind" else m for m in spec.mounts],
         "env_file": target.env_file(spec.name) if spec.secret_env else None,
     }
@@ -73,6 +96,27 @@ def for_host(spec: ContainerSpec, target: HostTarget) -> ContainerSpec:
     effective = spec.model_copy(update=update)
     digest = effective.digest()
     return effective.model_copy(update={"labels": {**effective.labels, DIGEST_LABEL: digest}})
+
+
+def bind_source(mount: MountSpec, target: HostTarget) -> str:
+    """The mount's source on ``target``. A path inside one of the host's BTRFS pools is
+    data the host declared; any other path is refused when it is, lies inside or holds
+    a protected path, unless the mount says ``allow_system_path``."""
+    path = resolve_pool(mount.source, target)
+    if mount.allow_system_path or any(_inside(path, p) for p in target.pools.values()):
+        return path
+    for protected in target.protected:
+        if _inside(path, protected) or _inside(protected, path):
+            raise ValueError(
+                f"bind source {mount.source!r} exposes the system path {protected} of "
+                f"host {target.name}: refused (list it under the service's "
+                "allow_system_paths if you mean it)")
+    return path
+
+
+def _inside(path: str, root: str) -> bool:
+    path, root = posixpath.normpath(path), posixpath.normpath(root)
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def resolve_pool(source: str, target: HostTarget) -> str:

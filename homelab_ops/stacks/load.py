@@ -17,6 +17,7 @@ from homelab_ops.models.stack import (
     STACK_LABEL,
     ContainerSpec,
     DeclaredStack,
+    MountSpec,
     NetworkSpec,
     PatternContainer,
     ServiceDecl,
@@ -143,6 +144,7 @@ def _containers(stack: StackFile, svc: str, decl: ServiceDecl, units, after: lis
         if bad:
             raise InputError(path, where, f"pattern {decl.pattern} refers to undeclared {bad}")
         service_nets = [networks[n].name for n in decl.networks] if pc.role == "main" else []
+        allowed = set(decl.allow_system_paths)
         try:
             spec = ContainerSpec(
                 **pc.model_dump(exclude={"role", "networks", "mounts", "depends_on", "labels"}),
@@ -151,8 +153,7 @@ def _containers(stack: StackFile, svc: str, decl: ServiceDecl, units, after: lis
                 labels={**pc.labels, STACK_LABEL: stack.name, SERVICE_LABEL: svc,
                         PATTERN_LABEL: decl.pattern},
                 networks=[f"{prefix}-{n}" for n in pc.networks] + service_nets,
-                mounts=[m.model_copy(update={"source": f"{prefix}-{m.source}"})
-                        if m.kind == "volume" else m for m in pc.mounts],
+                mounts=[_mount(m, prefix, allowed) for m in pc.mounts],
                 depends_on=[_container_name(prefix, r) for r in pc.depends_on] + after,
             )
         except ValidationError as exc:
@@ -160,7 +161,18 @@ def _containers(stack: StackFile, svc: str, decl: ServiceDecl, units, after: lis
             raise InputError(path, f"services.{svc}",
                              f"{pydantic_field(err['loc'])}: {err['msg']}") from None
         out.append(spec)
+    binds = {m.source for pc in units.containers for m in pc.mounts if m.kind == "bind"}
+    for extra in sorted(set(decl.allow_system_paths) - binds):
+        raise InputError(path, f"services.{svc}.allow_system_paths",
+                         f"{extra!r} is not a bind source of this service")
     return out
+
+
+def _mount(m: MountSpec, prefix: str, allowed: set[str]) -> MountSpec:
+    """Volume names get the service's prefix; binds the stack allows are marked."""
+    if m.kind == "volume":
+        return m.model_copy(update={"source": f"{prefix}-{m.source}"})
+    return m.model_copy(update={"allow_system_path": True}) if m.source in allowed else m
 
 
 def _container_name(prefix: str, pc: PatternContainer | str) -> str:

@@ -61,12 +61,40 @@ def _load(directory: Path) -> PatternDef:
     return pattern
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys silently; a second ``image:`` in a stack
+    file would quietly win, so a repeated key is an error instead."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKey(key, line, seen[key])
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: Any, line: int, first: int) -> None:
+        self.line = line
+        super().__init__(f"duplicate key {key!r} (first at line {first})")
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (raises DuplicateKey)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def read_yaml(path: Path, text: str | None = None) -> Any:
-    """Parse a YAML file; a syntax error names the file and line."""
+    """Parse a YAML file; a syntax error or a repeated key names the file and line."""
     try:
-        return yaml.safe_load(path.read_text() if text is None else text)
+        return safe_load(path.read_text() if text is None else text)
     except FileNotFoundError:
         raise InputError(path, None, "file does not exist") from None
+    except DuplicateKey as exc:
+        raise InputError(path, f"line {exc.line}", str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None
@@ -81,9 +109,8 @@ def render(name: str, context: dict[str, Any]) -> PatternUnits:
     field of the rendered document that is wrong."""
     template = _environment(str(patterns_dir() / name)).get_template(TEMPLATE)
     text = template.render(**context)
-    raw = yaml.safe_load(text)
     try:
-        return PatternUnits.model_validate(raw)
+        return PatternUnits.model_validate(safe_load(text))
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ValueError(f"{pydantic_field(err['loc'])}: {err['msg']}") from None

@@ -23,11 +23,13 @@ class HostPlan:
 
 def host_plan(declared: DeclaredStack, target: HostTarget,
               secrets: dict[str, str]) -> HostPlan:
-    try:
-        containers = [for_host(with_secret_digests(c, secrets), target)
-                      for c in declared.containers]
-    except ValueError as exc:  # e.g. a pool the host does not have
-        raise InputError(declared.source, f"hosts[{target.name}]", str(exc)) from None
+    containers = []
+    for c in declared.containers:
+        try:
+            containers.append(for_host(with_secret_digests(c, secrets), target))
+        except ValueError as exc:  # a pool the host does not have, a system path
+            raise InputError(declared.source, f"services.{c.service}",
+                             f"on {target.name}: {exc}") from None
     units = render_units(declared.name, containers, declared.networks, declared.volumes)
     env_files = {f"{c.name}.env": env_file_text(c, secrets) for c in containers if c.secret_env}
     return HostPlan(declared.name, target, containers, units, env_files)

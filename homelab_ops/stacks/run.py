@@ -3,10 +3,12 @@ deploy and facts a user runs with the pyinfra CLI, on the hosts the stack names.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from pyinfra.api import Inventory
 from pyinfra.api.deploy import add_deploy
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operations import run_ops
 
 from homelab_ops.collection.deploys.stack import stack as stack_deploy
@@ -16,44 +18,79 @@ from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_se
 from homelab_ops.errors import HomelabError
 from homelab_ops.inventory import inventory_from_entries
 from homelab_ops.models.observation import ContainerObs
-from homelab_ops.models.stack import DeclaredStack
+from homelab_ops.models.stack import DeclaredStack, DeployResult, HostDeploy
 from homelab_ops.stacks.drift import Difference, stack_drift
 from homelab_ops.stacks.hosts import host_target
 from homelab_ops.stacks.plan import HostPlan, host_plan, targets
 
 
-def stack_inventory(inventory: Inventory, declared: DeclaredStack) -> Inventory:
-    """The inventory cut down to the stack's hosts (validated the same way)."""
+def stack_inventory(inventory: Inventory, declared: DeclaredStack,
+                    only: list[str] | None = None) -> Inventory:
+    """The inventory cut down to the stack's hosts (and to ``only``), validated the same
+    way."""
     names = targets(declared, [h.name for h in inventory])
-    entries = [(h.name, h.data.dict()) for h in inventory if h.name in names]
+    entries = [(h.name, h.data.dict()) for h in inventory
+               if h.name in names and (only is None or h.name in only)]
     return inventory_from_entries(entries, declared.source)
 
 
 def deploy(inventory: Inventory, declared: DeclaredStack, secrets: dict[str, str],
-           dry_run: bool = False) -> dict[str, dict[str, Any]]:
-    """Host -> {"changes": operations that change something, "changed": their names}.
-
-    The changes are what pyinfra detects before running (its ``--dry``); with
-    ``dry_run`` nothing runs."""
+           dry_run: bool = False) -> DeployResult:
+    """Deploy the stack; per host what changes (what pyinfra detects before running, its
+    ``--dry``) and, when an operation failed there, the operation and its message.
+    With ``dry_run`` nothing runs."""
     with pyinfra_session(stack_inventory(inventory, declared)) as session:
         _reachable(session.unreachable)
         state = session.state
         add_deploy(state, stack_deploy, declared, secrets)
-        result = {}
+        hosts = {}
         for host in state.activated_hosts:
             ops = state.ops.get(host, {})
             changed = sorted(next(iter(state.op_meta[h].names)) for h, op in ops.items()
                              if op.operation_meta.will_change)
-            result[host.name] = {"changes": state.get_meta_for_host(host).ops_change,
-                                 "changed": changed}
+            hosts[host.name] = HostDeploy(changes=state.get_meta_for_host(host).ops_change,
+                                          changed=changed)
         if not dry_run:
-            run_ops(state)
-            failed = {h.name: state.get_results_for_host(h).error_ops
-                      for h in state.activated_hosts if state.get_results_for_host(h).error_ops}
-            if failed or state.failed_hosts:
-                names = sorted(set(failed) | {h.name for h in state.failed_hosts})
-                raise HomelabError(f"deploy of {declared.name} failed on {', '.join(names)}")
-    return result
+            with suppress(PyinfraError):  # "No hosts remaining!": all failed, see below
+                run_ops(state)
+            for host in state.activated_hosts:
+                error = _failure(state, host)
+                if error:
+                    hosts[host.name] = hosts[host.name].model_copy(
+                        update={"ok": False, "error": error})
+    return DeployResult(stack=declared.name, dry_run=dry_run, hosts=hosts)
+
+
+def _failure(state, host) -> str:
+    """The failed operation of ``host`` and its error lines (podman's ``Error: ...``;
+    else the last lines it wrote to stderr)."""
+    for op_hash, op in state.ops.get(host, {}).items():
+        meta = op.operation_meta
+        if meta.is_complete() and meta.did_error():
+            name = next(iter(state.op_meta[op_hash].names))
+            lines = [ln.strip() for ln in meta.stderr_lines if ln.strip()]
+            errors = [ln for ln in lines if ln.startswith("Error")] or lines[-3:]
+            return f"{name}: " + (" / ".join(errors) or "failed without a message")
+    if host in state.failed_hosts:
+        return "failed before its operations ran"
+    return ""
+
+
+def record(store, declared: DeclaredStack, result: DeployResult,
+           healthy: dict[str, bool]) -> None:
+    """One deployment row per host and service: ok when its host deployed and passed
+    health; a failed host keeps its error in the detail."""
+    digests: dict[str, list[str]] = {}
+    for c in declared.containers:
+        digests.setdefault(c.service, []).append(c.digest())
+    for host, h in result.hosts.items():
+        for service, pattern in declared.services.items():
+            store.record_deployment(
+                host=host, stack=declared.name, service=service, pattern=pattern,
+                spec_digest="+".join(digests.get(service, [])),
+                ok=h.ok and healthy.get(host, False),
+                detail={"stack_file": declared.source, "changes": h.changes,
+                        **({"error": h.error} if h.error else {})})
 
 
 def plans(session_state, declared: DeclaredStack, secrets: dict[str, str]) -> dict[str, HostPlan]:
@@ -95,16 +132,17 @@ def _reachable(unreachable: dict[str, str]) -> None:
                                                        for h, r in unreachable.items()))
 
 
-def health(inventory: Inventory, declared: DeclaredStack,
-           secrets: dict[str, str]) -> list[dict[str, Any]]:
-    """The testinfra health checks of the stack on each of its hosts."""
+def health(inventory: Inventory, declared: DeclaredStack, secrets: dict[str, str],
+           hosts: list[str] | None = None, progress=None) -> list[dict[str, Any]]:
+    """The testinfra health checks of the stack on each of its hosts (or ``hosts``);
+    ``progress(check, attempt)`` hears about every retry of a slow check."""
     from homelab_ops.stacks.health import validate
 
-    with pyinfra_session(stack_inventory(inventory, declared)) as session:
+    with pyinfra_session(stack_inventory(inventory, declared, hosts)) as session:
         _reachable(session.unreachable)
         host_plans = plans(session.state, declared, secrets)
         data = {h.name: h.data.dict() for h in session.state.activated_hosts}
-    return validate(host_plans, data)
+    return validate(host_plans, data, progress)
 
 
 def capacity(inventory: Inventory, declared: DeclaredStack, secrets: dict[str, str],

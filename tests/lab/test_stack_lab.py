@@ -112,7 +112,7 @@ def test_nine_patterns_deploy_and_pass_health(deployed) -> None:
 
 def test_second_deploy_changes_nothing(deployed, stack_file, env) -> None:
     second = deployed["second"]
-    assert second["hosts"] == {"@local": {"changes": 0, "changed": []}}
+    assert second["hosts"] == {"@local": {"changes": 0, "changed": [], "ok": True, "error": ""}}
     assert second["ok"]
     assert drift(stack_file, env) == []
 

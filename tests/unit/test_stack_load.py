@@ -125,3 +125,13 @@ def test_secret_sources(tmp_path, monkeypatch) -> None:
     assert exc.value.field == "secrets.other"
     monkeypatch.setenv("STACK_UNIT_SECRET", "from-env")
     assert read_secrets(stack) == {"pw": "from-file", "other": "from-env"}
+
+
+def test_a_duplicate_key_names_the_key_and_its_line(tmp_path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text("name: home\nservices:\n  db: {pattern: database, params: {password: pw}}\n"
+                    "  db: {pattern: web-app, params: {host: a.b}}\n")
+    with pytest.raises(InputError) as exc:
+        load_stack(path)
+    assert (exc.value.path, exc.value.field) == (path, "line 4")
+    assert exc.value.message == "duplicate key 'db' (first at line 3)"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from homelab_ops.models.stack import DIGEST_LABEL, STACK_MARKER
-from homelab_ops.stacks.hosts import HostTarget
+from homelab_ops.stacks.hosts import HostTarget, host_target
 from homelab_ops.stacks.load import load_stack
 from homelab_ops.stacks.plan import HostPlan, host_plan
 from homelab_ops.stacks.units import run_args, sd_quote
@@ -121,7 +121,7 @@ def test_lab_overrides_image_command_health_and_pools() -> None:
 def test_unknown_pool_is_an_input_error() -> None:
     from homelab_ops.errors import InputError
 
-    with pytest.raises(InputError, match=r"hosts\[bare\].*no BTRFS pool 'data'"):
+    with pytest.raises(InputError, match=r"services\.media: on bare: .*no BTRFS pool 'data'"):
         plan_for(HostTarget(name="bare", quadlet_dir="/q", systemd=True))
 
 
@@ -161,15 +161,81 @@ def test_generated_services_pass_systemd_analyze_verify(tmp_path) -> None:
     assert proc.stderr.strip() == "", proc.stderr  # warnings (unknown keys ...) count too
 
 
+def _site(tmp_path: Path, root: str, allow: str = "") -> Path:
+    path = tmp_path / "stack.yaml"
+    path.write_text(f"name: s\nservices:\n  www:\n    pattern: static-site\n"
+                    f"    params: {{host: a.b, root: {json.dumps(root)}}}\n{allow}")
+    return path
+
+
 @pytest.mark.parametrize("root", ["site", "/srv/a:b", "/srv/../etc"])
 def test_bind_sources_must_be_absolute_paths(tmp_path, root: str) -> None:
     from homelab_ops.errors import InputError
 
+    with pytest.raises(InputError, match=r"services\.www: on homelab: .*bind source"):
+        host_plan(load_stack(_site(tmp_path, root)), HOMELAB, {})
+
+
+@pytest.mark.parametrize(("root", "protected"), [
+    ("/", "/etc"), ("/etc", "/etc"), ("/etc/nginx", "/etc"), ("/proc", "/proc"),
+    ("/var", "/var/run"), ("/var/lib/containers/storage", "/var/lib/containers"),
+    ("/run/podman/podman.sock", "/run"), ("/root", "/root"), ("/boot/", "/boot"),
+    ("/srv/state", "/srv/state"),  # the state directory of this process (@local)
+])
+def test_system_paths_are_refused_as_bind_sources(tmp_path, monkeypatch, root: str,
+                                                  protected: str) -> None:
+    from homelab_ops.errors import InputError
+
+    monkeypatch.setenv("HOMELAB_OPS_STATE_DIR", "/srv/state")
+    local = host_target("@local", {}, {"uid": 1000, "home": "/home/u", "systemd": False})
+    with pytest.raises(InputError) as exc:
+        host_plan(load_stack(_site(tmp_path, root)), local, {})
+    assert exc.value.field == "services.www"
+    assert f"exposes the system path {protected} of host @local" in exc.value.message
+    assert "allow_system_paths" in exc.value.message
+
+
+def test_a_system_path_the_stack_allows_by_name(tmp_path) -> None:
+    allow = "    allow_system_paths: [/etc/ssl]\n"
+    plan = host_plan(load_stack(_site(tmp_path, "/etc/ssl", allow)), HOMELAB, {})
+    assert [m.source for m in plan.containers[0].mounts] == ["/etc/ssl"]
+    # the allowance is policy, not the container's shape: the digest ignores it
+    spec = plan.containers[0]
+    bare = spec.model_copy(update={"mounts": [m.model_copy(update={"allow_system_path": False})
+                                              for m in spec.mounts]})
+    assert bare.digest() == spec.digest()
+
+
+def test_an_allowance_must_name_a_bind_source(tmp_path) -> None:
+    from homelab_ops.errors import InputError
+
+    with pytest.raises(InputError) as exc:
+        load_stack(_site(tmp_path, "/srv/www", "    allow_system_paths: [/etc]\n"))
+    assert exc.value.field == "services.www.allow_system_paths"
+    assert exc.value.message == "'/etc' is not a bind source of this service"
+
+
+def test_ordinary_paths_and_pool_paths_are_accepted(tmp_path) -> None:
+    plan = host_plan(load_stack(_site(tmp_path, "/srv/www")), HOMELAB, {})
+    assert [m.source for m in plan.containers[0].mounts] == ["/srv/www"]
+    # a pool lies where host data says, even inside the state directory (the lab's)
+    lab = HostTarget(name="@local", quadlet_dir="/q", systemd=False,
+                     pools={"data": "/root/.local/state/homelab-ops/lab/mnt/data"})
+    plan = host_plan(load_stack(_site(tmp_path, "pool:data/photos")), lab, {})
+    assert plan.containers[0].mounts[0].source.endswith("/lab/mnt/data/photos")
+
+
+@pytest.mark.parametrize("ip", ["not-an-ip", "127.0.0.256", "::1", ""])
+def test_publish_ip_must_be_an_ipv4_address(tmp_path, ip: str) -> None:
+    from homelab_ops.errors import InputError
+
     path = tmp_path / "stack.yaml"
-    path.write_text(f"name: s\nservices:\n  www:\n    pattern: static-site\n"
-                    f"    params: {{host: a.b, root: {json.dumps(root)}}}\n")
-    with pytest.raises(InputError, match=r"hosts\[homelab\]: .*bind source"):
-        host_plan(load_stack(path), HOMELAB, {})
+    path.write_text(f"name: s\npublish_ip: {json.dumps(ip)}\nservices:\n"
+                    "  www: {pattern: static-site, params: {host: a.b, root: /srv/w}}\n")
+    with pytest.raises(InputError) as exc:
+        load_stack(path)
+    assert exc.value.field == "publish_ip"
+    assert repr(ip) in exc.value.message
 
 
 def test_percent_signs_reach_systemd_literally() -> None:
@@ -184,3 +250,37 @@ def test_percent_signs_reach_systemd_literally() -> None:
     assert "Image=registry.example/app:100%%\n" in text
     assert "HealthCmd=test 100%% -gt 1\n" in text
     assert "%" not in text.replace("%%", "")
+
+
+def test_a_failed_podman_run_removes_what_it_created() -> None:
+    """A port taken or a bind source missing can leave a ``Created`` container carrying
+    the spec's labels: the run command removes it and still fails."""
+    from homelab_ops.collection.operations.podman import run_or_remove
+
+    spec = plan_for(HOMELAB).containers[0]
+    text = run_or_remove(spec).get_raw_value()
+    run, _, cleanup = text.partition(" || ")
+    assert run.startswith(f"podman run --detach --name {spec.name} ")
+    assert cleanup == (f"{{ podman rm --force --time 0 {spec.name} >/dev/null 2>&1; "
+                       "false; }")
+    result = subprocess.run(["sh", "-c", f"false || {cleanup.replace('podman', 'true')}"])
+    assert result.returncode == 1
+
+
+def test_health_of_a_missing_container_fails_fast_without_retries() -> None:
+    """Real podman, real testinfra (local): a container that does not exist fails its
+    running check once and its other checks are not tried (no 20 retries each)."""
+    from homelab_ops.stacks.health import checks, validate
+
+    plan = plan_for(HOMELAB)
+    web = next(c for c in plan.containers if c.http_check and c.healthcheck)
+    one = HostPlan(plan.stack, plan.target, [web.model_copy(
+        update={"name": f"absent-{os.getpid()}"})], {}, {})
+    heard: list = []
+    results = validate({"@local": one}, {"@local": {}}, lambda c, n: heard.append((c, n)))
+    assert [r["kind"] for r in results] == [c.kind for c in checks(one)]
+    assert (results[0]["kind"], results[0]["ok"], results[0]["seen"]) == (
+        "running", False, "missing")
+    assert all(r["seen"] == "not checked: container missing" and not r["ok"]
+               for r in results[1:])
+    assert heard == []

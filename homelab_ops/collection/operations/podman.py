@@ -65,4 +65,13 @@ def _container(spec: ContainerSpec, live: ContainerObs | None):
         return
     if live is not None:
         yield podman("rm", "--force", "--time", STOP_SECONDS, spec.name)
-    yield podman(*run_args(spec))
+    yield run_or_remove(spec)
+
+
+def run_or_remove(spec: ContainerSpec) -> StringCommand:
+    """``podman run``; when it fails (a port taken, a missing bind source) podman may
+    leave the container ``Created`` with the spec's labels, which would look deployed:
+    remove it and fail with podman's own message."""
+    cleanup = podman("rm", "--force", "--time", "0", spec.name)
+    return StringCommand(podman(*run_args(spec)), "||", "{", cleanup, ">/dev/null", "2>&1;",
+                         "false;", "}")
