@@ -209,14 +209,18 @@ def _rotate(inventory, host, params, dry_run):
 
 def _redeploy(inventory, host, params, dry_run):
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.run import deploy
+    from homelab_ops.stacks.run import deploy, record
     from homelab_ops.stacks.secrets import read_secrets
 
     declared = load_stack(Path(params["stack"]))
     result = deploy(inventory, declared, read_secrets(declared), dry_run=dry_run)
-    mine = result.get(host, {})
-    return True, bool(mine.get("changes")) and not dry_run, None, {
-        "operations": mine.get("changed", []), "dry_run": dry_run}
+    mine = result.hosts.get(host)
+    if mine is None:
+        return False, False, f"stack {declared.name} does not deploy to {host}", {}
+    if not dry_run and params.get("store") is not None:  # a redeploy is a deployment
+        record(params["store"], declared, result, {h: d.ok for h, d in result.hosts.items()})
+    return mine.ok, bool(mine.changes) and not dry_run, mine.error or None, {
+        "operations": mine.changed, "dry_run": dry_run}
 
 
 def verify(inventory, host: str, name: str, params: dict[str, Any]) -> Verification:
