@@ -92,9 +92,9 @@ def act(actor: Actor, p: Planned) -> ActionRecord | None:
         return None
     snap_s = time.monotonic() - started
     decision = actor.record(p, extra_gates=[gate], snapshot=snap.names or None)
-    # the store is handed to playbooks that record through the backup component; it
-    # never goes into the log (params do)
-    call = {**p.params, "store": actor.store}
+    # the store and the state directory (its backup lock) are handed to playbooks that
+    # record through the backup component; they never go into the log (params do)
+    call = {**p.params, "store": actor.store, "state_dir": actor.settings.state_dir}
     result = playbooks.run_playbook(actor.inventory, f.host, p.playbook, call,
                                     dry_run=actor.dry_run)
     seconds = {"snapshot": round(snap_s, 3), "act": round(result.seconds, 3)}

@@ -5,8 +5,9 @@ changes and verifies, and the runner that drives its pyinfra deploy on one host.
 - ``restart`` / ``restart-leaking``: ``{"service": container name}``
 - ``free-disk``: ``{"mountpoint": mount whose usage is measured}`` (``journal_max``
   optional, e.g. ``"200M"``)
-- ``rotate-snapshots``: ``{"mountpoint": ..., "store": the agent's Store}`` (the backup
-  runner records its outcome there; the rotation is forced early)
+- ``rotate-snapshots``: ``{"mountpoint": ..., "store": the agent's Store, "state_dir":
+  where the backup lock lives}`` (the backup runner records its outcome there; the
+  rotation is forced early, under the backup lock)
 - ``redeploy``: ``{"service": ..., "stack": stack file path}``
 
 Nothing raises out of ``run_playbook`` or ``verify``: an unreachable host, a failing
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -59,7 +60,7 @@ PLAYBOOKS: dict[str, Playbook] = {p.name: p for p in (
     Playbook(name="rotate-snapshots", risk="medium", reversible=False,
              changes="snapshots pruned down to the retention's minimum-keep window",
              verifies="the newest snapshot and the incremental parent still exist",
-             handles=("disk_full", "backup_stale")),
+             handles=("disk_full",)),
     Playbook(name="redeploy", risk="medium", reversible=True,
              changes="the stack is deployed again from its stack file",
              verifies="the stack's testinfra health checks pass and no drift is left",
@@ -193,14 +194,18 @@ def _must_keep(inventory, host: str) -> list[str]:
 
 
 def _rotate(inventory, host, params, dry_run):
+    """Prune early under the backup lock (given the state directory), so a rotation
+    never races a backup run or a pre-action snapshot over the same copies."""
+    from homelab_ops.backup.lock import backup_lock
     from homelab_ops.backup.runner import run_backup
 
     keep = _must_keep(inventory, host)
-
     entries = [(h.name, {**h.data.dict(), "backup_rotate_early": True})
                for h in inventory if h.name == host]
-    report = run_backup(entries, params["store"], now=datetime.now(), prune_only=True,
-                        dry_run=dry_run, rotate_early=True)
+    state_dir = params.get("state_dir")
+    with backup_lock(Path(state_dir)) if state_dir else nullcontext():
+        report = run_backup(entries, params["store"], now=datetime.now(), prune_only=True,
+                            dry_run=dry_run, rotate_early=True)
     out = report["hosts"].get(host, {})
     ops = out.get("ops", [])
     changed = any(op.get("changed") for op in ops)
@@ -272,11 +277,16 @@ def _verify_restart(inventory, host, params):
         time.sleep(2)
     checks = [_verdict(f"{service} running" + (" and healthy" if health else ""), True)]
     if params.get("stack"):
-        checks += _stack_checks(inventory, params["stack"], drift=False)
+        checks += _stack_checks(inventory, params["stack"], drift=False,
+                                only=(host, service))
     return checks
 
 
-def _stack_checks(inventory, stack: str, drift: bool) -> list[str]:
+def _stack_checks(inventory, stack: str, drift: bool,
+                  only: tuple[str, str] | None = None) -> list[str]:
+    """The stack's testinfra health (and drift) as verdict lines; ``only`` keeps the
+    checks of one (host, container): a restart is judged by the service it restarted,
+    not by a neighbour that is still down and waiting for its own action."""
     from homelab_ops.stacks import run
     from homelab_ops.stacks.load import load_stack
     from homelab_ops.stacks.secrets import read_secrets
@@ -285,7 +295,8 @@ def _stack_checks(inventory, stack: str, drift: bool) -> list[str]:
     secrets = read_secrets(declared)
     out = [_verdict(f"{r['host']}: {r['container']} {r['kind']} {r['target']}".rstrip(),
                     r["ok"], str(r["seen"]))
-           for r in run.health(inventory, declared, secrets)]
+           for r in run.health(inventory, declared, secrets)
+           if only is None or (r["host"], r["container"]) == only]
     if drift:
         left = run.drift(inventory, declared, secrets)
         out.append(_verdict(f"no drift left in {declared.name}", not left,

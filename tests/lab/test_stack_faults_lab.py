@@ -22,14 +22,14 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture()
-def web_stack(lab, tmp_path):
+def web_stack(lab, lab_env, tmp_path):
     name = f"pf{uuid.uuid4().hex[:6]}"
     port = free_port()
     path = tmp_path / "stack.yaml"
     path.write_text(yaml.safe_dump({"name": name, "hosts": ["@local"], "services": {
         "web": {"pattern": "web-app", "params": {"host": "w.lab.arpa", "publish_port": port}}}}))
     yield name, port, path
-    _remove_stack(lab, name)
+    _remove_stack(lab, name, lab_env)
 
 
 def _wait_listening(proc: subprocess.Popen, port: int) -> None:
@@ -100,7 +100,7 @@ def test_a_missing_bind_source_fails_with_podmans_message(lab, lab_env, tmp_path
                       f"label=homelab-ops.stack={name}").stdout
         assert left.strip() == ""
     finally:
-        _remove_stack(lab, name)
+        _remove_stack(lab, name, lab_env)
 
 
 def test_health_fails_fast_and_checks_the_others_past_a_moved_stack(
@@ -133,4 +133,4 @@ def test_health_fails_fast_and_checks_the_others_past_a_moved_stack(
             "health", "--json", env=lab_env, check=False).stdout)}
         assert other_name not in names and name in names
     finally:
-        _remove_stack(lab, other_name)
+        _remove_stack(lab, other_name, lab_env)

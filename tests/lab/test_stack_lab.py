@@ -32,16 +32,20 @@ def env(lab_env) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack_file(lab, tmp_path_factory) -> Path:
+def stack_file(lab, lab_env, tmp_path_factory) -> Path:
     name = f"st{uuid.uuid4().hex[:6]}"
     path = tmp_path_factory.mktemp("stack") / "stack.yaml"
     stack = nine_pattern_stack(name, {k: free_port() for k in PORTS})
     path.write_text(yaml.safe_dump(stack))
     yield path
-    _remove_stack(lab, name)
+    _remove_stack(lab, name, lab_env)
 
 
-def _remove_stack(lab, name: str) -> None:
+def _remove_stack(lab, name: str, env: dict[str, str] | None = None) -> None:
+    """Remove a test stack's containers and networks and, given the CLI's environment,
+    forget it in the store, so later tests' default health and drift do not check it."""
+    if env is not None:
+        run_cli("stacks", "forget", name, env=env, check=False)
     ids = podman(lab.paths, "ps", "-aq", "--filter", f"label=homelab-ops.stack={name}").stdout
     if ids.split():
         podman(lab.paths, "rm", "--force", "--time", "0", *ids.split())
