@@ -75,8 +75,7 @@ class Rig:
         data = dict(lab_hosts(lab.paths.root))["@local"]
         self.entries = [("@local", {**data, "backup": backup})]
         self.inventory_file = tmp / "inventory.py"
-        self.inventory_file.write_text(
-            f"import json\nhosts = [tuple(h) for h in json.loads({json.dumps(self.entries)!r})]\n")
+        self._write_inventory()
         # probe on every cycle: these tests break things between cycles seconds apart
         loop = {"fresh_observation_seconds": 0, **loop}
         loop_toml = "".join(f"{k} = {_toml(v)}\n" for k, v in loop.items())
@@ -85,6 +84,16 @@ class Rig:
             f'protected_services = ["traefik", "authelia", "lp-{self.tag}-proxy"]\n'
             f'[notifications]\nurls = ["{self.receiver.url}"]\n[loop]\n{loop_toml}')
         self.names: list[str] = []
+
+    def _write_inventory(self) -> None:
+        self.inventory_file.write_text(
+            f"import json\nhosts = [tuple(h) for h in json.loads({json.dumps(self.entries)!r})]\n")
+
+    def cover(self, subvolume: str) -> None:
+        """Back up one more subvolume of the data pool (snapshots in this test's dir)."""
+        self.entries[0][1]["backup"]["volumes"].append(
+            {"subvolume": subvolume, "pool": "data", "snapshot_dir": f".loop/{self.tag}"})
+        self._write_inventory()
 
     def settings(self):
         return load_settings(self.config, self.state)
@@ -354,3 +363,58 @@ def test_a_dry_run_decides_and_records_but_changes_nothing(rig: Rig) -> None:
     assert d["detail"]["dry_run"] and d["outcome"] == "dry-run"
     # a dry run starts no cooldown: the real cycle acts at once
     assert [a.outcome for a in rig.cycle().actions] == ["success"]
+
+
+def test_a_drifted_stack_service_is_redeployed_after_a_notice(
+        rig: Rig, monkeypatch) -> None:
+    """A deployed database recreated by hand with another environment: the cycle finds
+    the drift, notifies (medium risk), snapshots the volume's subvolume, redeploys from
+    the stack file and verifies with the stack's health checks and no drift left."""
+    from homelab_ops.stacks.hosts import host_target
+    from homelab_ops.stacks.load import load_stack
+    from homelab_ops.stacks.plan import host_plan
+    from homelab_ops.stacks.units import run_args
+
+    monkeypatch.setenv("LOOP_DB_PASSWORD", uuid.uuid4().hex)
+    rig.cover("containers")  # podman's named volumes live there
+    stack = rig.tmp / "stack.yaml"
+    name = f"lr{rig.tag}"
+    stack.write_text(json.dumps({
+        "name": name, "hosts": ["@local"], "secrets": {"pw": {"env": "LOOP_DB_PASSWORD"}},
+        "services": {"db": {"pattern": "database", "params": {"password": "pw"}}}}))
+    try:
+        rig.cli("deploy", str(stack), "--force", "-i", str(rig.inventory_file))
+        declared = load_stack(stack)
+        target = host_target("@local", rig.entries[0][1],
+                             {"uid": 0, "home": "/root", "systemd": False})
+        db = host_plan(declared, target, {"pw": os.environ["LOOP_DB_PASSWORD"]}).containers[0]
+        podman(rig.lab.paths, "rm", "--force", "--time", "0", db.name)
+        podman(rig.lab.paths, *run_args(db.model_copy(
+            update={"env": {**db.env, "POSTGRES_DB": "tampered"}})))
+
+        report = rig.cycle()
+        [p] = [p for p in report.planned if p.finding.subject == db.name]
+        assert (p.finding.code, p.playbook, p.risk, p.verdict) == (
+            "drift", "redeploy", "medium", "notified")
+        [a] = report.actions
+        assert a.outcome == "success", a
+        assert any(db.name in json.dumps(m) for m in rig.receiver.got)
+        [snap] = rig.snapshots()
+        assert snap.startswith("containers.") and snap.endswith("_pre-action")
+        live = podman(rig.lab.paths, "inspect", "--format", "{{range .Config.Env}}{{.}} "
+                      "{{end}}", db.name).stdout
+        assert "POSTGRES_DB=tampered" not in live and "POSTGRES_DB=" in live
+        drift = json.loads(rig.cli("drift", str(stack), "--json", "-i",
+                                   str(rig.inventory_file)).stdout)
+        assert drift == []
+        [d] = [d for d in rig.decisions() if d["subject"] == db.name]
+        assert d["outcome"] == "success"
+        with Store.open(rig.state) as store:
+            [outcome] = [json.loads(r["detail"]) for r in store.decision_rows()
+                         if r["ref"] == d["id"]]
+        assert any("no drift left" in c for c in outcome["verification"]["checks"])
+        again = rig.cycle()
+        assert not again.actions
+    finally:
+        podman(rig.lab.paths, "rm", "--force", "--time", "0", f"{name}-db", check=False)
+        podman(rig.lab.paths, "volume", "rm", "--force", f"{name}-db-data", check=False)
