@@ -18,6 +18,7 @@ from homelab_ops.commands.backup import backup
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
 from homelab_ops.commands.loop import cycle_cmd, decisions, ops, queue
+from homelab_ops.commands.metrics import metrics_cmd
 from homelab_ops.commands.notify import notify
 from homelab_ops.commands.observe import observe_cmd, status_cmd
 from homelab_ops.commands.predict import predict
@@ -73,6 +74,7 @@ cli.add_command(decisions)
 cli.add_command(ops)
 cli.add_command(queue)
 cli.add_command(notify)
+cli.add_command(metrics_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

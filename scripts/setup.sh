@@ -13,6 +13,7 @@ packages=(
   systemd                   # systemd-analyze verify/calendar for rendered units
   util-linux mount          # losetup, mount
   python3 python3-venv python3-dev gcc pkg-config  # building btrfsutil
+  prometheus prometheus-node-exporter  # tests run them on ports of their own
 )
 missing=()
 for pkg in "${packages[@]}"; do
@@ -21,6 +22,14 @@ for pkg in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
+  # Packages are installed, never started as services: the tests start prometheus,
+  # node_exporter and sshd themselves on 127.0.0.1 ports of their own (policy-rc.d 101
+  # tells the packages' scripts not to start them; an existing policy is left alone).
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -60,11 +60,13 @@ def backup_run(app: App, inventory: Path | None, hosts: tuple[str, ...], schedul
     """Snapshot, send and prune every configured subvolume (one run at a time)."""
     from homelab_ops.backup.lock import backup_lock
     from homelab_ops.backup.runner import run_backup
+    from homelab_ops.metrics import refresh as refresh_metrics
 
     entries = _hosts(app, inventory, hosts)
     with backup_lock(app.settings.state_dir), app.store() as store:
         report = run_backup(entries, store, now=datetime.now(), schedule=schedule, tag=tag,
                             dry_run=dry_run, thresholds=app.settings.thresholds)
+        refresh_metrics(store, app.settings)
     emit(app, report, _show_run)
     return 0 if report["ok"] else 1
 
@@ -185,6 +187,7 @@ def backup_verify(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> i
     from homelab_ops.backup.lock import backup_lock
     from homelab_ops.backup.restore import restore_test
     from homelab_ops.backup.runner import host_layouts
+    from homelab_ops.metrics import refresh as refresh_metrics
 
     results = []
     with backup_lock(app.settings.state_dir), app.store() as store:
@@ -197,6 +200,7 @@ def backup_verify(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> i
                 result = restore_test(vol, config.restore_scratch_dir)
                 store.record_backup(name, key, "restore_test", result["ok"], result)
                 results.append({"host": name, "subvolume": key, **result})
+        refresh_metrics(store, app.settings)
     emit(app, results, _show_verify)
     return 0 if results and all(r["ok"] for r in results) else 1
 

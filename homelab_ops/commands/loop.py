@@ -25,10 +25,12 @@ def cycle_cmd(app: App, dry_run: bool, inventory: Path | None) -> int:
     Exits non-zero only when the tool itself failed, not when a remediation did."""
     from homelab_ops.loop import view
     from homelab_ops.loop.cycle import run_cycle
+    from homelab_ops.metrics import refresh as refresh_metrics
 
     inv = resolve_inventory(app, inventory)
     with app.store() as store:
         report = run_cycle(inv, store, app.settings, dry_run=dry_run)
+        refresh_metrics(store, app.settings, report)
     emit(app, report.model_dump(mode="json"), lambda _: _echo(view.cycle(report)))
     return 0
 

@@ -137,6 +137,15 @@ class Settings(Strict):
     thresholds: Thresholds = Thresholds()
     loop: LoopSettings = LoopSettings()
     notifications: Notifications = Notifications()
+    # a node_exporter textfile (``*.prom``) the cycle and backup runs rewrite
+    metrics_textfile: Path | None = None
+
+    @field_validator("metrics_textfile")
+    @classmethod
+    def _prom_suffix(cls, path: Path | None) -> Path | None:
+        if path is not None and path.suffix != ".prom":
+            raise ValueError("node_exporter's textfile collector reads only *.prom files")
+        return path.expanduser() if path is not None else None
 
     @property
     def lab_dir(self) -> Path:
