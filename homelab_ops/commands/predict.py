@@ -67,6 +67,7 @@ def _report(app: App, refresh: bool) -> dict[str, Any]:
 
 def _render(d: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -95,6 +96,8 @@ def _render(d: dict[str, Any]) -> None:
         leaks.add_row(p["host"], p["container"], verdict, rate, rng, limit,
                       f"{p['confidence']:.2f}", p["basis"])
     console.print(leaks)
+    for note in d["notes"]:
+        console.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def _render_capacity(d: dict[str, Any]) -> None:

@@ -108,3 +108,5 @@ class PredictionReport(Result):
     generated_at: float
     disks: list[DiskPrediction] = Field(default_factory=list)
     leaks: list[LeakPrediction] = Field(default_factory=list)
+    # why a configured history source was not used (Prometheus did not answer)
+    notes: list[str] = Field(default_factory=list)

@@ -127,6 +127,28 @@ def mask_url(url: str) -> str:
     return scheme + hostpart + ("/***" if rest.strip("/") else "")
 
 
+class PrometheusHistory(Strict):
+    """Which series prediction reads from Prometheus (``[prometheus]``; used when
+    ``prometheus_url`` is set). Each metric is a PromQL selector, so a user can filter
+    (``node_filesystem_size_bytes{fstype!="tmpfs"}``) or use recording rules."""
+
+    # cadvisor's working set: what the kernel counts against a memory limit
+    container_memory: str = 'container_memory_working_set_bytes{name!=""}'
+    filesystem_size: str = "node_filesystem_size_bytes"
+    # used = size - free, as df and the store count it (avail also leaves out the blocks
+    # reserved for root, which would count them as used)
+    filesystem_free: str = "node_filesystem_free_bytes"
+    # the label naming the host (a trailing :port is dropped, so node_exporter's and
+    # cadvisor's instances of one machine are one host), the container and the mount
+    host_label: str = "instance"
+    container_label: str = "name"
+    mountpoint_label: str = "mountpoint"
+    # the finest query_range step asked for (coarser when a window needs more points
+    # than Prometheus returns in one answer)
+    step_seconds: Annotated[float, Field(gt=0)] = 60.0
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+
+
 class Settings(Strict):
     """Everything the agent reads from its settings file."""
 
@@ -139,6 +161,10 @@ class Settings(Strict):
     notifications: Notifications = Notifications()
     # a node_exporter textfile (``*.prom``) the cycle and backup runs rewrite
     metrics_textfile: Path | None = None
+    # read container memory and filesystem history from this Prometheus as well as the
+    # store (its series win where both have one), e.g. "http://127.0.0.1:9090"
+    prometheus_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
+    prometheus: PrometheusHistory = PrometheusHistory()
 
     @field_validator("metrics_textfile")
     @classmethod

@@ -28,6 +28,8 @@ from homelab_ops.predict.memory import detect_leak, restart_time
 from homelab_ops.predict.segments import DAY
 from homelab_ops.store import SeriesKey, Store
 
+Points = list[tuple[float, float]]
+
 SCOPE = "predictions"
 TTL = 3600.0
 REPORT_KEY = "prediction:all"
@@ -53,14 +55,15 @@ def predict_all(store: Store, settings: Settings, now: float | None = None,
     """
     now = time.time() if now is None else now
     thresholds = thresholds or {}
+    source, notes = history(store, settings, now)
     disks = [
-        predict_filesystem(store, host, mount, now,
+        predict_filesystem(source, host, mount, now,
                            thresholds.get(mount, settings.thresholds.crit_pct_for(mount)))
-        for host, mount in _subjects(store, "filesystem", ("used_bytes", "used_pct"))
+        for host, mount in source.subjects("filesystem", ("used_bytes", "used_pct"))
     ]
-    leaks = [predict_container(store, host, name, now)
-             for host, name in _subjects(store, "container", ("mem_bytes",))]
-    report = PredictionReport(generated_at=now, disks=disks, leaks=leaks)
+    leaks = [predict_container(source, host, name, now)
+             for host, name in source.subjects("container", ("mem_bytes",))]
+    report = PredictionReport(generated_at=now, disks=disks, leaks=leaks, notes=notes)
     with store.transaction():
         for d in disks:
             store.cache_put(disk_key(d.host, d.mountpoint), d.model_dump(), ttl, SCOPE, now)
@@ -81,7 +84,46 @@ def cached_predictions(store: Store, settings: Settings, now: float | None = Non
     return predict_all(store, settings, now, ttl), False
 
 
-def predict_filesystem(store: Store, host: str, mount: str, now: float,
+class History:
+    """What prediction reads: the store, and Prometheus's series when ``prometheus_url``
+    is set (they win for the keys Prometheus has; restarts and limits stay the store's)."""
+
+    def __init__(self, store: Store, remote: Mapping[SeriesKey, Points] | None = None) -> None:
+        self.store, self.remote = store, dict(remote or {})
+
+    def read_series(self, key: SeriesKey, since: float = 0.0,
+                    until: float = float("inf")) -> Points:
+        if key in self.remote:
+            return [p for p in self.remote[key] if since <= p[0] <= until]
+        return self.store.read_series(key, since, until)
+
+    def events(self, *args, **kwargs):
+        return self.store.events(*args, **kwargs)
+
+    def subjects(self, kind: str, metrics: tuple[str, ...]) -> list[tuple[str, str]]:
+        found = {(k.host, k.subject) for m in metrics
+                 for k in self.store.find_series(kind=kind, metric=m)}
+        found |= {(k.host, k.subject) for k in self.remote
+                  if k.kind == kind and k.metric in metrics}
+        return sorted(found)
+
+
+def history(store: Store, settings: Settings, now: float) -> tuple[History, list[str]]:
+    """The history to predict from, and why Prometheus is not part of it when it is set
+    but does not answer (predictions then come from the store alone)."""
+    if settings.prometheus_url is None:
+        return History(store), []
+    from homelab_ops.predict.prometheus import PrometheusError, fetch_history
+
+    try:
+        remote = fetch_history(settings.prometheus_url, settings.prometheus, now,
+                               now - DISK_LOOKBACK, now - MEM_LOOKBACK)
+    except PrometheusError as exc:
+        return History(store), [f"{exc}; history from the store only"]
+    return History(store, remote), []
+
+
+def predict_filesystem(store: Store | History, host: str, mount: str, now: float,
                        threshold_pct: float) -> DiskPrediction:
     since = now - DISK_LOOKBACK
     used = store.read_series(SeriesKey(host, "filesystem", mount, "used_bytes"), since, now)
@@ -93,7 +135,7 @@ def predict_filesystem(store: Store, host: str, mount: str, now: float,
     return predict_disk(used, size, now, threshold_pct, host=host, mountpoint=mount)
 
 
-def predict_container(store: Store, host: str, name: str, now: float) -> LeakPrediction:
+def predict_container(store: Store | History, host: str, name: str, now: float) -> LeakPrediction:
     since = now - MEM_LOOKBACK
     started = store.read_series(SeriesKey(host, "container", name, "started_at"), since, now)
     events = store.events(host, name, kinds=["restarted", "started"], since=since, limit=1)
@@ -128,8 +170,3 @@ def capacity_check_for(store: Store, settings: Settings, requirements: CapacityR
              if (r := resource("filesystem", m, "used_bytes", "size_bytes",
                                settings.thresholds.crit_pct_for(m), DISK_MIN_SPAN)) is not None}
     return capacity_check(requirements, memory, disks)
-
-
-def _subjects(store: Store, kind: str, metrics: tuple[str, ...]) -> list[tuple[str, str]]:
-    found = {(k.host, k.subject) for m in metrics for k in store.find_series(kind=kind, metric=m)}
-    return sorted(found)
