@@ -166,6 +166,11 @@ class Settings(Strict):
     prometheus_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
     prometheus: PrometheusHistory = PrometheusHistory()
 
+    @field_serializer("prometheus_url", when_used="json")
+    def _masked_prometheus(self, url: str | None) -> str | None:
+        """A URL may carry basic-auth credentials: shown only masked."""
+        return None if url is None else mask_url(url)
+
     @field_validator("metrics_textfile")
     @classmethod
     def _prom_suffix(cls, path: Path | None) -> Path | None:

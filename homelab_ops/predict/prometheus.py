@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 
 from homelab_ops.errors import HomelabError
-from homelab_ops.models.settings import PrometheusHistory
+from homelab_ops.models.settings import PrometheusHistory, mask_url
 from homelab_ops.store import SeriesKey
 
 MAX_POINTS = 10_000  # Prometheus refuses a query_range answer of more than 11,000 points
@@ -64,9 +64,10 @@ def query_range(url: str, expr: str, start: float, end: float,
     except urllib.error.HTTPError as exc:  # Prometheus explains a bad query in the body
         body = _json_or_none(exc) or {"error": f"HTTP {exc.code}"}
     except (OSError, ValueError) as exc:
-        raise PrometheusError(f"prometheus at {url}: {_reason(exc)}") from None
+        raise PrometheusError(f"prometheus at {mask_url(url)}: {_reason(exc)}") from None
     if body.get("status") != "success":
-        raise PrometheusError(f"prometheus at {url}: query {expr!r}: {body.get('error')}")
+        raise PrometheusError(f"prometheus at {mask_url(url)}: query {expr!r}: "
+                              f"{body.get('error')}")
     return body["data"]["result"]
 
 

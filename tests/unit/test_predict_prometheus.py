@@ -42,3 +42,10 @@ def test_settings_name_a_bad_prometheus_url(tmp_path: Path) -> None:
     config.write_text('prometheus_url = "localhost:9090"\n')
     proc = run_cli("--config", str(config), "settings", check=False)
     assert proc.returncode == 2 and f"{config}: prometheus_url: " in proc.stderr
+
+
+def test_prometheus_credentials_are_never_shown(tmp_path: Path) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text('prometheus_url = "https://me:secret@prom.lan:9090"\n')
+    proc = run_cli("--config", str(config), "settings", "--json")
+    assert "secret" not in proc.stdout and '"https://***@prom.lan:9090"' in proc.stdout
