@@ -1,0 +1,63 @@
+"""Fault trials of issue 10: files a user broke reach the console script as one clear
+line naming the file (and the line or field), a non-zero exit and no traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from tests.conftest import REPO, run_cli
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_OPS_")}
+    return {**env, "HOME": str(tmp_path), **extra}
+
+
+def _one_line(proc, *words: str) -> str:
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_settings_file_with_invalid_utf8(tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.toml"
+    cfg.write_bytes(b'protected_services = ["traefik"]\nstate_dir = "/srv/caf\xe9"\n')
+    env = _env(tmp_path, HOMELAB_OPS_CONFIG=str(cfg))
+    for args in (["settings"], ["ask", "is traefik running"], ["status"]):
+        line = _one_line(run_cli(*args, env=env, check=False), str(cfg), "line 2", "UTF-8")
+        assert "0xe9" in line
+
+
+def test_stack_file_with_invalid_utf8(tmp_path: Path) -> None:
+    stack = tmp_path / "stack.yaml"
+    shutil.copy(REPO / "examples" / "lab-stack.yaml", stack)
+    with stack.open("ab") as fh:
+        fh.write(b"# r\xe9sum\xe9 of the services\n")
+    lines = stack.read_bytes().count(b"\n")
+    env = _env(tmp_path, HOMELAB_OPS_STATE_DIR=str(tmp_path / "state"))
+    proc = run_cli("deploy", str(stack), "--dry-run", env=env, check=False)
+    _one_line(proc, str(stack), f"line {lines}", "not valid UTF-8")
+
+
+def test_secret_file_with_invalid_utf8(tmp_path: Path) -> None:
+    from homelab_ops.errors import InputError
+    from homelab_ops.stacks.load import load_stack
+    from homelab_ops.stacks.secrets import read_secrets
+
+    (tmp_path / "pw.txt").write_bytes(b"\xff\xfep\x00w\x00")  # saved as UTF-16
+    stack = tmp_path / "stack.yaml"
+    stack.write_text("name: home\nsecrets: {pw: {file: pw.txt}}\nservices:\n"
+                     "  db: {pattern: database, params: {password: pw}}\n")
+    try:
+        read_secrets(load_stack(stack))
+    except InputError as exc:
+        assert exc.path == stack and exc.field == "secrets.pw"
+        assert "pw.txt: line 1: not valid UTF-8" in exc.message
+    else:
+        raise AssertionError("a UTF-16 secret file was accepted")
