@@ -61,3 +61,17 @@ def test_secret_file_with_invalid_utf8(tmp_path: Path) -> None:
         assert "pw.txt: line 1: not valid UTF-8" in exc.message
     else:
         raise AssertionError("a UTF-16 secret file was accepted")
+
+
+def test_inventory_that_raises_or_exits(tmp_path: Path) -> None:
+    raises = tmp_path / "raises.py"
+    raises.write_text('import os\nhomelab = [("nas", {})]\nos.environ["NO_SUCH_VAR_HERE"]\n')
+    exits = tmp_path / "exits.py"
+    exits.write_text('import sys\n\nsys.exit(3)\n')
+    env = _env(tmp_path, HOMELAB_OPS_STATE_DIR=str(tmp_path / "state"))
+    proc = run_cli("observe", "-i", str(raises), env=env, check=False)
+    _one_line(proc, str(raises), "line 3", "KeyError", "NO_SUCH_VAR_HERE")
+    assert proc.returncode == 2
+    proc = run_cli("observe", "-i", str(exits), env=env, check=False)
+    _one_line(proc, str(exits), "line 3", "sys.exit(3)")
+    assert proc.returncode == 2
