@@ -33,7 +33,6 @@ def predict(ctx: click.Context, as_json: bool, refresh: bool) -> None:
 def predict_capacity(app: App, host: str, memory_mb: float, disks: tuple[str, ...],
                      days: float) -> None:
     """Will a stack needing this much memory and disk fit on HOST?"""
-    from homelab_ops.models.prediction import CapacityRequirements
     from homelab_ops.predict.service import capacity_check_for
 
     need = {}
@@ -45,13 +44,33 @@ def predict_capacity(app: App, host: str, memory_mb: float, disks: tuple[str, ..
             raise click.BadParameter(f"{item!r} is not MOUNT=GB", param_hint="--disk") from None
         if not sep or not mount:
             raise click.BadParameter(f"{item!r} is not MOUNT=GB", param_hint="--disk")
-    req = CapacityRequirements(host=host, memory_bytes=memory_mb * 1e6, disk_bytes=need,
-                               horizon_days=days)
+    req = _requirements(host=host, memory_bytes=memory_mb * 1e6, disk_bytes=need,
+                        horizon_days=days)
     with app.store() as store:
         report = capacity_check_for(store, app.settings, req)
     emit(app, report.model_dump(), _render_capacity)
     if not report.fits:
         raise click.exceptions.Exit(1)
+
+
+_OPTION_OF = {"memory_bytes": "--memory", "disk_bytes": "--disk", "horizon_days": "--days"}
+
+
+def _requirements(**fields: Any):
+    """The model validates the numbers (it is the one declaration of what is allowed);
+    a bad one is reported against the option it came from."""
+    from pydantic import ValidationError
+
+    from homelab_ops.models.prediction import CapacityRequirements
+
+    try:
+        return CapacityRequirements(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field, *key = err["loc"]
+        msg = "a mountpoint is an absolute path" if "[key]" in key else err["msg"]
+        mount = f"{key[0]}: " if key else ""
+        raise click.BadParameter(f"{mount}{msg}", param_hint=_OPTION_OF[field]) from None
 
 
 def _report(app: App, refresh: bool) -> dict[str, Any]:

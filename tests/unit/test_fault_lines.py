@@ -75,3 +75,17 @@ def test_inventory_that_raises_or_exits(tmp_path: Path) -> None:
     proc = run_cli("observe", "-i", str(exits), env=env, check=False)
     _one_line(proc, str(exits), "line 3", "sys.exit(3)")
     assert proc.returncode == 2
+
+
+def test_capacity_numbers_are_validated_by_the_option(tmp_path: Path) -> None:
+    env = _env(tmp_path, HOMELAB_OPS_STATE_DIR=str(tmp_path / "state"))
+    for args, words in ((["--memory", "-5"], ["--memory", "greater than or equal to 0"]),
+                        (["--disk", "/=-1"], ["--disk", "/:", "greater than or equal to 0"]),
+                        (["--disk", "srv=1"], ["--disk", "absolute path"]),
+                        (["--memory", "nan"], ["--memory", "finite"]),
+                        (["--days", "0"], ["--days", "greater than 0"])):
+        proc = run_cli("predict", "capacity", "--host", "nas", *args, env=env, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("Error:")]
+        assert len(errors) == 1 and all(w in errors[0] for w in words), proc.stderr
+    assert not (tmp_path / "state").exists()  # refused before the store was touched
