@@ -89,3 +89,35 @@ def test_capacity_numbers_are_validated_by_the_option(tmp_path: Path) -> None:
         errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("Error:")]
         assert len(errors) == 1 and all(w in errors[0] for w in words), proc.stderr
     assert not (tmp_path / "state").exists()  # refused before the store was touched
+
+
+def _fake_lab(tmp_path: Path) -> Path:
+    """A lab directory as `lab up` leaves it, without the pools and the sshd."""
+    from homelab_ops.lab.paths import MARKER
+
+    lab = tmp_path / "state" / "lab"
+    lab.mkdir(parents=True)
+    (lab / MARKER).touch()
+    return lab
+
+
+def test_truncated_lab_json_says_down_then_up(tmp_path: Path) -> None:
+    lab = _fake_lab(tmp_path)
+    (lab / "lab.json").write_text('{"ssh_port": 22')  # truncated by a full disk
+    env = _env(tmp_path, HOMELAB_OPS_STATE_DIR=str(tmp_path / "state"))
+    for args in (["lab", "status"], ["lab", "up"]):
+        proc = run_cli(*args, env=env, check=False)
+        _one_line(proc, str(lab / "lab.json"), "damaged", "lab down", "lab up")
+    (lab / "lab.json").write_text('{"ssh_port": "twenty-two"}')
+    _one_line(run_cli("lab", "status", env=env, check=False), "ssh_port", "lab down")
+    proc = run_cli("lab", "down", env=env)  # the advice can be followed
+    assert "removed lab" in proc.stdout and not lab.exists()
+
+
+def test_corrupt_lab_inventory_says_lab_up(tmp_path: Path) -> None:
+    lab = _fake_lab(tmp_path)
+    env = _env(tmp_path, HOMELAB_OPS_STATE_DIR=str(tmp_path / "state"))
+    for text in (b"\x00\x00\x00\x00", b'{"hosts": [1, 2]}', b'{"host": {}}', b"[1]"):
+        (lab / "inventory.json").write_bytes(text)
+        proc = run_cli("observe", env=env, check=False)
+        _one_line(proc, str(lab / "inventory.json"), "damaged", "lab up")
