@@ -3,8 +3,12 @@ line naming the file (and the line or field), a non-zero exit and no traceback."
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 from tests.conftest import REPO, run_cli
@@ -121,3 +125,27 @@ def test_corrupt_lab_inventory_says_lab_up(tmp_path: Path) -> None:
         (lab / "inventory.json").write_bytes(text)
         proc = run_cli("observe", env=env, check=False)
         _one_line(proc, str(lab / "inventory.json"), "damaged", "lab up")
+
+
+def test_tcp_listener_that_never_speaks_ssh(tmp_path: Path) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def accept() -> None:  # accept and stay silent, as a stuck or wrong service does
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    inv = tmp_path / "inv.py"
+    inv.write_text(f'homelab = [("mute", {{"ssh_hostname": "127.0.0.1", "ssh_port": {port},'
+                   ' "ssh_user": "root"})]\n')
+    env = _env(tmp_path, HOMELAB_OPS_STATE_DIR=str(tmp_path / "state"))
+    try:
+        proc = run_cli("observe", "-i", str(inv), "--json", env=env, check=False)
+    finally:
+        listener.close()
+    assert "Traceback" not in proc.stderr, proc.stderr
+    status = json.loads(run_cli("status", "--json", env=env).stdout)
+    assert f"no SSH banner within 5 s from 127.0.0.1:{port}" in json.dumps(status)
