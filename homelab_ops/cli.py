@@ -8,6 +8,7 @@ surface as one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from homelab_ops.commands.stacks import (
     patterns,
     stacks_group,
 )
+from homelab_ops.commands.store import store_group
 from homelab_ops.errors import HomelabError
 
 
@@ -67,6 +69,7 @@ cli.add_command(health_cmd)
 cli.add_command(drift_cmd)
 cli.add_command(patterns)
 cli.add_command(stacks_group)
+cli.add_command(store_group)
 cli.add_command(ask_cmd)
 cli.add_command(cache)
 cli.add_command(cycle_cmd)
@@ -83,6 +86,12 @@ def main(argv: list[str] | None = None) -> None:
     except HomelabError as exc:
         click.echo(f"homelab-ops: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except sqlite3.Error as exc:  # the store broke mid-command (e.g. a damaged page)
+        from homelab_ops.store import QUARANTINE_HINT
+
+        click.echo(f"homelab-ops: error: the state store failed ({exc}); {QUARANTINE_HINT}",
+                   err=True)
+        sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

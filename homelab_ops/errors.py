@@ -35,6 +35,24 @@ class LabError(HomelabError):
     """The sandbox lab could not be built, inspected or removed."""
 
 
+def read_text(path: Path, missing: str = "file does not exist") -> str:
+    """A user's text file as str; missing, unreadable or not UTF-8 is an InputError that
+    names the line of the first bad byte (a latin-1 editor save, a binary file)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, None, missing) from None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(path, f"line {line}", f"not valid UTF-8 (byte 0x{data[exc.start]:02x} "
+                         f"at column {column}): save the file as UTF-8") from None
+
+
 def pydantic_field(loc: tuple[int | str, ...]) -> str:
     """Render a pydantic error location as a dotted field path (``a.b[2].c``)."""
     out = ""

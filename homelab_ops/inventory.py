@@ -8,6 +8,7 @@ the host and the field, before anything connects.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ from pyinfra.api import Inventory
 # Importing pyinfra_cli applies gevent's monkey patch, as the pyinfra CLI does. It must
 # happen when this module loads (before any command opens threads or connections), not
 # lazily mid-run, where it breaks threads that already exist (seen with paramiko's).
+from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.inventory import make_inventory
 
-from homelab_ops.errors import InputError, validate_input
+from homelab_ops.errors import InputError, read_text, validate_input
 from homelab_ops.models.inventory import HostData
 
 HostEntry = tuple[str, dict[str, Any]]
@@ -29,19 +31,35 @@ def load_inventory(path: Path) -> Inventory:
     from pyinfra.api import State
     from pyinfra.context import ctx_state
 
-    if not path.is_file():
-        raise InputError(path, None, "inventory file does not exist")
+    read_text(path, missing="inventory file does not exist")  # exists, readable, UTF-8
     try:
         with ctx_state.use(State()):  # pyinfra's file loader records state as it runs
             inventory = make_inventory(str(path), cwd=str(path.parent))
     except SyntaxError as exc:
         raise InputError(path, f"line {exc.lineno}", f"not valid Python: {exc.msg}") from None
+    except SystemExit as exc:  # the file's own code called sys.exit()
+        raise InputError(path, _line_in(path, exc),
+                         f"the inventory exited (sys.exit({exc.code!r}))") from None
     except Exception as exc:  # pyinfra's loader raises many types for a bad file
-        raise InputError(path, None, f"cannot load inventory: {exc}") from None
+        raise _load_error(path, exc) from None
     if not len(inventory):
         raise InputError(path, None, "inventory defines no hosts")
     validate(inventory, path)
     return inventory
+
+
+def _load_error(path: Path, exc: Exception) -> InputError:
+    """The user's own exception (pyinfra wraps it) with the line of the file it came from."""
+    inner = exc.exception if isinstance(exc, UnexpectedExternalError) else exc
+    message = f"{type(inner).__name__}: {inner}" if str(inner) else type(inner).__name__
+    return InputError(path, _line_in(path, inner), f"cannot load inventory: {message}")
+
+
+def _line_in(path: Path, exc: BaseException) -> str | None:
+    """``line N``: the innermost frame of ``exc`` that ran in the inventory file."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if Path(f.filename).absolute() == path.absolute()]
+    return f"line {frames[-1].lineno}" if frames else None
 
 
 def inventory_from_entries(entries: Sequence[HostEntry], source: Path | str) -> Inventory:

@@ -38,7 +38,7 @@ def quick_state_dir(flag: Path | None, config: Path | None) -> Path | None:
             try:
                 with path.open("rb") as fh:
                     value = tomllib.load(fh).get("state_dir", str(DEFAULT_STATE_DIR))
-            except (OSError, tomllib.TOMLDecodeError):
+            except (OSError, ValueError):  # TOMLDecodeError, UnicodeDecodeError
                 return None
             if not isinstance(value, str):
                 return None

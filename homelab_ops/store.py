@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_ops.errors import HomelabError
+
 DB_NAME = "state.db"
 
 # Ages (seconds) at which history is rolled up: raw -> hourly after 14 days,
@@ -183,6 +185,51 @@ DECISION_FIELDS = ("ts", "cycle", "host", "subject", "finding", "action", "verdi
                    "confidence", "risk", "reason", "outcome", "ref", "detail")
 
 
+class StoreError(HomelabError):
+    """The state store cannot be opened or used; the message says what to do."""
+
+
+QUARANTINE_HINT = "it is left as it is; `homelab-ops store quarantine` moves it aside"
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """One line for an sqlite failure: a damaged file is never overwritten or repaired
+    behind the user's back."""
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+        return StoreError(f"{path}: cannot write the state store ({exc}): make it "
+                          "writable or choose another --state-dir")
+    return StoreError(f"{path}: the state store is damaged ({exc}); {QUARANTINE_HINT}")
+
+
+def _refuse_foreign(path: Path) -> None:
+    """A file that is not SQLite (garbage, a truncated header) is refused before sqlite
+    could treat it as empty and write a new database over it."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the state store ({exc.strerror})") from None
+    if head and head != b"SQLite format 3\x00":
+        raise StoreError(f"{path}: not an SQLite database, the state store is damaged; "
+                         f"{QUARANTINE_HINT}")
+
+
+def quarantine(state_dir: Path) -> list[Path]:
+    """Move a damaged store (and its -wal/-shm files) aside as ``state.db.damaged-<time>``
+    so the next command starts a new one; returns the new paths."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        src = state_dir / f"{DB_NAME}{suffix}"
+        if src.exists():
+            dst = state_dir / f"{DB_NAME}.damaged-{stamp}{suffix}"
+            src.rename(dst)
+            moved.append(dst)
+    return moved
+
+
 @dataclass(frozen=True)
 class SeriesKey:
     """Labels of one time series: ``host``, ``kind`` (host/container/filesystem),
@@ -208,16 +255,25 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        # private: the store holds what runs where, events and environment fingerprints
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # sqlite copies its mode
-        path.chmod(0o600)  # to the -wal/-shm files; an older store is tightened too
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._series_ids: dict[SeriesKey, int] = {}
-        self._migrate()
+        _refuse_foreign(path)
+        try:
+            # private: the store holds what runs where, events and environment fingerprints
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # sqlite copies its
+            path.chmod(0o600)  # mode to the -wal/-shm files; an older store is tightened
+        except OSError as exc:
+            raise StoreError(f"{exc.filename or path}: cannot create or write the state store "
+                             f"({exc.strerror}): choose a writable directory with "
+                             "--state-dir or $HOMELAB_OPS_STATE_DIR") from None
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._series_ids: dict[SeriesKey, int] = {}
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise store_error(path, exc) from None
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
@@ -248,7 +304,7 @@ class Store:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise RuntimeError(f"{self.path} is from a newer homelab-ops (schema {version})")
+            raise StoreError(f"{self.path} is from a newer homelab-ops (schema {version})")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction() as db:
                 # another process may have migrated while this one waited for the lock

@@ -3,6 +3,8 @@ parallel, disconnect. The agent uses this; users use the pyinfra CLI."""
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +39,10 @@ def pyinfra_session(inventory: Inventory, parallel: int = 20) -> Iterator[Sessio
         try:
             host.connect(show_errors=False, raise_exceptions=True)
         except (ConnectError, OSError) as exc:
-            session.unreachable[host.name] = str(exc) or type(exc).__name__
+            reason = str(exc) or type(exc).__name__
+            if reason.startswith("SSH error"):  # paramiko's reason is often a symptom
+                reason = _no_banner(host) or reason
+            session.unreachable[host.name] = reason
 
     with ctx_state.use(state):
         gevent.joinall([state.pool.spawn(connect, h) for h in inventory], raise_error=True)
@@ -48,6 +53,30 @@ def pyinfra_session(inventory: Inventory, parallel: int = 20) -> Iterator[Sessio
         yield session
     finally:
         disconnect_all(state)
+
+
+# paramiko logs a failed handshake's traceback from its transport thread; the reason
+# is recorded per host instead (a handler here keeps logging's last resort quiet)
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+BANNER_WAIT = 5.0
+
+
+def _no_banner(host: Host) -> str | None:
+    """Why an SSH handshake failed when the port accepts TCP but sends no SSH banner
+    (a wrong port, a stuck sshd): what paramiko reports then is "No existing session"."""
+    address = (host.data.get("ssh_hostname") or host.name, int(host.data.get("ssh_port") or 22))
+    try:
+        with socket.create_connection(address, timeout=BANNER_WAIT) as sock:
+            first = sock.recv(64)
+    except TimeoutError:
+        first = b""
+    except OSError:
+        return None
+    if first.startswith(b"SSH-"):
+        return None
+    said = f" (it sent {first[:20]!r})" if first else ""
+    return (f"no SSH banner within {BANNER_WAIT:g} s from {address[0]}:{address[1]}{said}"
+            " (it accepts TCP but does not speak SSH)")
 
 
 def fact_per_host(

@@ -4,6 +4,8 @@ container, from the cache when fresh (instant), else recomputed from history."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import Counter
 from typing import Any
 
 import click
@@ -33,7 +35,6 @@ def predict(ctx: click.Context, as_json: bool, refresh: bool) -> None:
 def predict_capacity(app: App, host: str, memory_mb: float, disks: tuple[str, ...],
                      days: float) -> None:
     """Will a stack needing this much memory and disk fit on HOST?"""
-    from homelab_ops.models.prediction import CapacityRequirements
     from homelab_ops.predict.service import capacity_check_for
 
     need = {}
@@ -45,13 +46,33 @@ def predict_capacity(app: App, host: str, memory_mb: float, disks: tuple[str, ..
             raise click.BadParameter(f"{item!r} is not MOUNT=GB", param_hint="--disk") from None
         if not sep or not mount:
             raise click.BadParameter(f"{item!r} is not MOUNT=GB", param_hint="--disk")
-    req = CapacityRequirements(host=host, memory_bytes=memory_mb * 1e6, disk_bytes=need,
-                               horizon_days=days)
+    req = _requirements(host=host, memory_bytes=memory_mb * 1e6, disk_bytes=need,
+                        horizon_days=days)
     with app.store() as store:
         report = capacity_check_for(store, app.settings, req)
     emit(app, report.model_dump(), _render_capacity)
     if not report.fits:
         raise click.exceptions.Exit(1)
+
+
+_OPTION_OF = {"memory_bytes": "--memory", "disk_bytes": "--disk", "horizon_days": "--days"}
+
+
+def _requirements(**fields: Any):
+    """The model validates the numbers (it is the one declaration of what is allowed);
+    a bad one is reported against the option it came from."""
+    from pydantic import ValidationError
+
+    from homelab_ops.models.prediction import CapacityRequirements
+
+    try:
+        return CapacityRequirements(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field, *key = err["loc"]
+        msg = "a mountpoint is an absolute path" if "[key]" in key else err["msg"]
+        mount = f"{key[0]}: " if key else ""
+        raise click.BadParameter(f"{mount}{msg}", param_hint=_OPTION_OF[field]) from None
 
 
 def _report(app: App, refresh: bool) -> dict[str, Any]:
@@ -66,6 +87,8 @@ def _report(app: App, refresh: bool) -> dict[str, Any]:
 
 
 def _render(d: dict[str, Any]) -> None:
+    """Two tables that fit 80 columns: rows still waiting for history become one line
+    per reason, and each row's basis is a footnote instead of a wide column."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -73,31 +96,56 @@ def _render(d: dict[str, Any]) -> None:
     console = Console()
     when = dt.datetime.fromtimestamp(d["generated_at"], dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     console.print(f"predictions of {when}{' (cached)' if d['cached'] else ''}")
-    disks = Table("host", "filesystem", "used", "days to threshold", "80% range", "basis",
-                  title="disk exhaustion")
-    for p in d["disks"]:
+    disks = Table("#", "host", "filesystem", "used", "days left", "80% range",
+                  title="disk exhaustion (days until the critical threshold)")
+    shown = [p for p in d["disks"] if p["status"] != "insufficient_data"]
+    for n, p in enumerate(shown, 1):
         days = {"fills": _days(p["days_until_threshold"]), "over_threshold": "[red]now[/]",
-                "not_filling": "not filling", "insufficient_data": "[dim]too little data[/]",
-                }[p["status"]]
+                "not_filling": "not filling"}[p["status"]]
         rng = (f"{_days(p['low'])} - {_days(p['high'])}" if p["status"] == "fills" else "")
         used = "-" if p["used_pct"] is None else f"{p['used_pct']:.1f} % of {p['threshold_pct']:g}"
-        disks.add_row(p["host"], p["mountpoint"], used, days, rng, p["basis"])
-    console.print(disks)
-    leaks = Table("host", "container", "verdict", "MB/hour", "80% range", "to limit",
-                  "confidence", "basis", title="memory growth since restart")
-    for p in d["leaks"]:
-        verdict = {"leak": "[red]leak[/]", "no_leak": "ok",
-                   "insufficient_data": "[dim]too little data[/]"}[p["status"]]
+        disks.add_row(str(n), p["host"], _middle(p["mountpoint"]), used, days, rng)
+    _print(console, disks, shown, d["disks"], "filesystem")
+    leaks = Table("#", "host", "container", "verdict", "MB/hour", "80% range", "to limit",
+                  "conf.", title="memory growth since restart")
+    shown = [p for p in d["leaks"] if p["status"] != "insufficient_data"]
+    for n, p in enumerate(shown, 1):
+        verdict = {"leak": "[red]leak[/]", "no_leak": "ok"}[p["status"]]
         rate = "-" if p["mb_per_hour"] is None else f"{p['mb_per_hour']:.2f}"
         rng = ("-" if p["mb_per_hour_low"] is None
                else f"{p['mb_per_hour_low']:.2f} - {p['mb_per_hour_high']:.2f}")
         limit = ("-" if p["hours_until_limit"] is None
                  else f"{p['hours_until_limit']:.1f} h")
-        leaks.add_row(p["host"], p["container"], verdict, rate, rng, limit,
-                      f"{p['confidence']:.2f}", p["basis"])
-    console.print(leaks)
+        leaks.add_row(str(n), p["host"], _middle(p["container"]), verdict, rate, rng,
+                      limit, f"{p['confidence']:.2f}")
+    _print(console, leaks, shown, d["leaks"], "container")
     for note in d["notes"]:
         console.print(f"[yellow]note:[/] {escape(note)}")
+
+
+def _print(console, table, shown: list[dict], rows: list[dict], noun: str) -> None:
+    if shown:
+        console.print(table)
+        for n, p in enumerate(shown, 1):
+            console.print(f"  [{n}] {p['basis']}", highlight=False)
+    waiting = Counter(_waiting(p["basis"]) for p in rows if p["status"] == "insufficient_data")
+    for reason, count in sorted(waiting.items()):
+        console.print(f"{count} {noun}{'s' if count > 1 else ''}: {reason}", highlight=False)
+
+
+def _waiting(basis: str) -> str:
+    """The reason shared by rows still waiting for history ("need 12 h"), without the
+    span each one has so far."""
+    m = re.search(r"need at least ([\d.]+) (hours|days)", basis)
+    return f"too little data yet, need {m[1]} {m[2][0]}" if m else basis
+
+
+def _middle(text: str, width: int = 20) -> str:
+    """``text`` shortened from the middle, so both ends of a long path stay readable."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return f"{text[:keep // 2]}…{text[len(text) - (keep - keep // 2):]}"
 
 
 def _render_capacity(d: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from homelab_ops.errors import HomelabError, LabError
+from homelab_ops.errors import HomelabError, LabError, pydantic_field
 from homelab_ops.lab import podman, pools, sshd
 from homelab_ops.lab.files import write_file
 from homelab_ops.lab.paths import LabPaths
@@ -29,11 +29,19 @@ class Lab:
         self.spec = spec or LabSpec()
 
     # -- state remembered between runs ------------------------------------------------
-    def _load_state(self) -> LabState:
+    def _load_state(self, damaged_ok: bool = False) -> LabState:
+        """What ``up`` chose before; ``down`` works without it (``damaged_ok``), so the
+        advice for a damaged file (down, then up) can always be followed."""
+        path = self.paths.state_file
         try:
-            return LabState.model_validate_json(self.paths.state_file.read_text())
+            return LabState.model_validate_json(path.read_bytes())
         except FileNotFoundError:
             return LabState()
+        except ValueError as exc:  # not JSON, not UTF-8, or not the shape we wrote
+            if damaged_ok:
+                return LabState()
+            fix = "run `homelab-ops lab down`, then `homelab-ops lab up`"
+            raise _damaged(path, exc, fix) from None
 
     def _save_state(self, state: LabState) -> None:
         write_file(self.paths.state_file, state.model_dump_json(indent=2))
@@ -104,7 +112,7 @@ class Lab:
             return {"lab_dir": str(paths.root), "removed": False, "reason": "no lab here"}
         if not paths.marker.exists():
             raise LabError(f"{paths.root} is not a homelab-ops lab (no {paths.marker.name})")
-        state = self._load_state()
+        state = self._load_state(damaged_ok=True)
         errors = []
         for step in (
             lambda: podman.remove_all(paths),
@@ -179,7 +187,24 @@ def lab_hosts(lab_dir: Path) -> list[tuple[str, dict[str, Any]]]:
     """The lab's pyinfra inventory as (name, host data) pairs."""
     path = LabPaths(lab_dir.absolute()).inventory
     try:
-        hosts = json.loads(path.read_text())["hosts"]
+        data = json.loads(path.read_bytes())
+        hosts = data.get("hosts") if isinstance(data, dict) else None
+        if not isinstance(hosts, dict):
+            raise ValueError("no `hosts` object")
     except FileNotFoundError:
         raise LabError(f"no lab at {lab_dir} (run: homelab-ops lab up)") from None
+    except ValueError as exc:  # not JSON, not UTF-8, or not the shape we wrote
+        raise _damaged(path, exc, "run `homelab-ops lab up` to write it again") from None
     return list(hosts.items())
+
+
+def _damaged(path: Path, exc: Exception, fix: str) -> LabError:
+    """One line for a lab file that is not what the lab wrote (truncated, edited)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        reason = f"{pydantic_field(err['loc'])}: {err['msg']}" if err["loc"] else err["msg"]
+    else:
+        reason = str(exc)
+    return LabError(f"{path}: damaged ({reason}): {fix}")

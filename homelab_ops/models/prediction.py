@@ -4,7 +4,7 @@ and backup rotation read about the future has one of these shapes."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,13 +79,16 @@ class Forecast(Result):
     basis: str
 
 
+Bytes = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class CapacityRequirements(Result):
-    """What a stack declares it needs on one host."""
+    """What a stack declares it needs on one host (mountpoint -> bytes for disks)."""
 
     host: str
-    memory_bytes: float = Field(0.0, ge=0)
-    disk_bytes: dict[str, float] = Field(default_factory=dict)
-    horizon_days: float = Field(7.0, gt=0)
+    memory_bytes: Bytes = 0.0
+    disk_bytes: dict[Annotated[str, Field(pattern="^/")], Bytes] = Field(default_factory=dict)
+    horizon_days: float = Field(7.0, gt=0, allow_inf_nan=False)
 
 
 class CapacityItem(Result):

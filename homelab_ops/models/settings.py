@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from homelab_ops.errors import InputError, validate_input
+from homelab_ops.errors import InputError, read_text, validate_input
 from homelab_ops.locations import DEFAULT_STATE_DIR, STATE_DIR_ENV, config_path, env_path
 
 Percent = Annotated[float, Field(gt=0, le=100)]
@@ -198,12 +198,8 @@ def load_settings(config: Path | None = None, state_dir: Path | None = None) -> 
 
 
 def _read_toml(path: Path) -> dict:
+    text = read_text(path, missing="settings file does not exist")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(path, None, "settings file does not exist") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, None, f"not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise InputError(path, None, f"cannot read: {exc.strerror}") from None

@@ -66,6 +66,7 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
         answer = answer_for(store, intent, slots, latest, now)
     reply = {"understood": True, "intent": intent.id, "description": intent.description,
              "slots": slots, **answer.to_dict(), "explain": explain}
+    reply["lines"] = [*_names_used(m), *reply["lines"]]
     return reply, intent.ttl
 
 
@@ -81,6 +82,14 @@ def answer_for(store: Store, intent: Intent, slots: dict[str, str],
     answer = handlers()[intent.id](Context(store, latest, now), slots)
     store.cache_put(key, answer.to_dict(), ttl=intent.ttl, scope=QUERY_CACHE_SCOPE, now=now)
     return answer
+
+
+def _names_used(m: Match) -> list[str]:
+    """Say so when a word stood for a longer name ("whoami" answered as home-whoami)."""
+    return [f"(taking {s.said!r} to mean {s.name})"
+            for s in m.slots.values()
+            if s.name and s.name.lower() != s.said.lower()
+            and s.said.lower() in re.split(r"[-_.]", s.name.lower())]
 
 
 def _slot_problem(intent: Intent, m: Match, latest: dict[str, dict]) -> str | None:

@@ -27,6 +27,7 @@ GUESS_CUTOFF = 0.75  # once an intent is known to need a name, one more typo is 
 SHORT = 4
 MAX_SPAN = 3
 _DIGITS = re.compile(r"\d+")
+_PARTS = re.compile(r"[-_.]")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Names:
     service: dict[str, str] = field(default_factory=dict)
     network: dict[str, str] = field(default_factory=dict)
     filesystem: dict[str, str] = field(default_factory=dict)
+    running: set[str] = field(default_factory=set)  # real names of running containers
 
     @classmethod
     def from_observations(cls, docs: Iterable[dict]) -> Names:
@@ -43,6 +45,8 @@ class Names:
         for doc in docs:
             for c in doc.get("containers", []):
                 names.service.setdefault(normalize(c["name"]), c["name"])
+                if c.get("state") == "running":
+                    names.running.add(c["name"])
             for n in doc.get("networks", []):
                 names.network.setdefault(normalize(n["name"]), n["name"])
             for fs in doc.get("filesystems", []):
@@ -121,8 +125,17 @@ def resolve(said: str, slot_type: str, names: Names) -> tuple[str | None, list[s
     best = max(known, key=lambda n: similarity(said, n), default=None)
     if best is not None and similarity(said, best) >= FUZZY_CUTOFF:
         return known[best], []
+    if slot_type == "service" and (whole := by_part(said, names)):
+        return whole, []
     close = get_close_matches(said, list(known), n=3, cutoff=0.5)
     return None, [known[c] for c in close]
+
+
+def by_part(said: str, names: Names) -> str | None:
+    """The one running container whose name has ``said`` as a whole part ("whoami" in
+    home-whoami, split on - _ .); None when no name or several have it."""
+    hits = {real for real in names.running if said.lower() in _PARTS.split(real.lower())}
+    return hits.pop() if len(hits) == 1 else None
 
 
 def filesystem_in(tokens: list[str], names: Names) -> str | None:

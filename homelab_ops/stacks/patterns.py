@@ -19,7 +19,7 @@ import jinja2
 import yaml
 from pydantic import ValidationError
 
-from homelab_ops.errors import InputError, pydantic_field, validate_input
+from homelab_ops.errors import InputError, pydantic_field, read_text, validate_input
 from homelab_ops.models.stack import PatternDef, PatternUnits
 
 PATTERNS_ENV = "HOMELAB_OPS_PATTERNS"
@@ -90,9 +90,7 @@ def safe_load(text: str) -> Any:
 def read_yaml(path: Path, text: str | None = None) -> Any:
     """Parse a YAML file; a syntax error or a repeated key names the file and line."""
     try:
-        return safe_load(path.read_text() if text is None else text)
-    except FileNotFoundError:
-        raise InputError(path, None, "file does not exist") from None
+        return safe_load(read_text(path) if text is None else text)
     except DuplicateKey as exc:
         raise InputError(path, f"line {exc.line}", str(exc)) from None
     except yaml.YAMLError as exc:

@@ -8,7 +8,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from homelab_ops.errors import InputError
+from homelab_ops.errors import InputError, read_text
 from homelab_ops.models.stack import STACK_MARKER, ContainerSpec, DeclaredStack
 
 
@@ -30,9 +30,9 @@ def read_secrets(stack: DeclaredStack) -> dict[str, str]:
         elif source.file is not None:
             file = path.parent / Path(source.file).expanduser()
             try:
-                values[name] = file.read_text().rstrip("\n")
-            except OSError as exc:
-                raise InputError(path, field, f"cannot read {file}: {exc.strerror}") from None
+                values[name] = read_text(file).rstrip("\n")
+            except InputError as exc:
+                raise InputError(path, field, str(exc)) from None
         else:
             raise InputError(path, field, "give `env` or `file`")
         if "\n" in values[name]:

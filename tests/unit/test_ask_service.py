@@ -208,3 +208,13 @@ def test_empty_question_is_a_usage_error(tmp_path) -> None:
     assert proc.returncode == 2
     assert "the question is empty" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "state.db").exists()  # nothing was read or written
+
+
+def test_a_word_that_is_a_whole_part_of_one_running_name_answers_for_it(store) -> None:
+    reply = _ask(store, "is postgres running")
+    assert reply["slots"] == {"service": "immich-postgres"}
+    assert reply["lines"][0] == "(taking 'postgres' to mean immich-postgres)"
+    assert reply["data"][0]["running"] is True
+    both = _ask(store, "is immich running")  # two running names have it: not guessed
+    assert both["data"] is None and "no service called 'immich'" in both["lines"][0]
+    assert _ask(store, "is postgre running")["data"] is None  # a whole part, not a prefix

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from homelab_ops.store import HOURLY_KEEP, MIGRATIONS, RAW_KEEP, Event, SeriesKey, Store
+from homelab_ops.store import (
+    HOURLY_KEEP,
+    MIGRATIONS,
+    RAW_KEEP,
+    Event,
+    SeriesKey,
+    Store,
+    StoreError,
+)
 
 DAY = 86400.0
 KEY = SeriesKey("nas", "filesystem", "/srv", "used_bytes")
@@ -36,7 +44,7 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "s.db")
     db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
-    with pytest.raises(RuntimeError, match="newer homelab-ops"):
+    with pytest.raises(StoreError, match="newer homelab-ops"):
         Store(tmp_path / "s.db")
 
 
