@@ -64,15 +64,17 @@ def backup_findings(status: dict, host: str) -> list[Finding]:
             sub, age = key[len(prefix):], mine[key]["age_hours"]
             why = "never succeeded" if age is None else f"last good backup {age:.0f} h ago"
             found.append(_finding("backup_stale", sub, f"backup of {sub}: {why}"))
-    test = status.get("last_restore_test")
-    if mine and test is None:
+    tests = [t for k, t in status.get("restore_tests", {}).items() if k.startswith(prefix)]
+    if mine and not tests:
         found.append(_finding("restore_test", host, "no restore test has run yet"))
-    elif test and test["host"] == host and not test["ok"]:
-        found.append(_finding("restore_test", test["subvolume"],
-                             f"restore test of {test['subvolume']} failed"))
-    elif test and test["host"] == host and test["age_days"] > RESTORE_TEST_MAX_AGE_DAYS:
-        found.append(_finding("restore_test", test["subvolume"],
-                             f"restore test overdue ({test['age_days']:.0f} days old)"))
+    for test in sorted(tests, key=lambda t: t["subvolume"]):  # each volume's own latest
+        if not test["ok"]:
+            found.append(_finding("restore_test", test["subvolume"],
+                                  f"restore test of {test['subvolume']} failed"))
+        elif test["age_days"] > RESTORE_TEST_MAX_AGE_DAYS:
+            found.append(_finding("restore_test", test["subvolume"],
+                                  f"restore test of {test['subvolume']} overdue "
+                                  f"({test['age_days']:.0f} days old)"))
     return found
 
 

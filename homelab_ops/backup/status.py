@@ -17,9 +17,11 @@ def stale_after_hours(schedule: str | None) -> float:
 
 
 def backup_status(store, now: float) -> dict[str, Any]:
-    """Last successful backup per host:subvolume (with its age) and the last restore
-    test (ok or not). ``stale`` lists subvolumes whose last success is too old for their
-    schedule (36 h daily, 8 days weekly) or that only ever failed."""
+    """Last successful backup per host:subvolume (with its age) and each one's own latest
+    restore test (``restore_tests``; a good test of one volume never hides a failed test
+    of another), plus the newest of them (``last_restore_test``). ``stale`` lists
+    subvolumes whose last success is too old for their schedule (36 h daily, 8 days
+    weekly) or that only ever failed."""
     subvolumes: dict[str, dict[str, Any]] = {}
     for row in reversed(store.backups(action="backup", limit=10_000)):  # oldest first
         key = f"{row['host']}:{row['subvolume']}"
@@ -33,14 +35,15 @@ def backup_status(store, now: float) -> dict[str, Any]:
         last_ok = entry["last_ok"]
         entry["age_hours"] = None if last_ok is None else round((now - last_ok["ts"]) / 3600, 2)
         entry["stale_after_hours"] = stale_after_hours(entry.get("schedule"))
-    tests = store.backups(action="restore_test", limit=1)
-    last_test = None
-    if tests:
-        t = tests[0]
-        last_test = {"ts": t["ts"], "ok": t["ok"], "host": t["host"],
-                     "subvolume": t["subvolume"], "age_days": round((now - t["ts"]) / 86400, 2),
-                     "snapshot": t["detail"].get("snapshot"), "error": t["detail"].get("error")}
+    tests: dict[str, dict[str, Any]] = {}
+    for t in store.backups(action="restore_test", limit=-1):  # newest first
+        tests.setdefault(f"{t['host']}:{t['subvolume']}", {
+            "ts": t["ts"], "ok": t["ok"], "host": t["host"], "subvolume": t["subvolume"],
+            "age_days": round((now - t["ts"]) / 86400, 2),
+            "snapshot": t["detail"].get("snapshot"), "error": t["detail"].get("error")})
+    last_test = max(tests.values(), key=lambda t: t["ts"], default=None)
     stale = sorted(k for k, e in subvolumes.items()
                    if e["age_hours"] is None or e["age_hours"] > e["stale_after_hours"])
-    return {"subvolumes": subvolumes, "last_restore_test": last_test, "stale": stale,
+    return {"subvolumes": subvolumes, "restore_tests": tests, "last_restore_test": last_test,
+            "stale": stale,
             "stale_after_hours": STALE_HOURS}

@@ -236,7 +236,8 @@ def _show_status(data: dict[str, Any]) -> None:
         when = f"{entry['age_hours']:.1f} h ago ({last['snapshot']})" if last else "never"
         click.echo(f"{key:30} last ok backup: {when}" + ("  STALE" if key in data["stale"]
                                                          else ""))
-    test = data["last_restore_test"]
-    click.echo("last restore test: " + ("never" if test is None else
-               f"{'ok' if test['ok'] else 'FAILED'} {test['age_days']:.1f} days ago "
-               f"({test['host']} {test['subvolume']})"))
+    if not data["restore_tests"]:
+        click.echo("last restore test: never")
+    for key, test in sorted(data["restore_tests"].items()):
+        click.echo(f"{key:30} last restore test: {'ok' if test['ok'] else 'FAILED'} "
+                   f"{test['age_days']:.1f} days ago")

@@ -183,7 +183,7 @@ def test_restore_test_catches_a_corrupted_file(vol: Vol, lab_env, tmp_path: Path
     human = run_cli("backup", "verify", "-i", str(inventory), env=lab_env, check=False)
     assert "FAILED" in human.stdout and "album/cat.jpg" in human.stdout
     status = json.loads(run_cli("backup", "status", "--json", env=lab_env).stdout)
-    assert status["last_restore_test"]["ok"] is False
+    assert status["restore_tests"][f"@local:data/{vol.name}"]["ok"] is False
     assert f"@local:data/{vol.name}" in status["subvolumes"]
     assert not list((vol.target.parent / ".restore-test").iterdir())  # scratch removed
 

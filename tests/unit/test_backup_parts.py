@@ -125,6 +125,28 @@ def test_backup_status_reads_last_success_and_restore_test(tmp_path: Path) -> No
     assert status["last_restore_test"]["age_days"] == 1.0
 
 
+def test_each_volume_is_judged_by_its_own_latest_restore_test(tmp_path: Path) -> None:
+    """Issue 10 item 2: four failed tests of photos, then a good one of containers —
+    status and the health score still see photos failing."""
+    from homelab_ops.health import backup_findings
+
+    now = 1_800_000_000.0
+    with Store(tmp_path / "state.db") as store:
+        for sub in ("data/photos", "data/containers"):
+            store.record_backup("nas", sub, "backup", True, {"snapshot": "s"}, ts=now - 60)
+        for i in range(4):
+            store.record_backup("nas", "data/photos", "restore_test", False,
+                                {"error": "changed: a.jpg"}, ts=now - 500 + i)
+        store.record_backup("nas", "data/containers", "restore_test", True, {}, ts=now - 10)
+        status = backup_status(store, now)
+    tests = status["restore_tests"]
+    assert (tests["nas:data/photos"]["ok"], tests["nas:data/containers"]["ok"]) == (
+        False, True)
+    assert status["last_restore_test"]["subvolume"] == "data/containers"
+    assert [(f.code, f.subject) for f in backup_findings(status, "nas")] == [
+        ("restore_test", "data/photos")]
+
+
 # -- lock -----------------------------------------------------------------------------
 def test_two_runs_never_overlap(tmp_path: Path) -> None:
     probe = ("import sys, pathlib; from homelab_ops.backup.lock import backup_lock\n"

@@ -125,7 +125,7 @@ def test_per_mount_critical_threshold() -> None:
 def _status(**over):
     base = {"subvolumes": {"nas:data/photos": {"age_hours": 50.0},
                            "pi:data/media": {"age_hours": 2.0}},
-            "stale": ["nas:data/photos"], "last_restore_test": None}
+            "stale": ["nas:data/photos"], "restore_tests": {}}
     return {**base, **over}
 
 
@@ -135,10 +135,16 @@ def test_backup_findings_per_host() -> None:
     assert "50 h ago" in nas[0].message
     assert backup_findings(_status(subvolumes={}, stale=[]), "nas") == []  # no backups set up
     failed = {"host": "pi", "ok": False, "subvolume": "data/media", "age_days": 1.0}
-    pi = backup_findings(_status(last_restore_test=failed), "pi")
+    pi = backup_findings(_status(restore_tests={"pi:data/media": failed}), "pi")
     assert [(f.code, f.message) for f in pi] == [
         ("restore_test", "restore test of data/media failed")]
     old = {**failed, "ok": True, "age_days": 40.0}
-    assert "overdue" in backup_findings(_status(last_restore_test=old), "pi")[0].message
+    assert "overdue" in backup_findings(_status(restore_tests={"pi:data/media": old}),
+                                        "pi")[0].message
     fresh = {**failed, "ok": True}
-    assert backup_findings(_status(last_restore_test=fresh), "pi") == []
+    assert backup_findings(_status(restore_tests={"pi:data/media": fresh}), "pi") == []
+    # a good test of another volume never hides this one's failure
+    other = {**fresh, "subvolume": "data/photos"}
+    both = backup_findings(_status(restore_tests={"pi:data/media": failed,
+                                                  "pi:data/photos": other}), "pi")
+    assert [f.message for f in both] == ["restore test of data/media failed"]
