@@ -22,6 +22,7 @@ import btrfsutil
 
 from homelab_ops.backup import local, transfer
 from homelab_ops.backup.layout import VolumeLayout, overlaps
+from homelab_ops.backup.naming import of_volume
 
 CHUNK = 1 << 20
 LIMIT = 20  # differences listed per kind; the counts are always complete
@@ -86,6 +87,7 @@ def restore_test(vol: VolumeLayout, scratch_dir: str | None = None) -> dict[str,
     if not both:
         return {"ok": False, "error": "no backup that is also still a local snapshot"}
     name = both[-1]
+    skipped = _newer_incomplete(source, copies, vol.base, name)
     scratch.mkdir(exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=scratch))  # new, empty, ours
     restored = run_dir / name
@@ -104,10 +106,24 @@ def restore_test(vol: VolumeLayout, scratch_dir: str | None = None) -> dict[str,
                       bytes=sum(v[1] for v in expected.values() if v[0] == "file"),
                       differences={k: len(v) for k, v in diff.items()},
                       **{k: v[:LIMIT] for k, v in diff.items()})
-        result["ok"] = not any(diff.values())
+        result["ok"] = not any(diff.values()) and skipped is None
+        if skipped:  # never a silent pass on an older copy
+            result.update(skipped=skipped, error=f"newest copy {skipped} is not a complete "
+                          "receive (made writable or its received UUID cleared after it "
+                          f"was received): tested the older {name} instead")
         return result
     finally:
         _remove_run_dir(run_dir)
+
+
+def _newer_incomplete(source, copies, base: str, tested: str) -> str | None:
+    """The newest copy of ``base`` on the target when it is newer than ``tested`` and so
+    was skipped for not being a complete receive."""
+    names = [s.name for s in of_volume(set(copies), base)]
+    newest = names[-1] if names else None
+    if newest is None or newest == tested or newest not in source:
+        return None
+    return newest if not transfer.is_complete_copy(source[newest], copies[newest]) else None
 
 
 def _remove_run_dir(run_dir: Path) -> None:
@@ -128,8 +144,10 @@ def _send_receive(snapshot: Path, into: Path) -> str | None:
         assert sender.stdout is not None
         sender.stdout.close()
         sender_err = sender.stderr.read().decode() if sender.stderr else ""
-    if sender.returncode != 0:
-        return f"btrfs send failed: {sender_err.strip()}"
+    # a receive that fails (no space left) makes send die of a broken pipe with nothing
+    # to say: the failing side's own message goes first
     if receiver.returncode != 0:
-        return f"btrfs receive failed: {receiver.stderr.strip()}"
+        return f"btrfs receive failed: {receiver.stderr.strip() or 'no message'}"
+    if sender.returncode != 0:
+        return f"btrfs send failed: {sender_err.strip() or 'no message'}"
     return None

@@ -408,3 +408,36 @@ def test_ssh_target_folder_ending_in_a_plain_folder_is_reachable(vol: Vol,
         report = run_backup(hosts, store, now=T0 + timedelta(days=i))
         assert report["ok"], report
     assert len(local.subvolumes(vol.target / HOST_DIR)) == 2
+
+
+def test_verify_never_passes_silently_on_an_older_copy(vol: Vol, store: Store) -> None:
+    """Issue 10 item 3: the newest copy made writable (``btrfs property set -f ro
+    false`` clears its received UUID) is not skipped in silence: the restore test names
+    it, says which copy it tested instead, and fails."""
+    hosts = vol.hosts(vol.config())
+    for i in range(2):
+        vol.write(f"day{i}.bin", 64 * 1024)
+        assert run_backup(hosts, store, now=T0 + timedelta(days=i))["ok"]
+    older, newest = sorted(local.subvolumes(vol.target))
+    subprocess.run(["btrfs", "property", "set", "-f", str(vol.target / newest), "ro",
+                    "false"], check=True, capture_output=True)
+    config, [layout] = host_layouts("@local", hosts[0][1])
+    result = restore_test(layout, config.restore_scratch_dir)
+    assert result["ok"] is False and result["snapshot"] == older
+    assert result["skipped"] == newest
+    assert newest in result["error"] and f"tested the older {older}" in result["error"]
+
+
+def test_a_failing_receive_is_reported_with_its_own_message(vol: Vol, store: Store,
+                                                             tmp_path: Path) -> None:
+    """Issue 10 item 4: when receive fails (here: into a folder that is not BTRFS; a
+    full pool fails the same way), send dies of a broken pipe with nothing to say: the
+    error is receive's own message, never an empty 'btrfs send failed: '."""
+    from homelab_ops.backup.restore import _send_receive
+
+    vol.write("a.bin", 64 * 1024)
+    assert run_backup(vol.hosts(vol.config()), store, now=T0)["ok"]
+    [copy] = local.subvolumes(vol.target)
+    error = _send_receive(vol.target / copy, tmp_path)  # tmp_path lies on ext4
+    assert error and error.startswith("btrfs receive failed: ")
+    assert error != "btrfs receive failed: " and "no message" not in error
