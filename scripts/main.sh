@@ -34,12 +34,18 @@ step "backup verify";     $hlo backup verify
 step "predict";           $hlo predict
 
 # the lab's settings: its traefik runs the stand-in image, so protect it by its service
-# name too (a real traefik is protected by its image name)
+# name too (a real traefik is protected by its image name); the faults below are
+# injected a second before the cycle, so it must probe rather than reuse the
+# observation the steps above just made
 lab_dir=$(lab_get 'd["lab_dir"]')
-export HOMELAB_OPS_CONFIG=${HOMELAB_OPS_CONFIG:-$lab_dir/settings.toml}
-[[ -f $HOMELAB_OPS_CONFIG ]] || cat > "$HOMELAB_OPS_CONFIG" <<'TOML'
+if [[ -z ${HOMELAB_OPS_CONFIG:-} ]]; then
+  export HOMELAB_OPS_CONFIG=$lab_dir/settings.toml
+  cat > "$HOMELAB_OPS_CONFIG" <<'TOML'
 protected_services = ["traefik", "authelia", "proxy"]
+[loop]
+fresh_observation_seconds = 0
 TOML
+fi
 lab_podman() {
   CONTAINERS_CONF=$lab_dir/podman/containers.conf \
     CONTAINERS_STORAGE_CONF=$lab_dir/podman/storage.conf podman "$@"
