@@ -73,8 +73,13 @@ def backup_run(app: App, inventory: Path | None, hosts: tuple[str, ...], schedul
 
 def _show_run(report: dict[str, Any]) -> None:
     for host, out in report["hosts"].items():
-        click.echo(f"{host}: {'ok' if out['ok'] else 'FAILED'}  ({out['rotation']['reason']})"
-                   + (f"\n  error: {out['error']}" if out.get("error") else ""))
+        if out["ok"]:
+            click.echo(f"{host}: ok  ({out['rotation']['reason']})")
+        else:  # the headline is the failure; the forecast was read before the run
+            why = out.get("error") or next((op["error"] for op in out["ops"]
+                                            if not op.get("ok", True)), "failed")
+            click.echo(f"{host}: FAILED: {why}\n  space forecast before this run: "
+                       f"{out['rotation']['reason']}")
         for op in out["ops"]:
             state = ("would change" if op.get("would_change") else "no change") if \
                 report["dry_run"] else ("changed" if op.get("changed") else

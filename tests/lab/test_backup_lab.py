@@ -441,3 +441,22 @@ def test_a_failing_receive_is_reported_with_its_own_message(vol: Vol, store: Sto
     error = _send_receive(vol.target / copy, tmp_path)  # tmp_path lies on ext4
     assert error and error.startswith("btrfs receive failed: ")
     assert error != "btrfs receive failed: " and "no message" not in error
+
+
+def test_a_failed_run_says_it_failed_first(vol: Vol, lab_env, tmp_path: Path) -> None:
+    """Issue 10 item 6: the summary's first line is the failure (the failing side's own
+    message), never the space forecast read before the run."""
+    vol.write("a.bin", 64 * 1024)
+    config = vol.config(target={"pool": "backup", "dir": f"bk/no-such-parent/{vol.name}"})
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
+        f"data = dict(lab_hosts(Path({str(vol.lab.paths.root)!r})))['@local']\n"
+        f"data['backup'] = {json.dumps(config)}\n"
+        "hosts = [('@local', data)]\n")
+    proc = run_cli("backup", "run", "-i", str(inventory), env=lab_env, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    assert first.startswith("@local: FAILED: ") and len(first) > len("@local: FAILED: x")
+    assert "threshold" not in first and "forecast" not in first
+    assert second.startswith("  space forecast before this run: ")
