@@ -37,8 +37,12 @@ def garbled(target: Subvolumes, base: str) -> list[str]:
     writable *and* without a received UUID. A read-only subvolume without one is an
     ordinary local snapshot and a writable one with one is a finished copy someone made
     writable: neither is ours to delete."""
-    return [s.name for s in of_volume(set(target), base)
-            if not target[s.name].get("readonly") and not target[s.name].get("received_uuid")]
+    return [s.name for s in of_volume(set(target), base) if is_garbled(target[s.name])]
+
+
+def is_garbled(copy: Mapping[str, Any]) -> bool:
+    """What a cut-off ``btrfs receive`` leaves: writable and without a received UUID."""
+    return not copy.get("readonly") and not copy.get("received_uuid")
 
 
 def common(source: Subvolumes, target: Subvolumes, base: str) -> list[str]:

@@ -96,7 +96,7 @@ def _show_run(report: dict[str, Any]) -> None:
 @_inventory_options
 def backup_list(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> None:
     """Snapshots and backups of every configured subvolume on this machine."""
-    from homelab_ops.backup import local, naming
+    from homelab_ops.backup import local, naming, transfer
     from homelab_ops.backup.runner import host_layouts
 
     rows = []
@@ -116,6 +116,7 @@ def backup_list(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> Non
                         "path": f"{place.dir}/{snap.name}", "readonly": rec["readonly"],
                         "complete": rec["readonly"] and (kind == "snapshot"
                                                          or bool(rec["received_uuid"])),
+                        "garbled": kind == "backup" and transfer.is_garbled(rec),
                     })
     emit(app, rows, _show_list)
 
@@ -124,7 +125,10 @@ def _show_list(rows: list[dict[str, Any]]) -> None:
     if not rows:
         click.echo("no snapshots")
     for r in rows:
-        flag = "" if r["complete"] else "  (incomplete: cleaned up by the next run)"
+        flag = ("" if r["complete"] else
+                "  (cut-off receive: deleted by the next run)" if r["garbled"] else
+                "  (not a complete receive: kept, it may be yours; never an incremental "
+                "parent)")
         click.echo(f"{r['host']:10} {r['subvolume']:20} {r['kind']:8} {r['name']}{flag}")
 
 

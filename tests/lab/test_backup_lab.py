@@ -410,7 +410,8 @@ def test_ssh_target_folder_ending_in_a_plain_folder_is_reachable(vol: Vol,
     assert len(local.subvolumes(vol.target / HOST_DIR)) == 2
 
 
-def test_verify_never_passes_silently_on_an_older_copy(vol: Vol, store: Store) -> None:
+def test_verify_never_passes_silently_on_an_older_copy(vol: Vol, store: Store, lab_env,
+                                                       tmp_path: Path) -> None:
     """Issue 10 item 3: the newest copy made writable (``btrfs property set -f ro
     false`` clears its received UUID) is not skipped in silence: the restore test names
     it, says which copy it tested instead, and fails."""
@@ -426,6 +427,20 @@ def test_verify_never_passes_silently_on_an_older_copy(vol: Vol, store: Store) -
     assert result["ok"] is False and result["snapshot"] == older
     assert result["skipped"] == newest
     assert newest in result["error"] and f"tested the older {older}" in result["error"]
+    # item 5: read-only again but without its received UUID: listed as kept, and kept
+    subprocess.run(["btrfs", "property", "set", "-f", str(vol.target / newest), "ro",
+                    "true"], check=True, capture_output=True)
+    from homelab_ops.backup import transfer  # the rule the next run's clean-up applies
+    assert newest not in transfer.garbled(local.subvolumes(vol.target), vol.name)
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
+        f"data = dict(lab_hosts(Path({str(vol.lab.paths.root)!r})))['@local']\n"
+        f"data['backup'] = {json.dumps(vol.config())}\n"
+        "hosts = [('@local', data)]\n")
+    listed = run_cli("backup", "list", "-i", str(inventory), env=lab_env).stdout
+    [line] = [ln for ln in listed.splitlines() if newest in ln and " backup " in ln]
+    assert "kept, it may be yours" in line and "deleted" not in line
 
 
 def test_a_failing_receive_is_reported_with_its_own_message(vol: Vol, store: Store,
