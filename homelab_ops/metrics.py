@@ -176,13 +176,9 @@ def _backups(registry: CollectorRegistry, store: Store, now: float) -> None:
                       "of the subvolume.", labels)
     test_ok = _gauge(registry, "restore_test_ok", "1 when the last restore test of the "
                      "subvolume passed.", labels)
-    seen = set()
-    for row in store.backups(action="restore_test", limit=-1):  # newest first
-        key = (row["host"], row["subvolume"])
-        if key not in seen:
-            seen.add(key)
-            test_age.labels(*key).set(now - row["ts"])
-            test_ok.labels(*key).set(1 if row["ok"] else 0)
+    for test in status["restore_tests"].values():  # each volume's own latest
+        test_age.labels(test["host"], test["subvolume"]).set(now - test["ts"])
+        test_ok.labels(test["host"], test["subvolume"]).set(1 if test["ok"] else 0)
 
 
 def _cycle(registry: CollectorRegistry, store: Store) -> None:

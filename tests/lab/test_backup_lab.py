@@ -56,6 +56,16 @@ class Vol:
         data = dict(lab_hosts(self.lab.paths.root))[host]
         return [(host, {**data, "backup": config})]
 
+    def inventory_file(self, path: Path, config: dict | None = None) -> Path:
+        """A pyinfra inventory file of @local backing this volume up (``config``, else
+        the default one), for the CLI."""
+        path.write_text(
+            "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
+            f"data = dict(lab_hosts(Path({str(self.lab.paths.root)!r})))['@local']\n"
+            f"data['backup'] = {json.dumps(config or self.config())}\n"
+            "hosts = [('@local', data)]\n")
+        return path
+
     def write(self, rel: str, size: int) -> None:
         (self.path / rel).write_bytes(os.urandom(size))
 
@@ -146,12 +156,7 @@ def test_restore_test_catches_a_corrupted_file(vol: Vol, lab_env, tmp_path: Path
     (vol.path / "album").mkdir()
     vol.write("album/cat.jpg", 100 * 1024)
     (vol.path / "album" / "latest").symlink_to("cat.jpg")
-    inventory = tmp_path / "inventory.py"
-    inventory.write_text(
-        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
-        f"data = dict(lab_hosts(Path({str(vol.lab.paths.root)!r})))['@local']\n"
-        f"data['backup'] = {json.dumps(vol.config())}\n"
-        "hosts = [('@local', data)]\n")
+    inventory = vol.inventory_file(tmp_path / "inventory.py")
     run = json.loads(run_cli("backup", "run", "-i", str(inventory), "--json",
                              env=lab_env).stdout)
     assert run["ok"]
@@ -432,12 +437,7 @@ def test_verify_never_passes_silently_on_an_older_copy(vol: Vol, store: Store, l
                     "true"], check=True, capture_output=True)
     from homelab_ops.backup import transfer  # the rule the next run's clean-up applies
     assert newest not in transfer.garbled(local.subvolumes(vol.target), vol.name)
-    inventory = tmp_path / "inventory.py"
-    inventory.write_text(
-        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
-        f"data = dict(lab_hosts(Path({str(vol.lab.paths.root)!r})))['@local']\n"
-        f"data['backup'] = {json.dumps(vol.config())}\n"
-        "hosts = [('@local', data)]\n")
+    inventory = vol.inventory_file(tmp_path / "inventory.py")
     listed = run_cli("backup", "list", "-i", str(inventory), env=lab_env).stdout
     [line] = [ln for ln in listed.splitlines() if newest in ln and " backup " in ln]
     assert "kept, it may be yours" in line and "deleted" not in line
@@ -463,12 +463,7 @@ def test_a_failed_run_says_it_failed_first(vol: Vol, lab_env, tmp_path: Path) ->
     message), never the space forecast read before the run."""
     vol.write("a.bin", 64 * 1024)
     config = vol.config(target={"pool": "backup", "dir": f"bk/no-such-parent/{vol.name}"})
-    inventory = tmp_path / "inventory.py"
-    inventory.write_text(
-        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
-        f"data = dict(lab_hosts(Path({str(vol.lab.paths.root)!r})))['@local']\n"
-        f"data['backup'] = {json.dumps(config)}\n"
-        "hosts = [('@local', data)]\n")
+    inventory = vol.inventory_file(tmp_path / "inventory.py", config)
     proc = run_cli("backup", "run", "-i", str(inventory), env=lab_env, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     first, second = proc.stdout.splitlines()[:2]
