@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext, suppress
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -194,16 +194,15 @@ def _must_keep(inventory, host: str) -> list[str]:
 
 
 def _rotate(inventory, host, params, dry_run):
-    """Prune early under the backup lock (given the state directory), so a rotation
-    never races a backup run or a pre-action snapshot over the same copies."""
+    """Prune early under the backup lock (in the state directory), so a rotation never
+    races a backup run or a pre-action snapshot over the same copies."""
     from homelab_ops.backup.lock import backup_lock
     from homelab_ops.backup.runner import run_backup
 
     keep = _must_keep(inventory, host)
     entries = [(h.name, {**h.data.dict(), "backup_rotate_early": True})
                for h in inventory if h.name == host]
-    state_dir = params.get("state_dir")
-    with backup_lock(Path(state_dir)) if state_dir else nullcontext():
+    with backup_lock(Path(params["state_dir"])):
         report = run_backup(entries, params["store"], now=datetime.now(), prune_only=True,
                             dry_run=dry_run, rotate_early=True)
     out = report["hosts"].get(host, {})
