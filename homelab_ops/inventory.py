@@ -76,3 +76,12 @@ def validate(inventory: Inventory, path: Path) -> None:
 
 def host_data(host: Any) -> HostData:
     return HostData.model_validate(host.data.dict())
+
+
+def distinct_hosts(inventory: Inventory) -> Inventory:
+    """The inventory without second names of a machine (host data ``alias_of``): one
+    machine is observed once and one fault seen through two names is remediated once."""
+    if not any(h.data.get("alias_of") for h in inventory):
+        return inventory
+    return inventory_from_entries([(h.name, h.data.dict()) for h in inventory
+                                   if not h.data.get("alias_of")], "inventory")

@@ -19,7 +19,7 @@ from homelab_ops.collection.facts.probe import HostProbe
 from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_session
 from homelab_ops.events import derive_events
 from homelab_ops.health import backup_findings, score
-from homelab_ops.inventory import host_data
+from homelab_ops.inventory import distinct_hosts, host_data
 from homelab_ops.models.observation import (
     ContainerObs,
     FilesystemObs,
@@ -38,7 +38,9 @@ DOWNSAMPLE_EVERY = 3600.0
 
 def observe(inventory: Inventory, store: Store, settings: Settings,
             now: datetime | None = None) -> list[Observation]:
-    """Observe every host of ``inventory``; ``now`` pins the timestamp (simulations)."""
+    """Observe every distinct host of ``inventory``; ``now`` pins the timestamp
+    (simulations)."""
+    inventory = distinct_hosts(inventory)
     with pyinfra_session(inventory) as session:
         started = time.monotonic()
         probes = fact_per_host(session.state, HostProbe, _probe_kwargs)

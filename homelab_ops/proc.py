@@ -25,20 +25,26 @@ def run(
     *,
     env: Mapping[str, str] | None = None,
     check: bool = True,
-    input: str | None = None,
+    input: str | bytes | None = None,
     timeout: float | None = 120,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` with ``env`` added to the current environment; capture text output."""
+    """Run ``argv`` with ``env`` added to the current environment; capture text output.
+    ``input`` may be bytes (an image tarball); the output is text either way."""
     full_env = {**os.environ, **env} if env else None
+    raw = isinstance(input, bytes)
     proc = subprocess.run(
         list(argv),
         env=full_env,
         input=input,
         capture_output=True,
-        text=True,
+        text=not raw,
         timeout=timeout,
         check=False,
     )
+    if raw:
+        proc = subprocess.CompletedProcess(
+            proc.args, proc.returncode, proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"))
     if check and proc.returncode != 0:
         raise CommandError(argv, proc.returncode, proc.stderr)
     return proc

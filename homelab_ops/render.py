@@ -35,6 +35,18 @@ def lab_status(d: dict[str, Any]) -> None:
     table.add_row("sshd", "running" if s["running"] else "[red]stopped[/]",
                   f"{s['alias']} = 127.0.0.1:{s['port']} (ssh -F {s['ssh_config']} {s['alias']})")
     table.add_row("containers", str(d["containers"]), "")
+    if v := d.get("vm"):
+        state = ("running" if v.get("reachable") else "[red]unreachable[/]") if v["running"] \
+            else "[red]stopped[/]"
+        detail = f"{v['name']} = 127.0.0.1:{v['port']}"
+        if v.get("systemd"):
+            detail += f"  systemd: {v['systemd']}"
+        table.add_row("vm", state, detail)
+    if t := d.get("vm_timings"):
+        built = "built" if t.get("built") else "cached"
+        table.add_row("vm times", "", f"image {t['image_s']}s ({built})"
+                      + (f"  boot {t['boot_s']}s" if "boot_s" in t else "")
+                      + f"  setup {t['setup_s']}s")
     table.add_row("inventory", "", d["inventory"])
     console.print(table)
 

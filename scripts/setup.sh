@@ -14,6 +14,7 @@ packages=(
   util-linux mount          # losetup, mount
   python3 python3-venv python3-dev gcc pkg-config  # building btrfsutil
   prometheus prometheus-node-exporter  # tests run them on ports of their own
+  qemu-system-x86 qemu-utils debootstrap e2fsprogs  # the lab VM host (lab-vm)
 )
 missing=()
 for pkg in "${packages[@]}"; do

@@ -9,29 +9,40 @@ from homelab_ops.commands.base import App, command, emit
 
 @click.group()
 def lab() -> None:
-    """The sandbox homelab on this machine (podman, BTRFS pools, sshd on 127.0.0.1)."""
+    """The sandbox homelab on this machine (podman, BTRFS pools, sshd on 127.0.0.1, and
+    the VM host lab-vm with systemd)."""
 
 
-def _lab(app: App):
+def _lab(app: App, with_vm: bool = True):
     from homelab_ops.lab import Lab
+    from homelab_ops.models.lab import LabSpec
 
-    return Lab(app.settings.lab_dir)
+    return Lab(app.settings.lab_dir, None if with_vm else LabSpec(vm=None))
 
 
 @command(lab, "up")
-def lab_up(app: App) -> None:
+@click.option("--no-vm", is_flag=True,
+              help="A quick lab without the VM host lab-vm (stops one that runs).")
+def lab_up(app: App, no_vm: bool) -> None:
     """Build the lab (idempotent: a second run changes nothing)."""
     from homelab_ops.render import lab_status
 
-    emit(app, _lab(app).up(), lab_status)
+    emit(app, _lab(app, with_vm=not no_vm).up(), lab_status)
 
 
 @command(lab, "down")
-def lab_down(app: App) -> None:
-    """Remove exactly what `lab up` created."""
-    result = _lab(app).down()
-    emit(app, result, lambda d: click.echo(
-        f"removed lab at {d['lab_dir']}" if d["removed"] else f"no lab at {d['lab_dir']}"))
+@click.option("--purge", is_flag=True, help="Also remove the cached VM image.")
+def lab_down(app: App, purge: bool) -> None:
+    """Remove exactly what `lab up` created (the cached VM image stays unless --purge)."""
+    result = _lab(app).down(purge=purge)
+
+    def human(d):
+        click.echo(f"removed lab at {d['lab_dir']}" if d["removed"]
+                   else f"no lab at {d['lab_dir']}")
+        if d.get("purged"):
+            click.echo("removed the cached VM image")
+
+    emit(app, result, human)
 
 
 @command(lab, "status")

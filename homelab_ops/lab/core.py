@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from homelab_ops.errors import HomelabError, LabError, pydantic_field
-from homelab_ops.lab import podman, pools, sshd
+from homelab_ops.lab import podman, pools, sshd, vm
 from homelab_ops.lab.files import write_file
 from homelab_ops.lab.paths import LabPaths
-from homelab_ops.models.lab import LabSpec, LabState
+from homelab_ops.models.lab import LabSpec, LabState, VmSpec
 
 REQUIRED_TOOLS = ("podman", "runc", "mkfs.btrfs", "mount", "losetup", "ssh-keygen")
+VM_TOOLS = ("debootstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4")
 
 
 class Lab:
@@ -50,7 +51,8 @@ class Lab:
     def up(self) -> dict[str, Any]:
         if os.geteuid() != 0:
             raise LabError("the lab needs root: it mounts loop devices and runs rootful podman")
-        missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+        tools = REQUIRED_TOOLS + (VM_TOOLS if self.spec.vm is not None else ())
+        missing = [t for t in tools if shutil.which(t) is None]
         if missing:
             raise LabError(f"missing tools: {', '.join(missing)} (run scripts/setup.sh)")
         paths = self.paths
@@ -71,14 +73,33 @@ class Lab:
                 state.ssh_port is None or sshd.listening(state.ssh_port)):
             state.ssh_port = sshd.free_port()
         assert state.ssh_port is not None
-        sshd.write_config(paths, state.ssh_port, self.spec.ssh_alias, podman.podman_env(paths))
+        sshd.write_config(paths, state.ssh_port, podman.podman_env(paths))
+        ssh_hosts = {self.spec.ssh_alias: state.ssh_port}
+        the_vm = self._vm()
+        if the_vm is not None:
+            if the_vm.running_pid() is None and (
+                    state.vm_port is None or sshd.listening(state.vm_port)):
+                state.vm_port = sshd.free_port()
+            assert state.vm_port is not None
+            ssh_hosts[the_vm.spec.name] = state.vm_port
+        else:  # a quick lab: a VM an earlier `up` booted stops, its disks are kept
+            vm.Vm(paths, VmSpec()).stop()
+        sshd.write_client(paths, ssh_hosts)
         state.created_privsep_dir |= sshd.start(paths, state.ssh_port)
-        self._save_state(state)
-        self._write_inventory(state.ssh_port)
-        return self.status()
+        self._save_state(state)  # before booting: `down` must find what it has to stop
+        timings = {}
+        if the_vm is not None:
+            assert state.vm_port is not None
+            timings = the_vm.up(state.vm_port, self.spec.pools, self.spec.image)
+        self._write_inventory(state)
+        return self.status() | ({"vm_timings": timings} if timings else {})
 
-    def _write_inventory(self, port: int) -> None:
-        """Host data for the @local host and the SSH alias, read by inventory/lab.py."""
+    def _vm(self) -> vm.Vm | None:
+        return vm.Vm(self.paths, self.spec.vm) if self.spec.vm is not None else None
+
+    def _write_inventory(self, state: LabState) -> None:
+        """Host data for the @local host, its SSH alias and the VM, read by
+        inventory/lab.py."""
         common = {
             # pyinfra applies host data "_env" to every fact and operation on the host
             "_env": podman.podman_env(self.paths),
@@ -89,7 +110,7 @@ class Lab:
         }
         ssh = {
             "ssh_hostname": "127.0.0.1",
-            "ssh_port": port,
+            "ssh_port": state.ssh_port,
             "ssh_user": "root",
             "ssh_key": str(self.paths.client_key),
             "ssh_known_hosts_file": str(self.paths.known_hosts),
@@ -103,18 +124,31 @@ class Lab:
                   "target": {"pool": "backup", "dir": "snapshots"}}
         hosts = {"@local": {**common, "backup": backup},
                  self.spec.ssh_alias: {**common, **ssh, "alias_of": "@local"}}
+        if self.spec.vm is not None:
+            # a host of its own: systemd runs its quadlet units, healthchecks and timers
+            hosts[self.spec.vm.name] = {
+                **ssh, "ssh_port": state.vm_port, "systemd": True,
+                "lab_image": self.spec.image, "backup": backup,
+                "btrfs_pools": {p.name: vm.guest_pool(p.name) for p in self.spec.pools},
+            }
         write_file(self.paths.inventory, json.dumps({"hosts": hosts}, indent=2) + "\n")
 
     # -- down ---------------------------------------------------------------------------
-    def down(self) -> dict[str, Any]:
+    def down(self, purge: bool = False) -> dict[str, Any]:
+        """``purge`` also removes the cached VM image (kept otherwise: it takes
+        minutes to build)."""
         paths = self.paths
+        purged = purge and vm.purge(self.spec.vm or VmSpec())
         if not paths.root.exists():
-            return {"lab_dir": str(paths.root), "removed": False, "reason": "no lab here"}
+            return {"lab_dir": str(paths.root), "removed": False, "reason": "no lab here",
+                    "purged": purged}
         if not paths.marker.exists():
             raise LabError(f"{paths.root} is not a homelab-ops lab (no {paths.marker.name})")
         state = self._load_state(damaged_ok=True)
         errors = []
         for step in (
+            # whether or not this spec has one: a VM an earlier `up` booted must stop
+            lambda: vm.Vm(paths, self.spec.vm or VmSpec()).stop(),
             lambda: podman.remove_all(paths),
             lambda: sshd.stop(paths),
             lambda: pools.release(paths, self.spec.pools),
@@ -130,7 +164,7 @@ class Lab:
         shutil.rmtree(paths.root)
         if state.created_privsep_dir:
             _remove_privsep_dir()
-        return {"lab_dir": str(paths.root), "removed": True}
+        return {"lab_dir": str(paths.root), "removed": True, "purged": purged}
 
     # -- status -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -157,6 +191,11 @@ class Lab:
                "alias": self.spec.ssh_alias, "ssh_config": str(paths.ssh_config)}
         image_ok = image is not None and image.returncode == 0
         up = image_ok and ssh["running"] and all(r["mounted"] for r in pool_rows)
+        the_vm = vm.Vm(paths, self.spec.vm or VmSpec())
+        vm_row = None
+        if self.spec.vm is not None or the_vm.running_pid() is not None:
+            vm_row = the_vm.status(state.vm_port)
+            up = up and bool(vm_row.get("reachable"))
         return {
             "lab_dir": str(paths.root),
             "exists": True,
@@ -165,6 +204,7 @@ class Lab:
             "pools": pool_rows,
             "sshd": ssh,
             "containers": containers,
+            "vm": vm_row,
             "inventory": str(paths.inventory),
         }
 

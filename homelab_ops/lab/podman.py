@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import subprocess
 import tarfile
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -58,8 +60,10 @@ def write_config(paths: LabPaths) -> None:
     )
 
 
-def podman(paths: LabPaths, *args: str, check: bool = True, timeout: float = 120):
-    return run(["podman", *args], env=podman_env(paths), check=check, timeout=timeout)
+def podman(paths: LabPaths, *args: str, check: bool = True, timeout: float = 120,
+           input: bytes | None = None):
+    return run(["podman", *args], env=podman_env(paths), check=check, timeout=timeout,
+               input=input)
 
 
 def assert_private_storage(paths: LabPaths) -> None:
@@ -70,7 +74,14 @@ def assert_private_storage(paths: LabPaths) -> None:
 
 
 def build_image(paths: LabPaths, image: str) -> bool:
-    """Import the busybox stand-in image unless the same build is already present.
+    """Import the stand-in image into the lab's podman; True when it was (re)built."""
+    return import_image(lambda *args, **kw: podman(paths, *args, **kw), image)
+
+
+def import_image(podman_run: Callable[..., subprocess.CompletedProcess[str]], image: str
+                 ) -> bool:
+    """Import the busybox stand-in image through ``podman_run`` (podman's arguments;
+    here or on the lab VM) unless the same build is already present.
 
     Returns True when the image was (re)built.
     """
@@ -78,24 +89,19 @@ def build_image(paths: LabPaths, image: str) -> bool:
         raise LabError(f"{BUSYBOX} is missing: install Debian's busybox-static")
     entry = files("homelab_ops.lab").joinpath("lab-entry.sh").read_bytes()
     digest = hashlib.sha256(entry + BUSYBOX.read_bytes()).hexdigest()[:16]
-    have = podman(
-        paths, "image", "inspect", "--format", f'{{{{index .Labels "{IMAGE_LABEL}"}}}}', image,
+    have = podman_run(
+        "image", "inspect", "--format", f'{{{{index .Labels "{IMAGE_LABEL}"}}}}', image,
         check=False,
     )
     if have.returncode == 0 and have.stdout.strip() == digest:
         return False
-    tar_path = paths.podman / "rootfs.tar"
-    tar_path.write_bytes(_rootfs_tar(entry))
-    try:
-        podman(
-            paths, "import",
-            "--change", 'CMD ["/bin/lab-entry"]',
-            "--change", "EXPOSE 80",
-            "--change", f"LABEL {IMAGE_LABEL}={digest}",
-            str(tar_path), image,
-        )
-    finally:
-        tar_path.unlink(missing_ok=True)
+    podman_run(
+        "import",
+        "--change", 'CMD ["/bin/lab-entry"]',
+        "--change", "EXPOSE 80",
+        "--change", f"LABEL {IMAGE_LABEL}={digest}",
+        "-", image, input=_rootfs_tar(entry),
+    )
     return True
 
 

@@ -38,12 +38,10 @@ def ensure_keys(paths: LabPaths) -> None:
                  "-f", str(key)])
 
 
-def write_config(paths: LabPaths, port: int, alias: str, env: dict[str, str]) -> None:
-    """sshd_config plus the client side: authorized_keys, known_hosts and ssh_config."""
+def write_config(paths: LabPaths, port: int, env: dict[str, str]) -> None:
+    """sshd_config and the authorized_keys it reads (the lab's client key)."""
     authorized = paths.ssh / "authorized_keys"
     write_file(authorized, paths.client_key.with_suffix(".pub").read_text())
-    host_pub = paths.host_key.with_suffix(".pub").read_text().split()
-    write_file(paths.known_hosts, f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
     set_env = " ".join(f"{k}={v}" for k, v in sorted(env.items()))
     write_file(paths.sshd_config,
         f"Port {port}\n"
@@ -62,8 +60,16 @@ def write_config(paths: LabPaths, port: int, alias: str, env: dict[str, str]) ->
         "MaxStartups 100:30:200\n"
         "MaxSessions 100\n"
     )
-    write_file(paths.ssh_config,
-        f"Host {alias}\n"
+
+
+def write_client(paths: LabPaths, hosts: dict[str, int]) -> None:
+    """known_hosts and ssh_config for every lab SSH host (name -> 127.0.0.1 port). They
+    all present the lab's host key (the VM gets it as a credential at boot)."""
+    host_pub = paths.host_key.with_suffix(".pub").read_text().split()
+    write_file(paths.known_hosts, "".join(
+        f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n" for port in hosts.values()))
+    write_file(paths.ssh_config, "".join(
+        f"Host {name}\n"
         "  HostName 127.0.0.1\n"
         f"  Port {port}\n"
         "  User root\n"
@@ -72,7 +78,7 @@ def write_config(paths: LabPaths, port: int, alias: str, env: dict[str, str]) ->
         f"  UserKnownHostsFile {paths.known_hosts}\n"
         "  StrictHostKeyChecking yes\n"
         "  BatchMode yes\n"
-    )
+        for name, port in hosts.items()))
 
 
 def running_pid(paths: LabPaths) -> int | None:

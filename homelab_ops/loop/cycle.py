@@ -18,6 +18,7 @@ from typing import Any
 from pyinfra.api import Inventory
 
 from homelab_ops.errors import HomelabError
+from homelab_ops.inventory import distinct_hosts
 from homelab_ops.loop import controls, decide, detect
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.act import Actor, act
@@ -36,7 +37,7 @@ def run_cycle(inventory: Inventory, store: Store, settings: Settings, *,
               dry_run: bool = False) -> CycleReport:
     """A whole cycle; a second cycle while one runs returns at once, acting on nothing."""
     report = CycleReport(cycle=_cycle_id(), started=time.time(), dry_run=dry_run)
-    inventory = _acting(inventory)
+    inventory = distinct_hosts(inventory)
     try:
         with controls.cycle_lock(settings.state_dir):
             _run(report, inventory, store, settings)
@@ -72,17 +73,6 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
         report.hosts[host] = {"reachable": obs.reachable, "containers": len(obs.containers),
                               "observed": obs.ts.isoformat(),
                               "score": obs.health.score if obs.health else None}
-
-
-def _acting(inventory: Inventory) -> Inventory:
-    """The inventory without second names of a machine (host data ``alias_of``): one
-    fault seen through two names is still one fault, remediated once."""
-    from homelab_ops.inventory import inventory_from_entries
-
-    if not any(h.data.get("alias_of") for h in inventory):
-        return inventory
-    return inventory_from_entries([(h.name, h.data.dict()) for h in inventory
-                                   if not h.data.get("alias_of")], "cycle")
 
 
 # -- OBSERVE ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,30 @@ class PoolSpec(BaseModel):
     subvolumes: tuple[Name, ...] = ()
 
 
+VM_PACKAGES = (
+    "systemd-sysv", "podman", "crun", "netavark", "aardvark-dns", "conmon",
+    "nftables",  # netavark cannot start a container without it
+    "openssh-server", "btrfs-progs", "busybox-static", "iproute2", "linux-image-cloud-amd64",
+)
+
+
+class VmSpec(BaseModel):
+    """The lab's second host: Debian with systemd as PID 1 under qemu, its own BTRFS
+    disks (one per pool) and sshd, reached on a 127.0.0.1 port like a real host."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name = "lab-vm"
+    suite: str = "trixie"
+    mirror: str = "http://deb.debian.org/debian"
+    packages: tuple[str, ...] = VM_PACKAGES
+    cpus: Annotated[int, Field(ge=1)] = 2
+    memory_mib: Annotated[int, Field(ge=512)] = 2048
+    root_size_mib: Annotated[int, Field(ge=2048)] = 4096
+    boot_timeout_s: Annotated[float, Field(gt=0)] = 300  # TCG on a busy 2-core CI box
+    cache: Path = Path("/var/cache/homelab-ops/vm")  # the built root image, kept by `down`
+
+
 class LabSpec(BaseModel):
     """The sandbox homelab the tests, the benchmarks and the README's main job run on."""
 
@@ -30,6 +55,7 @@ class LabSpec(BaseModel):
         PoolSpec(name="data", size_mib=1024, subvolumes=("containers", "media", "photos")),
         PoolSpec(name="backup", size_mib=1024),
     )
+    vm: VmSpec | None = VmSpec()  # None: a quick lab without the VM (`lab up --no-vm`)
 
 
 class LabState(BaseModel):
@@ -38,4 +64,5 @@ class LabState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ssh_port: int | None = None
+    vm_port: int | None = None
     created_privsep_dir: bool = False
