@@ -24,6 +24,7 @@ VM_PACKAGES = (
     "systemd-sysv", "podman", "crun", "netavark", "aardvark-dns", "conmon",
     "nftables",  # netavark cannot start a container without it
     "openssh-server", "btrfs-progs", "busybox-static", "iproute2", "linux-image-cloud-amd64",
+    "curl",  # the stacks' HTTP checks run on the host they check
 )
 
 
