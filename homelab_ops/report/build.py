@@ -47,8 +47,8 @@ def build_report(store: Store, settings: Settings, now: float | None = None,
     since = now - window
     predictions, _ = cached_predictions(store, settings, now)
     hosts = host_health(store.health_history(since, now))
-    disks = [DiskOutlook(prediction=d, used_pct=_hourly(store.read_series(
-        SeriesKey(d.host, "filesystem", d.mountpoint, "used_pct"), since, now), fmean))
+    disks = [DiskOutlook(prediction=d, used_pct=_hourly(
+        used_pct(store, d.host, d.mountpoint, since, now), fmean))
         for d in sorted(predictions.disks, key=_disk_urgency)]
     leaks = [LeakOutlook(prediction=m, mem_mb=_hourly([(t, v / 1e6) for t, v in store.read_series(
         SeriesKey(m.host, "container", m.container, "mem_bytes"), since, now)], fmean))
@@ -69,6 +69,19 @@ def _hourly(points: Iterable[tuple[float, float]],
     for t, v in points:
         hours[t - t % HOUR].append(v)
     return [(t, round(float(combine(vs)), 3)) for t, vs in sorted(hours.items())]
+
+
+def used_pct(store: Store, host: str, mount: str, since: float, now: float
+             ) -> list[tuple[float, float]]:
+    """The filesystem's used % as observed, else from its used and size bytes (history
+    imported or bulk-loaded as bytes only)."""
+    key = SeriesKey(host, "filesystem", mount, "used_pct")
+    if points := store.read_series(key, since, now):
+        return points
+    sizes = store.read_series(SeriesKey(host, "filesystem", mount, "size_bytes"), 0, now)
+    size = sizes[-1][1] if sizes else 0.0
+    used = store.read_series(SeriesKey(host, "filesystem", mount, "used_bytes"), since, now)
+    return [(t, 100.0 * v / size) for t, v in used] if size else []
 
 
 def host_health(rows: Iterable[tuple[str, float, bool, dict | None]]) -> list[HostHealth]:

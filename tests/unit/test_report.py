@@ -111,6 +111,8 @@ def test_predictions_are_the_cached_ones_with_their_history(report: Report, stor
     cached = json.loads(json.dumps(store.cache_get("prediction:disk:nas:/srv", NOW)))
     assert srv.prediction.model_dump() == cached
     assert srv.prediction.status == "fills" and 30 < srv.prediction.days_until_threshold < 50
+    # only bytes were recorded: the chart's used % comes from used / size (500 GiB of 1000)
+    assert len(srv.used_pct) >= 168 and srv.used_pct[-1][1] == pytest.approx(50, abs=0.5)
     assert [m.prediction.container for m in report.leaks] == ["leaky"]
     assert report.leaks[0].mem_mb[-1][1] == pytest.approx(400, abs=5)
 
