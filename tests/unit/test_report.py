@@ -244,3 +244,9 @@ def test_an_empty_store_gives_an_empty_report(tmp_path: Path) -> None:
     assert r.hosts == [] and r.attention == [] and r.activity.decisions == []
     assert "Nothing needs a person this week." in render.to_markdown(r)
     assert 'id="chart-actions"' in render.to_html(r)
+
+
+def test_the_same_model_renders_the_same_bytes(report: Report) -> None:
+    """Charts carry fixed ids and no date, so a report can be diffed and cached."""
+    assert render.to_html(report) == render.to_html(Report.model_validate_json(
+        render.to_json(report)))
