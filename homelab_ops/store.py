@@ -345,6 +345,15 @@ class Store:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def health_history(self, since: float = 0.0, until: float = float("inf")
+                       ) -> list[tuple[str, float, bool, dict | None]]:
+        """(host, ts, reachable, health score document) of every observation in the
+        window, oldest first; only the score is read out of each document."""
+        rows = self.db.execute(
+            "SELECT host, ts, reachable, json_extract(doc, '$.health') FROM observations "
+            "WHERE ts >= ? AND ts <= ? ORDER BY ts, id", (since, _finite(until)))
+        return [(h, t, bool(r), json.loads(doc) if doc else None) for h, t, r, doc in rows]
+
     # -- time series --------------------------------------------------------------------
     def series_id(self, key: SeriesKey) -> int:
         """The id of a series, created on first use (ids never change: cached)."""

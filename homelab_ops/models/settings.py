@@ -165,6 +165,9 @@ class Settings(Strict):
     # store (its series win where both have one), e.g. "http://127.0.0.1:9090"
     prometheus_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
     prometheus: PrometheusHistory = PrometheusHistory()
+    # where `report --publish` (the weekly timer) writes the report; default
+    # <state_dir>/reports
+    report_dir: Path | None = None
 
     @field_serializer("prometheus_url", when_used="json")
     def _masked_prometheus(self, url: str | None) -> str | None:
@@ -181,6 +184,10 @@ class Settings(Strict):
     @property
     def lab_dir(self) -> Path:
         return self.state_dir / "lab"
+
+    @property
+    def reports_dir(self) -> Path:
+        return (self.report_dir or self.state_dir / "reports").expanduser()
 
 
 def load_settings(config: Path | None = None, state_dir: Path | None = None) -> Settings:
