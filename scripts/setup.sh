@@ -15,6 +15,7 @@ packages=(
   python3 python3-venv python3-dev gcc pkg-config  # building btrfsutil
   prometheus prometheus-node-exporter  # tests run them on ports of their own
   qemu-system-x86 qemu-utils debootstrap e2fsprogs  # the lab VM host (lab-vm)
+  chromium                  # headless: a test opens the HTML report in it
 )
 missing=()
 for pkg in "${packages[@]}"; do

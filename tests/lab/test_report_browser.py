@@ -17,8 +17,14 @@ from homelab_ops.report import render
 from tests.lab import chromium
 from tests.unit import test_report as known_week
 
-pytestmark = pytest.mark.skipif(chromium.CHROMIUM is None,
-                                reason="needs Debian's chromium (scripts/setup.sh)")
+
+@pytest.fixture(autouse=True)
+def _browser() -> None:
+    """Fails, never skips: scripts/setup.sh installs the browser."""
+    if chromium.CHROMIUM is None:
+        pytest.fail("needs Debian's chromium (run scripts/setup.sh)")
+
+
 store, report = known_week.store, known_week.report  # a known week in a real store
 CHARTS = ["chart-health", "chart-disk-nas-/srv", "chart-leak-nas-leaky", "chart-actions"]
 
