@@ -43,7 +43,9 @@ class MemCase:
 def disk_case(rng: random.Random, family: str) -> DiskCase:
     """A filesystem filling linearly, with the features of ``family``:
     linear (with df's small measurement noise), cleanups (with a daily cycle and
-    noise), cycle, spikes, noise. Histories that would leave 5-95 % of the disk are
+    noise), cycle, spikes, noise; clean-linear, held out from tuning: an exact line
+    (no day-to-day variation of growth, so the truth is that line) seen through
+    measurement noise only. Histories that would leave 5-95 % of the disk are
     drawn again, so no series is clipped at empty or full."""
     while True:
         case = _disk_case(rng, family)
@@ -65,8 +67,9 @@ def _disk_case(rng: random.Random, family: str) -> DiskCase:
         "cycle": {"cycle", "noise"},
         "spikes": {"spikes", "noise"},
         "noise": {"noise"},
+        "clean-linear": {"exact"},
     }[family]
-    fill = _Fill(rng, level_now, rate, cv=rng.uniform(0.1, 0.5))
+    fill = _Fill(rng, level_now, rate, cv=0.0 if "exact" in features else rng.uniform(0.1, 0.5))
     # cleanups: 1-3 drops, the last one 2.5-12 days ago; the level now stays fixed.
     # In a third of them the data also arrives at a different rate after the last one.
     drops: list[tuple[float, float]] = []
@@ -80,7 +83,8 @@ def _disk_case(rng: random.Random, family: str) -> DiskCase:
                 drops.append((t, rng.uniform(0.05, 0.2) * size))
     cycle = rng.uniform(0.2, 1.5) * rate if "cycle" in features else 0.0
     phase = rng.uniform(0, 2 * math.pi)
-    noise = rng.uniform(0.0005, 0.003) * size if "noise" in features else 0.0001 * size
+    noise = (rng.uniform(0.0005, 0.003) * size if "noise" in features else
+             rng.uniform(0.00002, 0.0002) * size if "exact" in features else 0.0001 * size)
     spikes = []
     if "spikes" in features:
         for _ in range(rng.randint(2, 6)):

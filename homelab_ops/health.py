@@ -25,6 +25,7 @@ WEIGHTS: dict[str, tuple[int, int]] = {
     "probe_error": (5, 10),  # part of the probe failed: we may not see everything
     "backup_stale": (15, 15),  # no successful backup within the expected age
     "restore_test": (10, 10),  # the last restore test failed or is overdue
+    "backup_copy_unusable": (10, 20),  # a copy on the target changed after its receive
 }
 
 
@@ -53,9 +54,10 @@ RESTORE_TEST_MAX_AGE_DAYS = 35  # monthly restore test, plus a few days of slack
 
 
 def backup_findings(status: dict, host: str) -> list[Finding]:
-    """Findings for ``host`` from ``backup.status.backup_status``: stale subvolumes and a
-    failed or overdue restore test. A host that has never backed up anything (no backup
-    configured) is not judged here."""
+    """Findings for ``host`` from ``backup.status.backup_status``: stale subvolumes, a
+    failed or overdue restore test, and copies on the target that can never be an
+    incremental parent (changed after they were received, or failed their restore test).
+    A host that has never backed up anything (no backup configured) is not judged here."""
     prefix = f"{host}:"
     mine = {k: v for k, v in status["subvolumes"].items() if k.startswith(prefix)}
     found = []
@@ -64,6 +66,12 @@ def backup_findings(status: dict, host: str) -> list[Finding]:
             sub, age = key[len(prefix):], mine[key]["age_hours"]
             why = "never succeeded" if age is None else f"last good backup {age:.0f} h ago"
             found.append(_finding("backup_stale", sub, f"backup of {sub}: {why}"))
+    for key, entry in sorted(mine.items()):
+        sub = key[len(prefix):]
+        for name, why in sorted(entry.get("unusable", {}).items()):
+            found.append(_finding("backup_copy_unusable", f"{sub}:{name}",
+                                  f"backup copy {name} of {sub} is never an incremental "
+                                  f"parent: {why}"))
     tests = [t for k, t in status.get("restore_tests", {}).items() if k.startswith(prefix)]
     if mine and not tests:
         found.append(_finding("restore_test", host, "no restore test has run yet"))

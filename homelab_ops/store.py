@@ -177,6 +177,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX approvals_status ON approvals(status);
     """,
+    # 4: each backup copy's ctransid when it was received, so a copy changed later (made
+    # writable, written, set read-only again) is never an incremental parent
+    """
+    CREATE TABLE received_copies (
+        host TEXT NOT NULL,
+        dir TEXT NOT NULL,
+        name TEXT NOT NULL,
+        uuid TEXT NOT NULL,
+        ctransid INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        PRIMARY KEY (host, dir, name)
+    );
+    """,
 )
 
 # the first link of the decision log's hash chain
@@ -507,6 +520,26 @@ class Store:
              "detail": json.loads(d)}
             for t, h, s, a, o, d in rows
         ]
+
+    def received_copies(self, host: str, directory: str) -> dict[str, dict[str, Any]]:
+        """Copies in a target folder as first seen complete: name -> uuid, ctransid, ts."""
+        rows = self.db.execute("SELECT name, uuid, ctransid, ts FROM received_copies "
+                               "WHERE host=? AND dir=?", (host, directory))
+        return {n: {"uuid": u, "ctransid": c, "ts": t} for n, u, c, t in rows}
+
+    def record_received(self, host: str, directory: str,
+                        copies: Mapping[str, tuple[str, int]], ts: float) -> None:
+        """Remember ``copies`` (name -> (uuid, ctransid)) of a target folder: a name seen
+        before under the same UUID keeps its first record; names gone are forgotten."""
+        with self.transaction() as db:
+            known = {n: r["uuid"] for n, r in self.received_copies(host, directory).items()}
+            for name in set(known) - set(copies):
+                db.execute("DELETE FROM received_copies WHERE host=? AND dir=? AND name=?",
+                           (host, directory, name))
+            for name, (uuid, ctransid) in copies.items():
+                if known.get(name) != uuid:
+                    db.execute("INSERT OR REPLACE INTO received_copies VALUES (?,?,?,?,?,?)",
+                               (host, directory, name, uuid, ctransid, ts))
 
 
     # -- decisions and deployments -------------------------------------------------------

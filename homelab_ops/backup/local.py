@@ -1,6 +1,7 @@
 """In-process view of subvolumes on this machine through btrfsutil (no shell, no
 pyinfra): listing, verification and restore tests read it. Same record shape as the
-pyinfra fact homelab_ops.collection.facts.btrfs.BtrfsSubvolumes."""
+pyinfra fact homelab_ops.collection.facts.btrfs.BtrfsSubvolumes, plus ``ctransid`` (the
+transaction of the last inode change), which ``btrfs subvolume show`` does not print."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def subvolume(path: Path) -> dict[str, Any] | None:
         "readonly": btrfsutil.get_subvolume_read_only(str(path)),
         "generation": info.generation,
         "gen_at_creation": info.otransid,
+        "ctransid": info.ctransid,
     }
 
 

@@ -116,6 +116,14 @@ def restore_test(vol: VolumeLayout, scratch_dir: str | None = None) -> dict[str,
         _remove_run_dir(run_dir)
 
 
+def copy_failed(result: dict[str, Any]) -> bool:
+    """A restore test ``result`` failed on the copy it tested: a pass that only
+    skipped a newer, incomplete copy is not the tested copy's fault."""
+    if result.get("ok"):
+        return False
+    return not (result.get("skipped") and not any(result.get("differences", {}).values()))
+
+
 def _newer_incomplete(source, copies, base: str, tested: str) -> str | None:
     """The newest copy of ``base`` on the target when it is newer than ``tested`` and so
     was skipped for not being a complete receive."""

@@ -1,10 +1,11 @@
 """The retention planner: a pure function from snapshot names, a policy and the time to
 a keep/delete decision with a reason for every snapshot.
 
-Semantics follow btrbk's documented retention (btrbk.conf(5), RETENTION POLICY): the
+Semantics follow btrbk's retention as its code (``schedule()``) computes it: the
 first snapshot of each hour and day (days start at ``preserve_hour_of_day``) and week
 (weeks start on ``preserve_day_of_week``) is an hourly/daily/weekly one, the first
-weekly one of a month is monthly, the first monthly one of a year is yearly; ``14d``
+weekly one of a month (months start on the month's first ``preserve_day_of_week``) is
+monthly, the first monthly one of a year is yearly; ``14d``
 keeps the daily ones of today and of the 14 days before (counts are inclusive of the
 current bucket); ``min_keep`` keeps everything inside its window. On top of that it
 never deletes the newest snapshot of a subvolume, a protected one (the newest snapshot
@@ -79,7 +80,7 @@ def _plan_group(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetim
     kept for another reason. Planning the survivors again until nothing more goes
     makes the result exactly what repeated runs converge to: planning it once more
     deletes nothing."""
-    counts, now_buckets = policy.counts, _buckets(now, policy)
+    counts, now_buckets = policy.counts, _buckets(now, policy, reference=True)
     buckets = {s.name: _buckets(s.ts, policy) for s in snaps}
     alive, gone = sorted(snaps), []
     while True:
@@ -154,14 +155,26 @@ _WHAT = {"h": "first of its hour", "d": "first of its day", "w": "first of its w
          "m": "first weekly of its month", "y": "first monthly of its year"}
 
 
-def _buckets(ts: datetime, policy: RetentionPolicy) -> dict[str, int]:
-    """Bucket number per class; consecutive buckets differ by one."""
+def _buckets(ts: datetime, policy: RetentionPolicy, reference: bool = False
+             ) -> dict[str, int]:
+    """Bucket number per class; consecutive buckets differ by one.
+
+    As btrbk's ``schedule()`` computes them: days start at ``preserve_hour_of_day``,
+    weeks on ``preserve_day_of_week``, and a month (so a year) starts on the first
+    ``preserve_day_of_week`` of the month: a snapshot whose week began in the previous
+    month counts towards that month. btrbk finds that by comparing the calendar day
+    of the month with the days since the week began (counted from the hour of day),
+    which is: the calendar date that many days back lies in the previous month. The
+    ``reference`` time (now) is taken by its plain calendar month and year, as btrbk
+    does."""
     shifted = ts - timedelta(hours=policy.preserve_hour_of_day)
     day = shifted.date().toordinal()  # ordinal 1 is a Monday
+    into_week = (day - 1 - policy.weekday) % 7
+    month = ts.date() if reference else ts.date() - timedelta(days=into_week)
     return {
         "h": ts.toordinal() * 24 + ts.hour,
         "d": day,
         "w": (day - 1 - policy.weekday) // 7,
-        "m": shifted.year * 12 + shifted.month - 1,
-        "y": shifted.year,
+        "m": month.year * 12 + month.month - 1,
+        "y": month.year,
     }

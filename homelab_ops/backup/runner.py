@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from homelab_ops.backup import naming, retention, rotation, transfer
+from homelab_ops.backup import naming, parents, retention, rotation, transfer
 from homelab_ops.backup.layout import VolumeLayout, resolve
 from homelab_ops.models.backup import BackupConfig, load_backup_config
 from homelab_ops.models.settings import Thresholds
@@ -85,11 +85,13 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
     prepared: list[HostEntry] = []
     report: dict[str, Any] = {"now": now.isoformat(), "dry_run": dry_run, "hosts": {}}
     for name, data in hosts:
-        config, _ = host_layouts(name, data)
+        config, layouts = host_layouts(name, data)
         rot = target_rotation(store, name, data, config, now, thresholds)
+        unusable = _unusable(store, name, layouts)
         report["hosts"][name] = {"rotation": rot.as_dict(), "volumes": {}, "ops": [],
-                                 "ok": True}
-        prepared.append((name, {**data, "backup_rotate_early": rot.early or rotate_early}))
+                                 "ok": True, "unusable": unusable}
+        prepared.append((name, {**data, "backup_rotate_early": rot.early or rotate_early,
+                                "backup_unusable": unusable}))
     with pyinfra_session(inventory_from_entries(prepared, "backup run")) as session:
         state = session.state
         for name, reason in session.unreachable.items():
@@ -118,8 +120,22 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
             continue
         _record(store, name, data, report["hosts"][name], before.get(name, {}),
                 after.get(name, {}), now, dry_run, schedule, tag, prune_only)
+        if not dry_run:
+            for directory in {d for v in host_layouts(name, data)[1]
+                              if (d := parents.local_target(name, v))}:
+                parents.remember(store, name, directory, now.timestamp())
     report["ok"] = all(h["ok"] for h in report["hosts"].values())
     return report
+
+
+def _unusable(store, host: str, layouts: list[VolumeLayout]) -> dict[str, dict[str, str]]:
+    """Target folder -> copy -> why it is never an incremental parent (the deploy's
+    host data ``backup_unusable``)."""
+    out: dict[str, dict[str, str]] = {}
+    for vol in layouts:
+        if found := parents.unusable(store, host, vol):
+            out.setdefault(vol.target.dir, {}).update(found)  # type: ignore[union-attr]
+    return out
 
 
 def _observe(state) -> dict[str, dict[str, dict[str, Any]]]:
@@ -192,13 +208,19 @@ def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
                                                        - set(src_after))}
         ok = out["ok"] and bool(newest)
         if vol.target is not None and tag is None:
-            tgt_before = before.get(vol.target.dir, {})
-            tgt_after = after.get(vol.target.dir, {})
+            unusable = {n: why for n, why in out["unusable"].get(vol.target.dir, {}).items()
+                        if (p := naming.parse(n)) and p.base == vol.base}
+            tgt_before = transfer.mark(before.get(vol.target.dir, {}), unusable)
+            tgt_after = transfer.mark(after.get(vol.target.dir, {}), unusable)
             row["target"] = vol.target.dir
             row["on_target"] = transfer.newest_common(src_after, tgt_after, vol.base)
             ok = ok and row["on_target"] == row["snapshot"]
             row["garbled_cleaned"] = transfer.garbled(tgt_before, vol.base)
             row["pruned_target"] = sorted(set(tgt_before) - set(tgt_after))
+            row["unusable"] = {s.name: why for s in naming.of_volume(set(tgt_after), vol.base)
+                               if (why := transfer.damage(tgt_after[s.name]))}
+            if row["on_target"] and row["on_target"] not in tgt_before:
+                row["sent_from"] = _parent_copy({**tgt_before, **tgt_after}, row["on_target"])
             at_min = retention.deletions(retention.plan(
                 [n for n in tgt_before if (p := naming.parse(n)) and p.base == vol.base],
                 vol.volume.target_retention.minimal(), now,
@@ -213,6 +235,15 @@ def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
                                                         "errors": [o for o in out["ops"]
                                                                    if not o.get("ok", True)]})
             store.add_events(_events(name, key, row, rot, now))
+
+
+def _parent_copy(target: dict[str, Any], name: str) -> str | None:
+    """The copy ``name`` was received incrementally from (None: sent in full): an
+    incremental receive snapshots its parent copy, so the new copy's parent UUID is the
+    parent copy's own UUID."""
+    parent = target[name].get("parent_uuid")
+    return next((n for n, rec in target.items() if parent and rec.get("uuid") == parent),
+                None)
 
 
 def _events(host: str, key: str, row: dict[str, Any], rot: rotation.Rotation,

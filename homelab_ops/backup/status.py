@@ -21,7 +21,8 @@ def backup_status(store, now: float) -> dict[str, Any]:
     restore test (``restore_tests``; a good test of one volume never hides a failed test
     of another), plus the newest of them (``last_restore_test``). ``stale`` lists
     subvolumes whose last success is too old for their schedule (36 h daily, 8 days
-    weekly) or that only ever failed."""
+    weekly) or that only ever failed. ``unusable`` (per subvolume, from its newest run):
+    copies on its target that are never an incremental parent, and why."""
     subvolumes: dict[str, dict[str, Any]] = {}
     for row in reversed(store.backups(action="backup", limit=10_000)):  # oldest first
         key = f"{row['host']}:{row['subvolume']}"
@@ -29,6 +30,7 @@ def backup_status(store, now: float) -> dict[str, Any]:
         entry["last_attempt"] = {"ts": row["ts"], "ok": row["ok"]}
         if schedule := row["detail"].get("schedule"):  # the newest row says
             entry["schedule"] = schedule
+        entry["unusable"] = row["detail"].get("unusable", {})  # the newest row says
         if row["ok"]:
             entry["last_ok"] = {"ts": row["ts"], "snapshot": row["detail"].get("snapshot")}
     for entry in subvolumes.values():

@@ -87,9 +87,15 @@ def _show_run(report: dict[str, Any]) -> None:
             click.echo(f"  {state:12} {op['name']}" + (f": {op['error']}"
                                                         if op.get("error") else ""))
         for key, vol in out["volumes"].items():
+            sent = "" if "sent_from" not in vol else (
+                f" (sent incrementally from {vol['sent_from']})" if vol["sent_from"]
+                else " (sent in full)")
             click.echo(f"  {key}: newest {vol['snapshot']}"
-                       + (f", on target {vol.get('on_target')}" if "target" in vol else "")
+                       + (f", on target {vol.get('on_target')}{sent}" if "target" in vol
+                          else "")
                        + (f"  ALERT: {vol['alert']}" if vol.get("alert") else ""))
+            for name, why in sorted(vol.get("unusable", {}).items()):
+                click.echo(f"  {key}: did not use {name} as incremental parent: {why}")
 
 
 @command(backup, "list")

@@ -470,3 +470,79 @@ def test_a_failed_run_says_it_failed_first(vol: Vol, lab_env, tmp_path: Path) ->
     assert first.startswith("@local: FAILED: ") and len(first) > len("@local: FAILED: x")
     assert "threshold" not in first and "forecast" not in first
     assert second.startswith("  space forecast before this run: ")
+
+
+def test_a_copy_changed_after_its_receive_is_never_a_parent(vol: Vol, lab_env,
+                                                            tmp_path: Path) -> None:
+    """Issue 10 item 1: a copy made writable, changed by one byte and set read-only
+    again keeps its received UUID; the next run must not inherit the damage. It sends
+    in full (no other good parent), says which copy it did not use and why, records
+    it, the health score hears of it, and the restore test passes on the new copy."""
+    from homelab_ops.backup.status import backup_status
+    from homelab_ops.health import backup_findings
+
+    hosts = vol.hosts(vol.config())
+    vol.write("photo.jpg", 256 * 1024)
+    with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:  # the CLI's store
+        assert run_backup(hosts, store, now=datetime.now() - timedelta(hours=1))["ok"]
+    [damaged] = local.subvolumes(vol.target)
+    copy = vol.target / damaged
+    btrfsutil.set_subvolume_read_only(str(copy), False)
+    with (copy / "photo.jpg").open("r+b") as fh:
+        fh.seek(1000)
+        byte = fh.read(1)
+        fh.seek(1000)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    btrfsutil.set_subvolume_read_only(str(copy), True)
+    assert local.subvolume(copy)["received_uuid"]  # still looks like a finished copy
+    vol.write("new.jpg", 64 * 1024)
+
+    inventory = vol.inventory_file(tmp_path / "inventory.py")
+    run = run_cli("backup", "run", "-i", str(inventory), env=lab_env).stdout
+    [line] = [ln for ln in run.splitlines() if "did not use" in ln]
+    assert damaged in line and "changed after it was received" in line
+    copies = local.subvolumes(vol.target)
+    newest = max(copies)
+    assert newest != damaged and copies[newest]["parent_uuid"] is None  # a full send
+    assert f"on target {newest} (sent in full)" in run
+    verify = json.loads(run_cli("backup", "verify", "-i", str(inventory), "--json",
+                                env=lab_env).stdout)
+    assert [(r["ok"], r["snapshot"]) for r in verify] == [(True, newest)]
+
+    with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:
+        status = backup_status(store, datetime.now().timestamp())
+        [row] = [r for r in store.backups(action="backup", limit=5)
+                 if r["subvolume"] == f"data/{vol.name}"][:1]
+    assert damaged in row["detail"]["unusable"]
+    assert any(f.code == "backup_copy_unusable" and damaged in f.subject
+               for f in backup_findings(status, "@local"))
+    again = run_cli("backup", "run", "-i", str(inventory), env=lab_env).stdout
+    assert damaged in again  # still said while the damaged copy is there
+
+
+def test_newest_copy_without_its_received_uuid_never_blocks_every_run(vol: Vol,
+                                                                      store: Store) -> None:
+    """Issue 10 item 1 (related): the newest copy read-only again without its received
+    UUID (``btrfs property set -f ro false``, then ``ro true``) took the newest
+    snapshot's name on the target, and every run failed with "File exists" re-sending
+    it. Within the same minute the run fails saying why; a later run takes a new
+    snapshot although nothing changed and sends it; the copy is kept."""
+    hosts = vol.hosts(vol.config())
+    vol.write("a.bin", 64 * 1024)
+    assert run_backup(hosts, store, now=T0)["ok"]
+    [copy] = local.subvolumes(vol.target)
+    for ro in ("false", "true"):
+        subprocess.run(["btrfs", "property", "set", "-f", str(vol.target / copy), "ro", ro],
+                       check=True, capture_output=True)
+    same_minute = run_backup(hosts, store, now=T0)
+    [send] = [op for op in same_minute["hosts"]["@local"]["ops"] if "Send" in op["name"]]
+    assert not same_minute["ok"] and "File exists" not in send["error"]
+    assert "without a received UUID" in send["error"] and "new snapshot" in send["error"]
+    for hours in (1, 2):  # nothing changed in the subvolume
+        report = run_backup(hosts, store, now=T0 + timedelta(hours=hours))
+        assert report["ok"], report
+    row = report["hosts"]["@local"]["volumes"][f"data/{vol.name}"]
+    fresh = f"{vol.name}.20260302T0300"
+    assert row["on_target"] == fresh and "without a received UUID" in row["unusable"][copy]
+    copies = local.subvolumes(vol.target)
+    assert sorted(copies) == [copy, fresh] and copies[fresh]["received_uuid"]

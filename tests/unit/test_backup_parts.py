@@ -53,6 +53,68 @@ def test_nothing_to_send_when_newest_is_there() -> None:
     assert transfer.plan_send(SOURCE, target, "photos") == transfer.SendPlan((), None, None)
 
 
+def test_an_unusable_copy_is_never_a_parent_an_older_good_one_is() -> None:
+    """Issue 10 item 1: a copy changed after its receive (or failed its restore test)
+    is skipped; the newest good common snapshot is the parent, else a full send."""
+    target = {"photos.20261121T0200": sub("t1", "u1"), "photos.20261122T0200": sub("t2", "u2")}
+    marked = transfer.mark(target, {"photos.20261122T0200": "changed after it was received"})
+    plan = transfer.plan_send(SOURCE, marked, "photos")
+    assert (plan.send, plan.parent) == ("photos.20261124T0200", "photos.20261121T0200")
+    every = transfer.mark(target, dict.fromkeys(target, "its last restore test failed"))
+    assert transfer.plan_send(SOURCE, every, "photos").parent is None
+    assert transfer.newest_common(SOURCE, marked, "photos") == "photos.20261121T0200"
+    assert transfer.damage(marked["photos.20261122T0200"]) == "changed after it was received"
+    assert transfer.damage(target["photos.20261122T0200"]) is None
+
+
+def test_newest_name_taken_by_an_unusable_copy_blocks_its_send() -> None:
+    """A read-only copy without its received UUID under the newest snapshot's name
+    cannot be received over ("File exists"): the plan says why instead of trying."""
+    target = {"photos.20261123T0200": sub("t3", "u3"), "photos.20261124T0200": sub("t4")}
+    plan = transfer.plan_send(SOURCE, target, "photos")
+    assert plan.send is None and "photos.20261124T0200" in (plan.blocked or "")
+    assert "without a received UUID" in (plan.blocked or "")
+    assert transfer.blocked(SOURCE, target, "photos.20261123T0200") is None
+
+
+def test_unchanged_subvolume_is_snapshotted_when_its_newest_name_is_blocked() -> None:
+    from homelab_ops.backup import naming
+    from homelab_ops.collection.operations.btrfs import skip_reason
+
+    existing = {"photos.20261124T0200": {**sub("u4"), "gen_at_creation": 9}}
+    source, snap = {"generation": 9}, naming.parse("photos.20261124T0300")
+    assert snap is not None
+    assert skip_reason(existing, source, snap, True) == "unchanged since photos.20261124T0200"
+    good = {"photos.20261124T0200": sub("t4", "u4")}
+    assert skip_reason(existing, source, snap, True, good) is not None
+    assert skip_reason(existing, source, snap, True, {"photos.20261124T0200": sub("t4")}) \
+        is None
+    damaged = transfer.mark(good, {"photos.20261124T0200": "changed after it was received"})
+    assert skip_reason(existing, source, snap, True, damaged) is None
+
+
+def test_a_restore_test_that_only_skipped_a_newer_copy_does_not_fail_the_tested_one() -> None:
+    from homelab_ops.backup.restore import copy_failed
+
+    assert not copy_failed({"ok": True})
+    assert copy_failed({"ok": False, "error": "btrfs receive failed: No space left"})
+    assert copy_failed({"ok": False, "differences": {"changed": 1}})
+    assert not copy_failed({"ok": False, "skipped": "x", "differences": {"changed": 0}})
+    assert copy_failed({"ok": False, "skipped": "x", "differences": {"changed": 2}})
+
+
+def test_received_copies_keep_their_first_record(tmp_path: Path) -> None:
+    with Store(tmp_path / "state.db") as store:
+        store.record_received("@local", "/b", {"p.20261124T0200": ("u1", 10)}, 1.0)
+        store.record_received("@local", "/b", {"p.20261124T0200": ("u1", 15),
+                                               "p.20261125T0200": ("u2", 20)}, 2.0)
+        got = store.received_copies("@local", "/b")
+        assert got["p.20261124T0200"]["ctransid"] == 10  # a later look never overwrites
+        store.record_received("@local", "/b", {"p.20261124T0200": ("u9", 30)}, 3.0)
+        got = store.received_copies("@local", "/b")
+        assert got == {"p.20261124T0200": {"uuid": "u9", "ctransid": 30, "ts": 3.0}}
+
+
 def test_fact_parses_btrfs_subvolume_show() -> None:
     show = """== photos.20261125T1428
 snapshots/photos.20261125T1428

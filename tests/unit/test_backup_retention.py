@@ -109,11 +109,15 @@ def test_weekly_buckets_start_on_preserve_day_of_week() -> None:
 
 
 def test_monthly_and_yearly_keep_firsts_forever_with_star() -> None:
+    # years, like months, start on the first Sunday: 1 January counts towards the year
+    # before unless it is a Sunday (2023). So 1 Jan 2020 is 2019's only monthly (kept),
+    # and 15 January is the yearly one of 2020, 2021, 2022, 2024 and 2025.
     snaps = [snapshot_name("photos", datetime(2020 + y, m, d, 2, 0))
              for y in range(6) for m in (1, 6) for d in (1, 15)] + ["photos.20261125T0200"]
     decisions = plan(snaps, RetentionPolicy(preserve="*y", min_keep="no"), NOW)
-    assert kept(decisions) == {f"photos.{2020 + y}0101T0200" for y in range(6)} | {
-        "photos.20261125T0200"}
+    assert kept(decisions) == set(names(
+        "20200101T0200", "20200115T0200", "20210115T0200", "20220115T0200",
+        "20230101T0200", "20240115T0200", "20250115T0200", "20261125T0200"))
 
 
 def test_monthly_is_the_first_weekly_of_the_month() -> None:
@@ -129,18 +133,24 @@ def test_monthly_is_the_first_weekly_of_the_month() -> None:
     assert reasons["photos.20260405T0200"] == "monthly: first weekly of its month, 0 back"
 
 
-def test_deleting_a_weeks_first_never_promotes_a_later_one_on_the_next_run() -> None:
-    # Sun 22 March is March's monthly. Mon 30 March, first of the week of Sun 29 March,
-    # is no monthly and goes. Wed 1 April (the protected incremental parent) is then the
-    # first of that week, so April's first weekly -- and monthly -- is 1 April, no longer
-    # Sun 5 April. A single pass would delete 5 April only on the *next* run; the
-    # planner converges at once, so planning its output again deletes nothing.
+def test_a_snapshot_before_the_months_first_week_counts_to_the_previous_month() -> None:
+    # Issue 10 item 21, btrbk's schedule(): a month starts on its first
+    # preserve_day_of_week. Wed 1 to Sat 4 April lie in the week of Sun 29 March, so
+    # they count towards March, whose first weekly is Sun 1 March; April's first weekly,
+    # and so its monthly, is Sun 5 April, not Wed 1 April.
+    snaps = names("20260301T0200", *(f"202604{d:02}T0200" for d in range(1, 21)))
+    now = datetime(2026, 4, 20, 12, 0)
+    decisions = plan(snaps, RetentionPolicy(preserve="2m", min_keep="no"), now)
+    assert kept(decisions) == set(names("20260301T0200", "20260405T0200", "20260420T0200"))
+    reasons = {d.name: d.reason for d in decisions}
+    assert reasons["photos.20260301T0200"] == "monthly: first weekly of its month, 1 back"
+    # one week's snapshots always share a month, so deleting a week's first (Mon 30
+    # March) never promotes a later one (Wed 1 April, protected) into April
     snaps = names("20260322T0200", "20260330T0200", "20260401T0200", "20260405T0200",
                   "20260420T0200")
-    now = datetime(2026, 4, 20, 12, 0)
     policy = RetentionPolicy(preserve="2m", min_keep="no")
     first = plan(snaps, policy, now, protect={"photos.20260401T0200"})
-    assert deletions(first) == ["photos.20260330T0200", "photos.20260405T0200"]
+    assert deletions(first) == ["photos.20260330T0200"]
     again = plan(sorted(kept(first)), policy, now, protect={"photos.20260401T0200"})
     assert deletions(again) == []
 
@@ -209,3 +219,59 @@ def test_properties_of_the_planner(policy, minutes, data) -> None:
     # planning its own output again deletes nothing more
     again = plan(sorted(kept(decisions)), policy, NOW, protect={parent} if parent else set())
     assert deletions(again) == []
+
+
+def btrbk_kept(snaps: list[str], policy: RetentionPolicy, now: datetime) -> set[str]:
+    """What repeated btrbk runs keep, computed the way btrbk 0.32's ``schedule()``
+    does (its deltas from now, then first of hour -> day -> week -> month -> year),
+    written independently of the planner as the agreement oracle; plus the newest
+    snapshot, which this tool never deletes."""
+    dow = (policy.weekday + 1) % 7  # perl's wday: 0 is Sunday
+    alive = sorted(snaps)
+    while True:
+        deltas = {}
+        for name in alive:
+            ts = parse(name).ts
+            from_hod, from_eow = ts.hour - policy.preserve_hour_of_day, \
+                (ts.weekday() + 1) % 7 - dow
+            if from_hod < 0:
+                from_hod, from_eow = from_hod + 24, from_eow - 1
+            from_eow += 7 if from_eow < 0 else 0
+            month, year = ts.month - 1, ts.year
+            if ts.day <= from_eow:  # the month starts on its first preserve_day_of_week
+                month, year = (11, year - 1) if month == 0 else (month - 1, year)
+            hours = int((now.replace(minute=0) - ts.replace(minute=0)).total_seconds()
+                        // 3600)
+            days = (hours + from_hod) // 24
+            years = now.year - year
+            deltas[name] = {"h": hours, "d": days, "w": (days + from_eow) // 7,
+                            "m": years * 12 + now.month - 1 - month, "y": years}
+        keep = {alive[-1]}
+        n = policy.min_keep
+        if n == "all":
+            keep |= set(alive)
+        elif n not in ("latest", "no"):
+            keep |= {s for s in alive if deltas[s][n[-1]] <= int(n[:-1])}
+        pool = alive
+        for unit in "hdwmy":
+            firsts: dict[int, str] = {}
+            for s in pool:  # oldest first
+                firsts.setdefault(deltas[s][unit], s)
+            count = policy.counts[unit]
+            keep |= {s for d, s in firsts.items() if count != 0 and (count is None
+                                                                     or d <= count)}
+            pool = sorted(firsts.values())
+        if set(alive) == keep:
+            return keep
+        alive = sorted(keep)
+
+
+@settings(max_examples=300, deadline=None)
+@given(policy=policies, span=st.sampled_from([40, 120, 800]), data=st.data())
+def test_the_planner_agrees_with_btrbk(policy, span, data) -> None:
+    """Issue 10 item 21: on any past snapshots the kept set is what btrbk keeps (spans
+    of weeks to years, so that weeks straddling a month's start are common)."""
+    minutes = data.draw(st.lists(st.integers(0, span * 24 * 60), min_size=1, max_size=60,
+                                 unique=True))
+    snaps = [snapshot_name("media", NOW - timedelta(minutes=m)) for m in minutes]
+    assert kept(plan(snaps, policy, NOW)) == btrbk_kept(snaps, policy, NOW)

@@ -148,3 +148,17 @@ def test_backup_findings_per_host() -> None:
     both = backup_findings(_status(restore_tests={"pi:data/media": failed,
                                                   "pi:data/photos": other}), "pi")
     assert [f.message for f in both] == ["restore test of data/media failed"]
+
+
+def test_a_copy_that_is_never_a_parent_costs_health() -> None:
+    """Issue 10 item 1: the newest run's unusable copies are findings until they go."""
+    why = "changed after it was received (ctransid 10 then, 15 now)"
+    subs = {"nas:data/photos": {"age_hours": 2.0,
+                                "unusable": {"photos.20261124T0200": why}}}
+    [f] = backup_findings(_status(subvolumes=subs, stale=[], restore_tests={
+        "nas:data/photos": {"ok": True, "age_days": 1.0, "subvolume": "data/photos"}}), "nas")
+    assert f.code == "backup_copy_unusable" and f.subject == "data/photos:photos.20261124T0200"
+    assert why in f.message
+    obs = Observation(host="nas", ts=T0, reachable=True)
+    health = score(obs, Thresholds(), [f])
+    assert health.score == 100 - WEIGHTS["backup_copy_unusable"][0]

@@ -174,3 +174,24 @@ def test_messy_input_never_raises(raw, size, sizes) -> None:
     p = predict_disk(pts, size, NOW)
     assert p.status in ("fills", "not_filling", "over_threshold", "insufficient_data")
     predict_disk(list(reversed(pts)), [(NOW - 30 * DAY + t, v) for t, v in sizes], NOW)
+
+
+def test_measurement_noise_does_not_pass_for_wandering_growth() -> None:
+    """Issue 10 item 22: a clean line seen through a noisy gauge is not a random walk;
+    its day-to-day variation is the walk's alone, so its range stays narrow (and
+    still holds the date), while a real walk keeps its spread."""
+    import random
+
+    from homelab_ops.predict.disk import daily_variation
+
+    rng = random.Random(2)
+    clean = series(20, 300 * GIB, 10 * GIB, extra=lambda t: rng.gauss(0, 0.2 * GIB))
+    assert daily_variation(clean, 10 * GIB / DAY) < 0.05 * GIB  # noise: ~0.2 GiB/sample
+    p = predict_disk(clean, SIZE, NOW, 90.0)
+    assert p.low <= 40 <= p.high and (p.high - p.low) < 0.02 * 40
+    walk, level = [], 300 * GIB
+    for t, v in series(20, 300 * GIB, 10 * GIB):
+        if int(t) % 3600 < 300:  # a new hour: its own random amount
+            level += rng.gauss(0, 2 * GIB / math.sqrt(24))  # 2 GiB/day around the line
+        walk.append((t, v + level - 300 * GIB + rng.gauss(0, 0.2 * GIB)))
+    assert 1.4 * GIB < daily_variation(walk, 10 * GIB / DAY) < 2.6 * GIB

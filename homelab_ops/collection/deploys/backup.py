@@ -28,35 +28,40 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
     takes tagged snapshots only (e.g. ``pre-action``: not sent, their own retention);
     ``prune_only`` applies retention without taking or sending snapshots. Host data
     ``backup_rotate_early`` (set by the agent from the space forecast) prunes the
-    target down to its minimum-keep window.
+    target down to its minimum-keep window; ``backup_unusable`` (target folder -> copy
+    name -> why, set by the agent) names copies that are never an incremental parent.
     """
     source = f"host data of {host.name}"
     config = load_backup_config(host.data.get("backup"), source)
     now = (now or datetime.now()).replace(second=0, microsecond=0)
     rotate_early = bool(host.data.get("backup_rotate_early"))
+    unusable_in = host.data.get("backup_unusable") or {}
     for vol in layout.resolve(config, host.data.get("btrfs_pools") or {}, source,
                               host=host.name):
         if not vol.selected(schedule, tag):
             continue
+        unusable = unusable_in.get(vol.target.dir) if vol.target is not None else None
         if not prune_only:
             btrfs.snapshot(
                 name=f"Snapshot {vol.source}", source=vol.source, directory=vol.snapshots.dir,
                 snapshot=naming.snapshot_name(vol.base, now, tag),
                 onchange=vol.volume.snapshot_create == "onchange",
+                peer=vol.target if tag is None else None, unusable=unusable,
             )
         if vol.target is not None and tag is None and not prune_only:
             btrfs.send(name=f"Send {vol.base} to {vol.target.dir}", source=vol.snapshots,
                        base=vol.base, target=vol.target,
                        expect=naming.snapshot_name(vol.base, now), expect_from=vol.source,
-                       onchange=vol.volume.snapshot_create == "onchange")
+                       onchange=vol.volume.snapshot_create == "onchange", unusable=unusable)
         btrfs.prune(name=f"Prune {vol.snapshots.dir}/{vol.base}", place=vol.snapshots,
                     base=vol.base, policy=vol.volume.snapshot_retention, now=now,
-                    peer=vol.target, tag_policies=config.tags)
+                    peer=vol.target, tag_policies=config.tags, unusable=unusable)
         if vol.target is not None:
             policy = vol.volume.target_retention
             btrfs.prune(name=f"Prune {vol.target.dir}/{vol.base}", place=vol.target,
                         base=vol.base, now=now, peer=vol.snapshots, place_is_target=True,
-                        policy=policy.minimal() if rotate_early else policy)
+                        policy=policy.minimal() if rotate_early else policy,
+                        unusable=unusable)
 
 
 @deploy("Backup timers")

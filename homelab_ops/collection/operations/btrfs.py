@@ -105,32 +105,44 @@ class Place:
 
 
 def skip_reason(existing: Mapping[str, Mapping[str, Any]], source: Mapping[str, Any] | None,
-                snap: naming.SnapshotName, onchange: bool) -> str | None:
-    """Why no snapshot ``snap`` is to be taken now, or None when it is due."""
+                snap: naming.SnapshotName, onchange: bool,
+                peer: Mapping[str, Mapping[str, Any]] | None = None) -> str | None:
+    """Why no snapshot ``snap`` is to be taken now, or None when it is due.
+
+    ``peer`` (the target's subvolumes, marked with what the caller knows is unusable):
+    an unchanged subvolume is snapshotted anyway when the newest snapshot's name is
+    taken on the target by a copy that is not usable, since that name can never be
+    received again; a fresh name can."""
     if snap.name in existing:
         return f"snapshot {snap.name} exists"
     if onchange and snap.tag is None:
         mine = naming.of_volume(set(existing), snap.base)
         if mine and source and source["generation"] <= existing[mine[-1].name][
-                "gen_at_creation"]:
+                "gen_at_creation"] and not (
+                    peer is not None and transfer.blocked(existing, peer, mine[-1].name)):
             return f"unchanged since {mine[-1].name}"
     return None
 
 
 @operation()
-def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True):
+def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True,
+             peer: Place | None = None, unusable: Mapping[str, str] | None = None):
     """A read-only snapshot ``directory/snapshot`` of the subvolume ``source``.
 
     The name carries the minute, so a rerun within it changes nothing; with
     ``onchange`` (btrbk's ``snapshot_create onchange``) an untagged snapshot is skipped
-    when the subvolume has not changed since the newest one.
+    when the subvolume has not changed since the newest one, unless that one's name is
+    taken on the backup target ``peer`` by a copy that is not usable (``unusable``:
+    copy name -> why, what the caller knows beyond the listing).
     """
     checked_path(source)
     place = Place(directory)
     snap = checked_name(snapshot)
     existing = place.subvolumes() or {}
+    theirs = peer.subvolumes() if peer is not None and onchange and snap.tag is None else None
     if reason := skip_reason(existing, host.get_fact(BtrfsSubvolume, path=source), snap,
-                             onchange):
+                             onchange, None if theirs is None else
+                             transfer.mark(theirs, unusable)):
         host.noop(f"{source}: {reason}")
         return
     yield StringCommand("mkdir", "-p", QuoteString(directory))
@@ -140,10 +152,16 @@ def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True):
 
 @operation()
 def send(source: Place, base: str, target: Place, expect: str | None = None,
-         expect_from: str | None = None, onchange: bool = True):
+         expect_from: str | None = None, onchange: bool = True,
+         unusable: Mapping[str, str] | None = None):
     """Send the newest snapshot of ``base`` to ``target``, incrementally from the newest
     snapshot both sides hold. Garbled copies left by a cut-off transfer are deleted
     first; the received copy is verified (read-only, received UUID set).
+
+    ``unusable`` (copy name -> why: changed after it was received, failed its restore
+    test) names copies that are never a parent; the send falls back to an older common
+    snapshot, else sends in full. When the newest snapshot's name is taken on the
+    target by a copy that is not usable, the operation fails saying so.
 
     ``expect`` names the snapshot an earlier operation of the deploy takes (of
     ``expect_from``): while pyinfra only predicts changes (``--dry``, or before a run)
@@ -153,15 +171,21 @@ def send(source: Place, base: str, target: Place, expect: str | None = None,
     if mine is None or theirs is None:
         yield (source if mine is None else target).unreachable()
         return
+    theirs = transfer.mark(theirs, unusable)
     if expect and expect_from and not state.is_executing:
         snap = checked_name(expect)
         src = host.get_fact(BtrfsSubvolume, path=checked_path(expect_from))
-        if skip_reason(mine, src, snap, onchange) is None:
+        if skip_reason(mine, src, snap, onchange, theirs) is None:
             mine = {**mine, expect: {"uuid": None, "received_uuid": None, "readonly": True}}
     plan = transfer.plan_send(mine, theirs, base)
     if plan.garbled:
         yield target.run("btrfs", "subvolume", "delete",
                          *(QuoteString(target.path(n)) for n in plan.garbled))
+    if plan.blocked:  # a later minute's snapshot gets a name of its own
+        yield StringCommand("echo", QuoteString(
+            f"cannot receive {plan.blocked}: the next run takes a new snapshot"), ">&2",
+            ";", "exit", "1")
+        return
     if plan.send is None:
         if not plan.garbled:
             host.noop(f"{base}: newest snapshot already on {target.dir}")
@@ -184,11 +208,13 @@ def send(source: Place, base: str, target: Place, expect: str | None = None,
 @operation()
 def prune(place: Place, base: str, policy: RetentionPolicy, now: datetime,
           peer: Place | None = None, place_is_target: bool = False,
-          tag_policies: Mapping[str, RetentionPolicy] | None = None):
+          tag_policies: Mapping[str, RetentionPolicy] | None = None,
+          unusable: Mapping[str, str] | None = None):
     """Delete the snapshots of ``base`` in ``place`` that the retention plan drops.
 
     With ``peer`` (the other side of the transfer) the newest snapshot common to both
-    is protected: it is the parent of the next incremental send.
+    is protected: it is the parent of the next incremental send (``unusable``: target
+    copies that are never a parent, see ``send``).
     """
     mine = place.subvolumes()
     if mine is None:
@@ -201,6 +227,7 @@ def prune(place: Place, base: str, policy: RetentionPolicy, now: datetime,
             yield peer.unreachable()
             return
         source, target = (theirs, mine) if place_is_target else (mine, theirs)
+        target = transfer.mark(target, unusable)
         common = transfer.newest_common(source, target, base)
         protect = {common} if common else set()
     names = [n for n, rec in mine.items()
