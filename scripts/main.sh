@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set everything up, build the sandbox lab, deploy the example stack (all
-# nine patterns), back it up, then break it for real and let the autonomous cycle
-# remediate it under its gates: observe, decide (with every gate's verdict), act (a
+# The main job: set everything up, build the sandbox lab (with its VM host lab-vm),
+# deploy the example stack (all nine patterns) and a quadlet stack on lab-vm, back up,
+# then break it for real and let the autonomous cycle remediate it under its gates: observe, decide (with every gate's verdict), act (a
 # pre-action snapshot, the playbook, verification), and show the decision log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,8 @@ export LAB_DB_PASSWORD=${LAB_DB_PASSWORD:-$(cat "$secret")}
 step "observe";           $hlo observe >/dev/null && echo "observed"
 # --force: a new lab has no history yet for the capacity check to forecast from
 step "deploy";            $hlo deploy examples/lab-stack.yaml --force
+# the VM host runs its stack the way real homelabs do: quadlet units under systemd
+step "deploy to lab-vm";  $hlo deploy examples/lab-vm-stack.yaml --force
 step "health";            $hlo health
 step "drift";             $hlo drift
 step "observe";           $hlo observe >/dev/null && echo "observed"
@@ -55,6 +57,8 @@ lab_podman kill home-media  >/dev/null && echo "killed home-media (its data is o
 lab_podman kill home-db     >/dev/null && echo "killed home-db (a database: medium risk, notify then execute)"
 lab_podman stop -t 1 home-proxy >/dev/null && echo "stopped home-proxy (traefik: protected, never restarted)"
 lab_podman kill home-whoami >/dev/null && echo "killed home-whoami (keeps no data on a backed-up subvolume: no snapshot, no action)"
+ssh -F "$lab_dir/ssh/ssh_config" lab-vm podman kill systemd-vmhome-db >/dev/null \
+  && echo "killed vmhome-db on lab-vm (systemd restarts its unit itself: Restart=always)"
 step "cycle";             $hlo cycle
 step "decisions";         $hlo decisions --since 1h
 step "decisions verify";  $hlo decisions verify

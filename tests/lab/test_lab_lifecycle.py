@@ -11,7 +11,9 @@ from homelab_ops.errors import LabError
 from homelab_ops.lab import Lab
 from homelab_ops.lab.podman import podman
 from homelab_ops.lab.pools import mounts_under
-from homelab_ops.lab.sshd import free_port, running_pid
+from homelab_ops.lab.sshd import free_port, listening, running_pid
+from homelab_ops.lab.vm import Vm
+from homelab_ops.models.lab import LabSpec
 from homelab_ops.proc import CommandError
 
 pytestmark = pytest.mark.lab
@@ -45,9 +47,14 @@ def _assert_gone(lab: Lab) -> None:
 
 
 def test_up_twice_is_harmless_and_down_removes_everything(tmp_path: Path) -> None:
+    """With the VM: the second `up` reuses it (same qemu, same port), `down` leaves no
+    qemu process, loop device, mount or listening port behind."""
     lab = Lab(tmp_path / "lab2")
     first = lab.up()
     pid = running_pid(lab.paths)
+    the_vm = Vm(lab.paths, lab.spec.vm)
+    qemu = the_vm.running_pid()
+    assert qemu is not None and first["vm"]["reachable"]
     photo = lab.paths.pool_mount("data") / "photos" / "keep.jpg"
     photo.write_bytes(b"family photo")
     # a container with a network and a published port, as a deploy would leave it
@@ -61,16 +68,20 @@ def test_up_twice_is_harmless_and_down_removes_everything(tmp_path: Path) -> Non
         assert photo.read_bytes() == b"family photo", "second up lost pool data"
         assert second["containers"] == 1
         assert second["up"] is True
+        assert the_vm.running_pid() == qemu and second["vm"]["port"] == first["vm"]["port"]
+        assert "boot_s" not in second["vm_timings"]
     finally:
         assert lab.down()["removed"] is True
     _assert_gone(lab)
+    for port in (first["sshd"]["port"], first["vm"]["port"]):
+        assert not listening(port), f"127.0.0.1:{port} still listens"
     assert lab.down()["removed"] is False  # down twice is harmless too
 
 
 def test_down_after_half_failed_up(tmp_path: Path) -> None:
     """A real fault mid-way (the client key path is a directory) stops `up` after the
     pools are mounted; `down` must still clean up completely."""
-    lab = Lab(tmp_path / "lab3")
+    lab = Lab(tmp_path / "lab3", LabSpec(vm=None))
     (lab.paths.ssh / "id_ed25519.pub").mkdir(parents=True)
     lab.paths.root.joinpath(".homelab-ops-lab").touch()
     try:

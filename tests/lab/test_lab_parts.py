@@ -84,7 +84,8 @@ def test_pyinfra_fact_over_ssh_python_api(lab) -> None:
 
 
 def test_pyinfra_cli_with_the_lab_inventory(lab, lab_env) -> None:
-    """The plain pyinfra CLI, as a user runs it, sees the lab's podman on both hosts."""
+    """The plain pyinfra CLI, as a user runs it, sees the lab's podman through both
+    names of this machine, and the VM's own."""
     pyinfra = Path(REPO / ".venv/bin/pyinfra")
     exe = pyinfra if pyinfra.exists() else "pyinfra"
     proc = subprocess.run(
@@ -96,8 +97,10 @@ def test_pyinfra_cli_with_the_lab_inventory(lab, lab_env) -> None:
     out = proc.stdout + proc.stderr
     body = out[out.index("{"): out.rindex("}") + 1]
     facts = json.loads(body)
-    assert set(facts) == {"@local", lab.spec.ssh_alias}
-    assert {f["graph_root"] for f in facts.values()} == {str(lab.paths.graphroot)}
+    assert set(facts) == {"@local", lab.spec.ssh_alias, "lab-vm"}
+    assert {facts[h]["graph_root"] for h in ("@local", lab.spec.ssh_alias)} == {
+        str(lab.paths.graphroot)}
+    assert facts["lab-vm"]["graph_root"] == "/var/lib/containers/storage"
 
 
 # testinfra's paramiko backend ignores UserKnownHostsFile, so paramiko warns about the

@@ -64,7 +64,12 @@ def store(tmp_path: Path):
 
 
 def _inventory(lab, extra=()):
-    return inventory_from_entries([*lab_hosts(lab.paths.root), *extra], "lab")
+    """@local and the same machine over SSH, both observed (without ``alias_of``), so
+    every check runs through both paths; the VM has its own tests (test_vm_lab.py)."""
+    hosts = dict(lab_hosts(lab.paths.root))
+    both = [("@local", hosts["@local"]),
+            ("lab-ssh", {k: v for k, v in hosts["lab-ssh"].items() if k != "alias_of"})]
+    return inventory_from_entries([*both, *extra], "lab")
 
 
 def test_containers_and_network_over_local_and_ssh(stage, store: Store) -> None:
@@ -139,10 +144,11 @@ def test_unreachable_host_does_not_stop_the_others(stage, store: Store) -> None:
 
 
 def test_observe_and_status_through_the_cli(stage, lab_env) -> None:
+    """The lab inventory: lab-ssh is a second name of @local, observed once."""
     data = json.loads(run_cli("observe", "--json", env=lab_env).stdout)
-    assert {d["host"] for d in data} == {"@local", "lab-ssh"}
+    assert {d["host"] for d in data} == {"@local", "lab-vm"}
     status = json.loads(run_cli("status", "--json", env=lab_env).stdout)
-    assert {d["host"] for d in status} == {"@local", "lab-ssh"}
+    assert {d["host"] for d in status} == {"@local", "lab-vm"}
     human = run_cli("status", env={**lab_env, "COLUMNS": "250"}).stdout
     assert "obs-sick fails its healthcheck" in human
 

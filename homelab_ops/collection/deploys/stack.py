@@ -15,7 +15,6 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import systemd
-from pyinfra.operations.util import any_changed
 
 from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
 from homelab_ops.collection.operations import podman, quadlet
@@ -38,15 +37,16 @@ def stack(declared: DeclaredStack, secrets: dict[str, str]):
             if name.endswith(".container"):
                 systemd.service(name=f"Stop {name}", service=_service(name), running=False,
                                 user_mode=target.user_mode)
-    units = quadlet.stack_files(name=f"Quadlet units of {declared.name}",
-                                directory=target.quadlet_dir, stack=declared.name,
-                                contents=plan.units)
+    quadlet.stack_files(name=f"Quadlet units of {declared.name}",
+                        directory=target.quadlet_dir, stack=declared.name, contents=plan.units)
     quadlet.stack_files(name=f"Secret environment files of {declared.name}",
                         directory=target.secrets_dir, stack=declared.name,
                         contents=plan.env_files, private=True)
     if target.systemd:
-        systemd.daemon_reload(name="Reload systemd", user_mode=target.user_mode,
-                              _if=any_changed(units))
+        # decided from the facts read above, not with `_if`: a conditional operation
+        # still counts as a change when changes are counted before running (--dry)
+        if live_units != {n: quadlet.digest(t) for n, t in plan.units.items()}:
+            systemd.daemon_reload(name="Reload systemd", user_mode=target.user_mode)
         for c in plan.containers:
             unit = f"{c.name}.container"
             systemd.service(name=f"Start {c.name}", service=_service(unit), running=True,

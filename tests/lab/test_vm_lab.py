@@ -1,0 +1,180 @@
+"""The lab's VM host lab-vm (systemd as PID 1, podman with quadlet, its own BTRFS disks,
+reached over SSH): stacks deploy through quadlet units, drift and health work there,
+observe sees it as a host of its own, and backups cross the wire to it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from homelab_ops.backup.runner import run_backup
+from homelab_ops.lab import lab_hosts
+from homelab_ops.lab.vm import Vm, guest_pool
+from homelab_ops.store import Store
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.lab
+
+SECRET_ENV = "VM_DB_PASSWORD"
+SECRET = "s3cret-" + uuid.uuid4().hex
+QUADLET = "/etc/containers/systemd"
+
+
+@pytest.fixture(scope="module")
+def vm(lab) -> Vm:
+    assert lab.spec.vm is not None, "the session's lab must have its VM"
+    return Vm(lab.paths, lab.spec.vm)
+
+
+@pytest.fixture(scope="module")
+def env(lab_env) -> dict[str, str]:
+    return {**lab_env, SECRET_ENV: SECRET}
+
+
+@pytest.fixture(scope="module")
+def vm_stack(vm: Vm, lab_env, tmp_path_factory) -> dict:
+    """Three patterns on lab-vm: one with a network, one with a volume and a secret env
+    file, one with a bind mount from the VM's data pool."""
+    name = f"vm{uuid.uuid4().hex[:6]}"
+    path = tmp_path_factory.mktemp("vmstack") / "stack.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": name, "hosts": ["lab-vm"], "publish_ip": "127.0.0.1",
+        "networks": {"front": {}},
+        "secrets": {"pw": {"env": SECRET_ENV}},
+        "services": {
+            "proxy": {"pattern": "reverse-proxy", "networks": ["front"],
+                      "params": {"http_port": 18280, "podman_socket": ""}},
+            "db": {"pattern": "database", "params": {"password": "pw"}},
+            "site": {"pattern": "static-site", "networks": ["front"], "depends_on": ["proxy"],
+                     "params": {"host": "www.vm.arpa", "root": "pool:data/media",
+                                "publish_port": 18285}},
+        },
+    }))
+    yield {"name": name, "file": path}
+    run_cli("stacks", "forget", name, env=lab_env, check=False)
+    vm.ssh("sh", "-c", f"for u in {QUADLET}/{name}-*.container; do "
+           'systemctl stop "$(basename "$u" .container).service"; done; '
+           f"rm -rf {QUADLET}/{name}-* {QUADLET}/homelab-ops-secrets/{name}-*; "
+           "systemctl daemon-reload; "
+           f"podman rm -af --filter label=homelab-ops.stack={name} >/dev/null; "
+           f"podman volume rm -af --filter label=homelab-ops.stack={name} >/dev/null; "
+           f"podman network rm -f $(podman network ls -q --filter name=^{name}-) "
+           ">/dev/null 2>&1 || true", check=False, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def deployed(vm_stack: dict, env: dict[str, str]) -> dict:
+    """First deploy (forced: no history for the capacity check) and the second one."""
+    first = run_cli("deploy", str(vm_stack["file"]), "--force", "--json", env=env)
+    second = run_cli("deploy", str(vm_stack["file"]), "--json", env=env)
+    return {"first": json.loads(first.stdout), "second": json.loads(second.stdout),
+            "output": first.stdout + first.stderr + second.stdout + second.stderr}
+
+
+def _drift(vm_stack: dict, env: dict[str, str]) -> list[dict]:
+    proc = run_cli("drift", str(vm_stack["file"]), "--json", env=env, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_stack_runs_under_systemd_through_quadlet(deployed, vm_stack, vm) -> None:
+    first, name = deployed["first"], vm_stack["name"]
+    assert list(first["hosts"]) == ["lab-vm"] and first["hosts"]["lab-vm"]["changes"] > 0
+    failed = [r for r in first["health"] if not r["ok"]]
+    assert first["ok"] and not failed, failed
+    assert {r["kind"] for r in first["health"]} >= {"running", "healthy", "listening", "http"}
+    units = [f"{name}-{s}.service" for s in ("proxy", "db", "site")]
+    active = vm.ssh("systemctl", "is-active", *units).stdout.split()
+    assert active == ["active"] * 3
+    files = vm.ssh("ls", QUADLET).stdout.split()
+    assert {f"{name}-proxy.container", f"{name}-db.container", f"{name}-front.network",
+            f"{name}-db-data.volume"} <= set(files), files
+    # the secret is in a 0600 file only, never in a unit or the deploy's output
+    assert SECRET not in deployed["output"]
+    assert SECRET not in vm.ssh("cat", *(f"{QUADLET}/{f}" for f in files
+                                         if f.startswith(name))).stdout
+    # healthchecks run from podman's systemd timers: the probe does not run them here
+    timers = vm.ssh("systemctl", "list-timers", "--all", "--no-legend").stdout
+    ids = vm.ssh("podman", "ps", "-q", "--no-trunc",
+                 "--filter", f"label=homelab-ops.stack={name}").stdout.split()
+    assert ids and all(any(i in line for line in timers.splitlines()) for i in ids), timers
+
+
+def test_a_second_deploy_changes_nothing(deployed, vm_stack, env) -> None:
+    second = deployed["second"]
+    assert second["hosts"] == {"lab-vm": {"changes": 0, "changed": [], "ok": True, "error": ""}}
+    assert _drift(vm_stack, env) == []
+
+
+def test_a_unit_edited_by_hand_is_drift_and_the_next_deploy_repairs_it(
+        deployed, vm_stack, env, vm) -> None:
+    unit = f"{QUADLET}/{vm_stack['name']}-site.container"
+    vm.ssh("sh", "-c", f"echo 'Environment=EDITED=by-hand' >> {unit}")
+    found = _drift(vm_stack, env)
+    assert [(d["host"], d["subject"], d["kind"]) for d in found] == [
+        ("lab-vm", f"{vm_stack['name']}-site.container", "unit_changed")]
+    again = json.loads(run_cli("deploy", str(vm_stack["file"]), "--json", env=env).stdout)
+    assert again["ok"] and again["hosts"]["lab-vm"]["changes"] > 0
+    assert "EDITED" not in vm.ssh("cat", unit).stdout
+    assert _drift(vm_stack, env) == []
+    assert vm.ssh("systemctl", "is-active", f"{vm_stack['name']}-site.service"
+                  ).stdout.strip() == "active"
+
+
+def test_observe_sees_the_vm_as_a_host_of_its_own(deployed, vm_stack, lab_env, vm) -> None:
+    """Two distinct hosts (lab-ssh is a second name of @local, not observed twice); a
+    container killed on lab-vm shows in lab-vm's status only."""
+    name = vm_stack["name"]
+    vm.ssh("podman", "kill", f"systemd-{name}-db")
+    vm.ssh("systemctl", "kill", "--signal=KILL", f"{name}-db.service", check=False)
+    observed = json.loads(run_cli("observe", "--json", env=lab_env).stdout)
+    by_host = {o["host"]: o for o in observed}
+    assert set(by_host) == {"@local", "lab-vm"}
+    vm_obs, local = by_host["lab-vm"], by_host["@local"]
+    assert vm_obs["systemd"] and not local["systemd"]
+    vm_names = {c["name"] for c in vm_obs["containers"]}
+    assert f"systemd-{name}-proxy" in vm_names
+    assert not vm_names & {c["name"] for c in local["containers"]}
+    assert any(u["name"] == f"{name}-db.service" for u in vm_obs["units"])
+    status = json.loads(run_cli("status", "--json", env=lab_env).stdout)
+    reasons = {s["host"]: json.dumps(s.get("health")) for s in status}
+    assert f"{name}-db" in reasons["lab-vm"] and f"{name}-db" not in reasons["@local"]
+
+
+def test_backups_go_over_ssh_to_the_vm(lab, vm: Vm, tmp_path: Path) -> None:
+    """@local's subvolume is sent incrementally into lab-vm's backup pool over SSH."""
+    import btrfsutil
+
+    sub = f"tovm-{uuid.uuid4().hex[:6]}"
+    source = lab.paths.pool_mount("data") / sub
+    btrfsutil.create_subvolume(str(source))
+    target = {"path": guest_pool("backup"), "dir": f"bk/{sub}", "ssh": "lab-vm",
+              "ssh_config": str(lab.paths.ssh_config)}
+    vm.ssh("mkdir", "-p", f"{guest_pool('backup')}/bk/{sub}")
+    data = dict(lab_hosts(lab.paths.root))["@local"]
+    config = {"volumes": [{"subvolume": sub, "snapshot_dir": f".bk/{sub}"}], "target": target}
+    try:
+        with Store(tmp_path / "state.db") as store:
+            for day in range(2):
+                (source / f"day{day}.bin").write_bytes(bytes(range(256)) * 1024)
+                report = run_backup([("@local", {**data, "backup": config})], store,
+                                    now=datetime(2026, 3, 2, 2) + timedelta(days=day))
+                assert report["ok"], report
+        # a path target keeps each host's copies in a folder of its own
+        listing = vm.ssh("sh", "-c", f"ls {guest_pool('backup')}/bk/{sub}/*").stdout
+        copies = [w for w in listing.split() if w.startswith(f"{sub}.")]
+        assert len(copies) == 2, listing
+        parent = vm.ssh("sh", "-c", f"btrfs subvolume show {guest_pool('backup')}/bk/{sub}/"
+                        f"*/{copies[1]} | grep -i 'parent uuid'").stdout
+        assert parent.split()[-1] != "-", parent  # the second send was incremental
+    finally:
+        vm.ssh("sh", "-c", f"for s in {guest_pool('backup')}/bk/{sub}/*/*; do "
+               'btrfs subvolume delete "$s"; done', check=False)
+        for snap in (lab.paths.pool_mount("data") / ".bk" / sub).glob("*"):
+            btrfsutil.delete_subvolume(str(snap))
+        btrfsutil.delete_subvolume(str(source))
