@@ -40,11 +40,21 @@ def _render(reply: dict) -> None:
     why = reply.get("explain")
     if why:
         click.echo(f"intent: {reply.get('intent') or 'none'} via {why['via']}, "
-                   f"score {why['score']:.2f}, margin {why['margin']:.2f}")
-        click.echo(f"normalised: {why['normalised']!r}, masked: {why['masked']!r}")
+                   f"score {why['score']:.2f}, margin {why['margin']:.2f}"
+                   + (" (preferred: its required slot is filled)"
+                      if why["preferred_for_slots"] else ""))
+        click.echo(f"normalised: {why['normalised']!r}, masked: {why['masked']!r}, "
+                   f"lexicon: {why['lexicon']!r}")
+        if why["refused"]:
+            click.echo(f"refused: {', '.join(why['refused'])} asks for an action")
+        for cue in why["cues"]:
+            click.echo(f"cue: {cue}")
+        if why["carried"]:
+            click.echo("carried by: " + ", ".join(f"{w} {v:.2f}" for w, v in why["carried"]))
         for slot, value in why["slots"].items():
             click.echo(f"slot {slot}: said {value['said']!r} -> {value['name']}")
-        click.echo("ranking: " + ", ".join(f"{i} {s:.2f}" for i, s in why["ranking"]))
+        if why["ranking"]:
+            click.echo("ranking: " + ", ".join(f"{i} {s:.2f}" for i, s in why["ranking"]))
 
 
 @click.group()

@@ -9,8 +9,8 @@ Fuzzy matching uses difflib's ratio on the normalised spelling: short names (<= 
 characters) must match exactly, since one typo in "db" is another word; longer ones
 need a ratio of at least ``FUZZY_CUTOFF`` and the same numbers. Filesystems are
 recognised by their path ("/mnt/data", never a bare "/", which is punctuation as often
-as the root); their last path component ("data") only counts once the question is
-known to be about disks, because "data" is also an ordinary word.
+as the root); their last path component ("data") and a bare "/" only count once the
+question is known to be about disks, because "data" is also an ordinary word.
 """
 
 from __future__ import annotations
@@ -146,6 +146,8 @@ def filesystem_in(tokens: list[str], names: Names) -> str | None:
     for token in tokens:
         if token in by_leaf:
             return by_leaf[token]
+        if token in names.filesystem:  # a bare "/": about disks, it is the root
+            return names.filesystem[token]
     return None
 
 
