@@ -41,7 +41,7 @@ def _render(reply: dict) -> None:
     if why:
         click.echo(f"intent: {reply.get('intent') or 'none'} via {why['via']}, "
                    f"score {why['score']:.2f}, margin {why['margin']:.2f}"
-                   + (" (preferred: its required slot is filled)"
+                   + (" (preferred: the question fills its slots)"
                       if why["preferred_for_slots"] else ""))
         click.echo(f"normalised: {why['normalised']!r}, masked: {why['masked']!r}, "
                    f"lexicon: {why['lexicon']!r}")

@@ -34,6 +34,7 @@ from homelab_ops.query.normalize import normalize
 SLOT_TYPES = ("service", "network", "filesystem")
 SPELL_MIN = 4
 SPELL_CUTOFF = 0.8
+SPELL_SAME_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,15 @@ class Database:
         "memory", "bakup" -> "backup"). Character n-grams tolerate a typo in a long
         word, but a transposition in a short keyword breaks most of its n-grams, and the
         keyword is what tells two intents apart. Short words, placeholders, paths and
-        numbers are left alone."""
+        numbers are left alone, and a word of up to ``SPELL_SAME_LENGTH`` letters is
+        corrected only to a word of its length (a swapped or mistyped letter): one
+        letter more or less in a short word is as often another word ("dice", "die")."""
         out = []
         for word in text.split():
             if len(word) >= SPELL_MIN and word.isalpha() and word not in self.vocabulary:
-                close = get_close_matches(word, self.vocabulary, n=1, cutoff=SPELL_CUTOFF)
+                close = [c for c in get_close_matches(word, self.vocabulary, n=3,
+                                                      cutoff=SPELL_CUTOFF)
+                         if len(word) > SPELL_SAME_LENGTH or len(c) == len(word)]
                 word = close[0] if close else word
             out.append(word)
         return " ".join(out)

@@ -8,14 +8,15 @@ halfway to 1, so they settle clear phrasings while TF-IDF still ranks two lifted
 intents; a template counts only when every slot it captured is or looks like a name,
 so "status of all containers" is not read as a service called "all containers".
 
-Among the intents within the slot band of the best, one whose required slots the
-question fills wins over one that needs no slot, and both over one whose required slot
-is missing: "has vaultwarden stopped" names a service, so it asks about that service
-and not about all of them. The answer is accepted only when its score reaches the
-threshold and leads every rival that fits the slots as well by the margin: two intents
-that fit almost equally well are a guess, and a guess that runs the wrong query
-misleads more than "I don't know". Threshold, margin and band were chosen on the learn
-split of tests/unit/ask_eval (never on its held-out splits).
+Among the intents within the slot band of the best, one whose slots the question fills
+(all its required ones) wins over one that uses no name the question gives, and both
+over one whose required slot is missing: "has vaultwarden stopped" names a service, so
+it asks about that service and not about all of them. The answer is accepted only when
+its score reaches the threshold and leads by the margin every rival that fits the slots
+as well: two intents that fit almost equally well are a guess, and a guess that runs the
+wrong query misleads more than "I don't know". Threshold, margin and band were chosen by
+5-fold cross-validation on the learn split of tests/unit/ask_eval (never on its held-out
+splits).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Match:
     ranking: tuple[tuple[str, float], ...] = ()  # (intent id, score), best first
     canonical: str = ""  # masked, in lexicon groups: what cues and TF-IDF saw
     cues: tuple[str, ...] = ()  # the cues of the chosen intent that fired
-    preferred: bool = False  # chosen over a higher score: its required slots are filled
+    preferred: bool = False  # chosen over a higher score: it fills its slots
     refused: tuple[str, ...] = ()  # the words that asked for an action
 
 
@@ -113,13 +114,12 @@ def match(question: str, names: Names) -> Match:
 
 
 def _fit(intent: Intent, words: set[str], captured: dict[str, str]) -> int:
-    """1: the question fills every required slot (a recognised name or a template
-    capture); 0: the intent needs none; -1: a required slot is missing."""
-    if not intent.required:
-        return 0
-    filled = all("{" + intent.slots[s] + "}" in words or s in captured
-                 for s in intent.required)
-    return 1 if filled else -1
+    """-1: a required slot is missing; 1: the question fills every required slot and
+    at least one slot (a recognised name or a template capture); 0: otherwise."""
+    filled = {s for s, t in intent.slots.items() if "{" + t + "}" in words or s in captured}
+    if not set(intent.required) <= filled:
+        return -1
+    return 1 if filled else 0
 
 
 def carried(m: Match, n: int = 6) -> list[tuple[str, float]]:

@@ -22,6 +22,14 @@ def test_heldout_accuracy_and_rejection_meet_the_targets() -> None:
     assert result.rejection >= 0.9, result.errors
 
 
+def test_fresh_heldout_meets_the_targets() -> None:
+    """The split written for issue 16 from other angles than the learn split."""
+    result = evaluate("fresh")
+    assert result.in_scope >= 150 and result.out_of_scope >= 40
+    assert result.accuracy >= 0.95, result.errors
+    assert result.rejection >= 0.9, result.errors
+
+
 @pytest.mark.parametrize("split", ["heldout", "fresh"])
 def test_heldout_shares_no_phrasing_with_what_the_matcher_learned(split: str) -> None:
     learned = {e for i in load_intents() for e in i.examples}
