@@ -107,25 +107,28 @@ def accuracy(tree: Path) -> dict[str, list[float]]:
     return json.loads(out)
 
 
-def measure(state_dir: Path, runs: int, tree: Path = REPO) -> dict[str, float]:
-    """Whole-process medians; ``tree`` is the code ``ask`` runs (PYTHONPATH comes
-    before the editable install of this tree)."""
-    env = {**os.environ, "HOMELAB_OPS_STATE_DIR": str(state_dir), "PYTHONPATH": str(tree)}
+def measure(state_dir: Path, runs: int, trees: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """Whole-process medians per tree (the code ``ask`` runs: PYTHONPATH comes before
+    the editable install of this tree), the trees interleaved round by round so a
+    neighbour's load falls on both alike."""
     cli = [str(EXE.with_name("homelab-ops")), "ask"]
-    samples: dict[str, list[float]] = {"python -c pass": [], "import homelab_ops.cli": [],
-                                       "ask (cache miss)": [], "ask (cache hit)": []}
+    cases = ("python -c pass", "import homelab_ops.cli", "ask (cache miss)", "ask (cache hit)")
+    samples = {label: {name: [] for name in cases} for label in trees}
     for i in range(runs + 1):
         question = QUESTIONS[i % len(QUESTIONS)]
-        with Store.open(state_dir) as store:
-            store.cache_invalidate(QUERY_CACHE_SCOPE)
-        row = {"python -c pass": timed([str(EXE), "-c", "pass"], env),
-               "import homelab_ops.cli": timed([str(EXE), "-c", "import homelab_ops.cli"], env),
-               "ask (cache miss)": timed([*cli, question], env),
-               "ask (cache hit)": timed([*cli, question], env)}
-        if i:  # the first round warms the OS file cache
-            for name, ms in row.items():
-                samples[name].append(ms)
-    return {name: statistics.median(v) for name, v in samples.items()}
+        for label, tree in trees.items():
+            env = {**os.environ, "HOMELAB_OPS_STATE_DIR": str(state_dir),
+                   "PYTHONPATH": str(tree)}
+            with Store.open(state_dir) as store:
+                store.cache_invalidate(QUERY_CACHE_SCOPE)
+            row = [timed([str(EXE), "-c", "pass"], env),
+                   timed([str(EXE), "-c", "import homelab_ops.cli"], env),
+                   timed([*cli, question], env), timed([*cli, question], env)]
+            if i:  # the first round warms the OS file cache and writes bytecode
+                for name, ms in zip(cases, row, strict=True):
+                    samples[label][name].append(ms)
+    return {label: {name: statistics.median(v) for name, v in by_case.items()}
+            for label, by_case in samples.items()}
 
 
 def main() -> None:
@@ -144,8 +147,8 @@ def main() -> None:
         if args.against:
             (Path(tmp) / "old").mkdir()
             trees = {args.against: export(args.against, Path(tmp) / "old"), **trees}
-        results = {name: (measure(state_dir, args.runs, tree), accuracy(tree))
-                   for name, tree in trees.items()}
+        timings = measure(state_dir, args.runs, trees)
+        results = {label: (timings[label], accuracy(tree)) for label, tree in trees.items()}
     print(f"homelab-ops ask, whole process, median of {args.runs} runs "
           f"({os.cpu_count()} CPUs, shared)")
     for label, (result, _) in results.items():
