@@ -50,7 +50,8 @@ def _render(reply: dict) -> None:
         for cue in why["cues"]:
             click.echo(f"cue: {cue}")
         if why["carried"]:
-            click.echo("carried by: " + ", ".join(f"{w} {v:.2f}" for w, v in why["carried"]))
+            click.echo("TF-IDF score carried by: "
+                       + ", ".join(f"{w} {v:.2f}" for w, v in why["carried"]))
         for slot, value in why["slots"].items():
             click.echo(f"slot {slot}: said {value['said']!r} -> {value['name']}")
         if why["ranking"]:

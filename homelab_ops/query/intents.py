@@ -10,7 +10,8 @@ puts where it recognises a real name, so examples and questions compare like for
 The file also holds the matcher's acceptance threshold, margin and slot band, a lexicon
 (groups of words that mean one thing: "ram", "rss" and "mem" are "memory"; "died",
 "crashed" and "exited" are "fail") and the words that ask for an action (``ask`` only
-reads, so "delete all snapshots" is refused, never answered with the nearest read).
+reads, so "delete all snapshots" and "restart jellyfin" are refused, never answered
+with the nearest read).
 Each intent may carry cues: sets of lexicon words that, all present and none of the
 excluded ones, say what the question is about whatever the word order ("fail" with a
 service name is that service's state; "grow" with "memory" is a leak). All of it is
@@ -71,12 +72,26 @@ class Database:
     threshold: float  # least score to accept an intent
     margin: float  # least lead over the runner-up
     slot_band: float  # how far below the best an intent whose required slots are filled wins
-    refuse: frozenset[str]  # words asking for an action: never answered
+    refuse: frozenset[str]  # words asking for an action wherever they are: never answered
+    commands: frozenset[str]  # verbs that ask for an action when they open the question
+    command_objects: frozenset[str]  # what follows such a verb in a command ("restart the")
 
     def canonical(self, text: str) -> str:
         """``text`` with lexicon words replaced by their group, so "ram", "rss" and
         "memory" are one term."""
         return " ".join(self.synonyms.get(w, w) for w in text.split())
+
+    def action(self, text: str) -> tuple[str, ...]:
+        """The words of ``text`` that ask for an action: a destructive word anywhere
+        ("wipe", "sudo"), or a command verb opening the question, alone or before an
+        object ("restart jellyfin", "stop the proxy"), which "restart history of
+        jellyfin" is not."""
+        words = text.split()
+        asked = tuple(w for w in words if w in self.refuse)
+        if words and words[0] in self.commands and (
+                len(words) == 1 or words[1] in self.command_objects):
+            asked = (words[0], *asked)
+        return asked
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:
@@ -84,7 +99,7 @@ class Database:
         spelled against."""
         words = {w for i in self.intents for e in i.examples for w in e.split()}
         words |= {w for i in self.intents for w in i.words}
-        return frozenset(words | set(self.synonyms) | self.refuse)
+        return frozenset(words | set(self.synonyms) | self.refuse | self.commands)
 
     def spell(self, text: str) -> str:
         """Correct words outside the vocabulary to the closest word in it ("memroy" ->
@@ -133,10 +148,12 @@ def parse_database(raw: dict) -> Database:
             examples=tuple(normalize(e) for e in item["examples"]),
             cues=tuple(_cue(item["id"], c, synonyms) for c in item.get("cues", ())),
         ))
-    matcher = raw["matcher"]
+    matcher, refuse = raw["matcher"], raw.get("refuse", {})
     return Database(tuple(intents), synonyms, float(matcher["threshold"]),
                     float(matcher["margin"]), float(matcher["slot_band"]),
-                    frozenset(raw.get("refuse", ())))
+                    frozenset(refuse.get("anywhere", ())),
+                    frozenset(refuse.get("commands", ())),
+                    frozenset(refuse.get("command_objects", ())))
 
 
 def _synonyms(lexicon: dict[str, list[str]]) -> dict[str, str]:

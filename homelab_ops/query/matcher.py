@@ -87,7 +87,7 @@ def match(question: str, names: Names) -> Match:
         return Match(text, masked, None, 0.0, 0.0, "none")
     canonical = db.canonical(masked)
     words = set(canonical.split())
-    if asked := tuple(w for w in masked.split() if w in db.refuse):
+    if asked := db.action(masked):
         return Match(text, masked, None, 0.0, 0.0, "refused", canonical=canonical,
                      refused=asked)
     scores = _index().scores(canonical)

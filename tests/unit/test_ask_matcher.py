@@ -129,10 +129,22 @@ def test_a_required_slot_that_is_filled_wins_within_the_band() -> None:
 
 
 @pytest.mark.parametrize("question", ["delete all snapshots", "wipe /mnt/data",
-                                      "sudo reboot", "remove the jellyfin container"])
+                                      "sudo reboot", "remove the jellyfin container",
+                                      "restart jellyfin", "stop the proxy", "reboot"])
 def test_a_request_to_act_is_refused(question: str) -> None:
     m = match(question, NAMES)
     assert m.intent is None and m.via == "refused" and m.refused
+
+
+def test_a_command_verb_inside_a_question_is_no_command() -> None:
+    assert match("restart history of jellyfin", NAMES).intent.id == "last_restart"
+    assert match("start time of jellyfin", NAMES).intent.id == "last_restart"
+
+
+def test_a_network_name_before_networks_describes_them() -> None:
+    names = Names(network={"podman": "podman", "proxy": "proxy"})
+    assert match("all podman networks", names).intent.id == "network_overview"
+    assert match("who is on the podman network", names).slots["network"].name == "podman"
 
 
 def test_explain_names_the_words_that_carried_the_match() -> None:
