@@ -17,7 +17,9 @@ from homelab_ops.commands.base import App, command, emit
 
 @command(None, "ask")
 @click.argument("question", nargs=-1, required=True)
-@click.option("--explain", is_flag=True, help="Show the matched intent, slots and score.")
+@click.option("--explain", is_flag=True,
+              help="Show why: the words after the lexicon, cues, the words that carried "
+                   "the score, slots and the ranking.")
 def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
     """Answer a question about the homelab from what was observed (no shell, offline)."""
     from homelab_ops.query.service import ask
