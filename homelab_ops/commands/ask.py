@@ -17,7 +17,9 @@ from homelab_ops.commands.base import App, command, emit
 
 @command(None, "ask")
 @click.argument("question", nargs=-1, required=True)
-@click.option("--explain", is_flag=True, help="Show the matched intent, slots and score.")
+@click.option("--explain", is_flag=True,
+              help="Show why: the words after the lexicon, cues, the words that carried "
+                   "the score, slots and the ranking.")
 def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
     """Answer a question about the homelab from what was observed (no shell, offline)."""
     from homelab_ops.query.service import ask
@@ -40,11 +42,22 @@ def _render(reply: dict) -> None:
     why = reply.get("explain")
     if why:
         click.echo(f"intent: {reply.get('intent') or 'none'} via {why['via']}, "
-                   f"score {why['score']:.2f}, margin {why['margin']:.2f}")
-        click.echo(f"normalised: {why['normalised']!r}, masked: {why['masked']!r}")
+                   f"score {why['score']:.2f}, margin {why['margin']:.2f}"
+                   + (" (preferred: the question fills its slots)"
+                      if why["preferred_for_slots"] else ""))
+        click.echo(f"normalised: {why['normalised']!r}, masked: {why['masked']!r}, "
+                   f"lexicon: {why['lexicon']!r}")
+        if why["refused"]:
+            click.echo(f"refused: {', '.join(why['refused'])} asks for an action")
+        for cue in why["cues"]:
+            click.echo(f"cue: {cue}")
+        if why["carried"]:
+            click.echo("TF-IDF score carried by: "
+                       + ", ".join(f"{w} {v:.2f}" for w, v in why["carried"]))
         for slot, value in why["slots"].items():
             click.echo(f"slot {slot}: said {value['said']!r} -> {value['name']}")
-        click.echo("ranking: " + ", ".join(f"{i} {s:.2f}" for i, s in why["ranking"]))
+        if why["ranking"]:
+            click.echo("ranking: " + ", ".join(f"{i} {s:.2f}" for i, s in why["ranking"]))
 
 
 @click.group()

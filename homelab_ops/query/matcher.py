@@ -1,15 +1,22 @@
 """Match a question to an intent and fill its slots, or admit not knowing.
 
 Order: normalise -> recognise real names and mask them with placeholders -> correct
-misspelled words against the database's vocabulary -> phrase templates -> TF-IDF
-nearest examples. A template hit lifts an intent's score halfway to 1, so a template
-settles clear phrasings while TF-IDF still ranks two templates that both match; it
-counts only when every slot it captured is or looks like a name, so "status of all
-containers" is not read as a service called "all containers". The answer is accepted
-only when the best score reaches the database's threshold and leads the runner-up by
-its margin: two intents that fit almost equally well are a guess, and a guess that runs
-the wrong query misleads more than "I don't know". Threshold and margin were chosen by
-5-fold cross-validation on the learn split of tests/unit/ask_eval.
+misspelled words against the database's vocabulary -> refuse a request to act -> map
+words to their lexicon group ("rss" -> "memory", "died" -> "fail") -> phrase templates
+and cues -> TF-IDF nearest examples. A template hit or a cue lifts an intent's score
+halfway to 1, so they settle clear phrasings while TF-IDF still ranks two lifted
+intents; a template counts only when every slot it captured is or looks like a name,
+so "status of all containers" is not read as a service called "all containers".
+
+Among the intents within the slot band of the best, one whose slots the question fills
+(all its required ones) wins over one that uses no name the question gives, and both
+over one whose required slot is missing: "has vaultwarden stopped" names a service, so
+it asks about that service and not about all of them. The answer is accepted only when
+its score reaches the threshold and leads by the margin every rival that fits the slots
+as well: two intents that fit almost equally well are a guess, and a guess that runs the
+wrong query misleads more than "I don't know". Threshold, margin and band were chosen by
+5-fold cross-validation on the learn split of tests/unit/ask_eval (never on its held-out
+splits).
 """
 
 from __future__ import annotations
@@ -50,9 +57,13 @@ class Match:
     intent: Intent | None  # None: not understood
     score: float
     margin: float
-    via: str  # "template", "tfidf" or "none"
+    via: str  # "template", "cue", "tfidf", "refused" or "none"
     slots: dict[str, Slot] = field(default_factory=dict)
     ranking: tuple[tuple[str, float], ...] = ()  # (intent id, score), best first
+    canonical: str = ""  # masked, in lexicon groups: what cues and TF-IDF saw
+    cues: tuple[str, ...] = ()  # the cues of the chosen intent that fired
+    preferred: bool = False  # chosen over a higher score: it fills its slots
+    refused: tuple[str, ...] = ()  # the words that asked for an action
 
 
 @cache
@@ -74,18 +85,50 @@ def match(question: str, names: Names) -> Match:
     masked = db.spell(mask(tokens, found))
     if not masked:
         return Match(text, masked, None, 0.0, 0.0, "none")
-    scores = _index().scores(db.canonical(masked))
+    canonical = db.canonical(masked)
+    words = set(canonical.split())
+    if asked := db.action(masked):
+        return Match(text, masked, None, 0.0, 0.0, "refused", canonical=canonical,
+                     refused=asked)
+    scores = _index().scores(canonical)
     hits = {i.id: m for i in db.intents for m in [_template(i, masked, names)] if m is not None}
-    for intent_id in hits:
+    cued = {i.id: fired for i in db.intents
+            for fired in [tuple(c.text for c in i.cues if c.fires(words))] if fired}
+    for intent_id in hits.keys() | cued.keys():
         scores[intent_id] = (1.0 + scores.get(intent_id, 0.0)) / 2
     ranking = tuple(sorted(scores.items(), key=lambda kv: -kv[1]))
-    (best, top), runner = ranking[0], ranking[1][1] if len(ranking) > 1 else 0.0
-    via = "template" if best in hits else "tfidf"
-    if top < db.threshold or top - runner < db.margin:
-        return Match(text, masked, None, top, top - runner, via, ranking=ranking)
+    fit = {i.id: _fit(i, words, hits.get(i.id, {})) for i in db.intents}
+    top = ranking[0][1]
+    best, score = max((kv for kv in ranking if top - kv[1] <= db.slot_band),
+                      key=lambda kv: (fit[kv[0]], kv[1]))
+    margin = score - max((s for i, s in ranking if i != best and fit[i] >= fit[best]),
+                         default=0.0)
+    via = "template" if best in hits else "cue" if best in cued else "tfidf"
+    common = {"ranking": ranking, "canonical": canonical, "cues": cued.get(best, ()),
+              "preferred": score < top}
+    if score < db.threshold or margin < db.margin:
+        return Match(text, masked, None, score, margin, via, **common)
     intent = intent_by_id(best)
     slots = _fill(intent, found, hits.get(best, {}), tokens, names)
-    return Match(text, masked, intent, top, top - runner, via, slots, ranking)
+    return Match(text, masked, intent, score, margin, via, slots, **common)
+
+
+def _fit(intent: Intent, words: set[str], captured: dict[str, str]) -> int:
+    """-1: a required slot is missing; 1: the question fills every required slot and
+    at least one slot (a recognised name or a template capture); 0: otherwise."""
+    filled = {s for s, t in intent.slots.items() if "{" + t + "}" in words or s in captured}
+    if not set(intent.required) <= filled:
+        return -1
+    return 1 if filled else 0
+
+
+def carried(m: Match, n: int = 6) -> list[tuple[str, float]]:
+    """The words of the question that carried the TF-IDF match of its best intent, with
+    their share of its score."""
+    if not m.ranking or not m.canonical:
+        return []
+    best = m.intent.id if m.intent else m.ranking[0][0]
+    return _index().carried(m.canonical, best)[:n]
 
 
 def _template(intent: Intent, masked: str, names: Names) -> dict[str, str] | None:

@@ -113,18 +113,31 @@ def _slot_problem(intent: Intent, m: Match, latest: dict[str, dict]) -> str | No
 def _unknown(m: Match, explain: dict[str, Any]) -> dict[str, Any]:
     from homelab_ops.query.matcher import suggestions
 
-    near = [{"intent": i.id, "description": i.description,
-             "example": re.sub(r"\{(\w+)\}", r"<\1>", i.examples[0])}
-            for i in suggestions(m)]
-    lines = ["I don't know how to answer that. Closest questions I can answer:"]
-    lines += [f"  - {s['description']} (e.g. \"{s['example']}\")" for s in near]
+    if m.refused:  # a request to act: no near question would be what was meant
+        near: list[dict[str, str]] = []
+        lines = [f"I only answer questions; I never change anything "
+                 f"({', '.join(repr(w) for w in m.refused)} asks for an action)."]
+    else:
+        near = [{"intent": i.id, "description": i.description,
+                 "example": re.sub(r"\{(\w+)\}", r"<\1>", i.examples[0])}
+                for i in suggestions(m)]
+        lines = ["I don't know how to answer that. Closest questions I can answer:"]
+        lines += [f"  - {s['description']} (e.g. \"{s['example']}\")" for s in near]
     return {"understood": False, "intent": None, "slots": {}, "lines": lines, "data": None,
             "as_of": None, "sources": [], "suggestions": near, "explain": explain}
 
 
 def _explain(m: Match) -> dict[str, Any]:
-    return {"normalised": m.text, "masked": m.masked, "via": m.via,
-            "score": round(m.score, 3), "margin": round(m.margin, 3),
+    """Why the matcher chose what it chose: the words it saw at each step, what lifted
+    the intent (template, cues, a filled slot) and which words carried its TF-IDF
+    score."""
+    from homelab_ops.query.matcher import carried
+
+    return {"normalised": m.text, "masked": m.masked, "lexicon": m.canonical,
+            "via": m.via, "score": round(m.score, 3), "margin": round(m.margin, 3),
+            "cues": list(m.cues), "preferred_for_slots": m.preferred,
+            "refused": list(m.refused),
+            "carried": [[w, v] for w, v in carried(m)],
             "slots": {k: {"said": s.said, "name": s.name, "close": list(s.close)}
                       for k, s in m.slots.items()},
             "ranking": [[i, round(s, 3)] for i, s in m.ranking[:5]]}

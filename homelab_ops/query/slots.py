@@ -9,8 +9,9 @@ Fuzzy matching uses difflib's ratio on the normalised spelling: short names (<= 
 characters) must match exactly, since one typo in "db" is another word; longer ones
 need a ratio of at least ``FUZZY_CUTOFF`` and the same numbers. Filesystems are
 recognised by their path ("/mnt/data", never a bare "/", which is punctuation as often
-as the root); their last path component ("data") only counts once the question is
-known to be about disks, because "data" is also an ordinary word.
+as the root); their last path component ("data") and a bare "/" only count once the
+question is known to be about disks, because "data" is also an ordinary word. A network
+name before "networks" describes them ("all podman networks"), it names none of them.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def find_names(tokens: list[str], names: Names) -> list[Found]:
                     if 2 * min(len(said), len(norm)) < FUZZY_CUTOFF * (len(said) + len(norm)):
                         continue  # the lengths alone rule it out: skip the expensive ratio
                     score = similarity(said, norm)
-                    if score >= FUZZY_CUTOFF:
+                    if score >= FUZZY_CUTOFF and not (
+                            slot_type == "network" and tokens[end:end + 1] == ["networks"]):
                         candidates.append(Found(slot_type, real, score, start, end))
             if end == start + 1 and len(said) > 1 and said in names.filesystem:
                 candidates.append(Found("filesystem", names.filesystem[said], 1.0, start, end))
@@ -146,6 +148,8 @@ def filesystem_in(tokens: list[str], names: Names) -> str | None:
     for token in tokens:
         if token in by_leaf:
             return by_leaf[token]
+        if token in names.filesystem:  # a bare "/": about disks, it is the root
+            return names.filesystem[token]
     return None
 
 

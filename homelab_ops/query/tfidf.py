@@ -62,6 +62,27 @@ class Index:
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {t: v / norm for t, v in vec.items()}
 
+    def carried(self, text: str, label: str) -> list[tuple[str, float]]:
+        """Each word of ``text`` with its part of the score of ``label``: the terms
+        shared with the nearest examples, a character n-gram split among the words that
+        contain it, a bigram between its two words. Best first."""
+        query = self._vector(features(text))
+        near = heapq.nlargest(TOP_K, (
+            (sum(w * vec.get(t, 0.0) for t, w in query.items()), vec)
+            for lab, vec in zip(self.labels, self.vectors, strict=True) if lab == label),
+            key=lambda sv: sv[0])
+        words = text.split()
+        out: Counter[str] = Counter()
+        for _, vec in near:
+            for term, w in query.items():
+                part = w * vec.get(term, 0.0) / len(near)
+                if not part:
+                    continue
+                owners = _owners(term, words)
+                for word in owners:
+                    out[word] += part / len(owners)
+        return [(w, round(v, 3)) for w, v in out.most_common() if v > 0]
+
     def scores(self, text: str) -> dict[str, float]:
         """Mean cosine similarity of ``text`` to the ``TOP_K`` nearest examples of each
         label."""
@@ -73,3 +94,12 @@ class Index:
                 sum(w * large.get(t, 0.0) for t, w in small.items()))
         return {label: sum(heapq.nlargest(TOP_K, s)) / min(TOP_K, len(s))
                 for label, s in sims.items()}
+
+
+def _owners(term: str, words: list[str]) -> list[str]:
+    """The words of a query a feature came from."""
+    if term.startswith("w:"):
+        return [term[2:]]
+    if term.startswith("b:"):
+        return term[2:].split()
+    return [w for w in dict.fromkeys(words) if term in f" {w} "] or words

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homelab_ops.query.intents import compile_template, load_database
-from homelab_ops.query.matcher import match
+from homelab_ops.query.intents import compile_template, load_database, parse_database
+from homelab_ops.query.matcher import carried, match
 from homelab_ops.query.normalize import MAX_CHARS, normalize
 from homelab_ops.query.slots import Names
 from tests.conftest import REPO, run_cli
@@ -103,3 +106,60 @@ def test_numbers_tell_names_apart() -> None:
     assert match("is svc-77 running", names).slots["service"].name is None
     assert match("is svc 7 running", names).slots["service"].name == "svc-7"
     assert match("is postgrse-16 up", names).slots["service"].name == "postgres-16"
+
+
+@pytest.mark.parametrize(("question", "intent", "slots"), [
+    ("has jellyfin stopped", "service_running", {"service": "jellyfin"}),
+    ("did db die", "service_running", {"service": "db"}),
+    ("did anything die", "service_status", {}),
+    ("when did jellyfin die", "last_restart", {"service": "jellyfin"}),
+])
+def test_a_failure_verb_asks_about_the_service_it_names(question, intent, slots) -> None:
+    m = match(question, NAMES)
+    assert m.intent is not None and m.intent.id == intent, m
+    assert {k: s.name for k, s in m.slots.items()} == slots
+
+
+def test_a_required_slot_that_is_filled_wins_within_the_band() -> None:
+    """service_status needs no name, service_running needs one: with a name given, the
+    intent that uses it wins even when it scores a little lower."""
+    m = match("has jellyfin stopped", NAMES)
+    assert "fail" in m.canonical.split() and m.intent.id == "service_running"
+    assert m.cues and m.via == "cue"
+
+
+@pytest.mark.parametrize("question", ["delete all snapshots", "wipe /mnt/data",
+                                      "sudo reboot", "remove the jellyfin container",
+                                      "restart jellyfin", "stop the proxy", "reboot"])
+def test_a_request_to_act_is_refused(question: str) -> None:
+    m = match(question, NAMES)
+    assert m.intent is None and m.via == "refused" and m.refused
+
+
+def test_a_command_verb_inside_a_question_is_no_command() -> None:
+    assert match("restart history of jellyfin", NAMES).intent.id == "last_restart"
+    assert match("start time of jellyfin", NAMES).intent.id == "last_restart"
+
+
+def test_a_network_name_before_networks_describes_them() -> None:
+    names = Names(network={"podman": "podman", "proxy": "proxy"})
+    assert match("all podman networks", names).intent.id == "network_overview"
+    assert match("who is on the podman network", names).slots["network"].name == "podman"
+
+
+def test_explain_names_the_words_that_carried_the_match() -> None:
+    m = match("which container is the ram pig", NAMES)
+    assert m.intent.id == "top_memory" and m.canonical.split()[-2:] == ["memory", "hog"]
+    words = [w for w, _ in carried(m)]
+    assert "memory" in words[:2]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda raw: raw["lexicon"].update(extra=["ram"]), "lexicon: 'ram'"),
+    (lambda raw: raw["intents"][0].update(cues=[{"all": ["ram"]}]), "cues: ['ram']"),
+])
+def test_a_contradiction_in_the_database_names_its_field(change, field) -> None:
+    raw = json.loads((REPO / "homelab_ops/query/intents.json").read_text())
+    change(raw)
+    with pytest.raises(ValueError, match=re.escape(field)):
+        parse_database(raw)

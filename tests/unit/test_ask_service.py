@@ -218,3 +218,19 @@ def test_a_word_that_is_a_whole_part_of_one_running_name_answers_for_it(store) -
     both = _ask(store, "is immich running")  # two running names have it: not guessed
     assert both["data"] is None and "no service called 'immich'" in both["lines"][0]
     assert _ask(store, "is postgre running")["data"] is None  # a whole part, not a prefix
+
+
+def test_a_request_to_act_is_refused_and_explained(store) -> None:
+    reply = _ask(store, "restart jellyfin")
+    assert reply["understood"] is False and reply["suggestions"] == []
+    assert reply["lines"] == ["I only answer questions; I never change anything "
+                              "('restart' asks for an action)."]
+    assert reply["explain"]["via"] == "refused" and reply["explain"]["refused"] == ["restart"]
+
+
+def test_explain_shows_the_lexicon_the_cues_and_the_words_that_carried_it(store) -> None:
+    why = _ask(store, "has jellyfin died?")["explain"]
+    assert why["lexicon"] == "has {service} fail" and why["via"] == "cue"
+    assert why["cues"][0].startswith("fail + {service}")
+    assert why["ranking"][0][0] in {"service_running", "service_status"}
+    assert why["carried"] and all(w in why["lexicon"].split() for w, _ in why["carried"])
