@@ -5,6 +5,7 @@ observe sees it as a host of its own, and backups cross the wire to it."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -128,22 +129,34 @@ def test_a_unit_edited_by_hand_is_drift_and_the_next_deploy_repairs_it(
 
 def test_observe_sees_the_vm_as_a_host_of_its_own(deployed, vm_stack, lab_env, vm) -> None:
     """Two distinct hosts (lab-ssh is a second name of @local, not observed twice); a
-    container killed on lab-vm shows in lab-vm's status only."""
-    name = vm_stack["name"]
-    vm.ssh("podman", "kill", f"systemd-{name}-db")
-    vm.ssh("systemctl", "kill", "--signal=KILL", f"{name}-db.service", check=False)
-    observed = json.loads(run_cli("observe", "--json", env=lab_env).stdout)
-    by_host = {o["host"]: o for o in observed}
-    assert set(by_host) == {"@local", "lab-vm"}
-    vm_obs, local = by_host["lab-vm"], by_host["@local"]
+    container killed on lab-vm is brought back by systemd (its unit says
+    Restart=always) and the restart is an event of lab-vm only."""
+    name, db = vm_stack["name"], f"{vm_stack['name']}-db"
+    observed = {o["host"]: o for o in json.loads(run_cli("observe", "--json",
+                                                         env=lab_env).stdout)}
+    assert set(observed) == {"@local", "lab-vm"}
+    vm_obs, local = observed["lab-vm"], observed["@local"]
     assert vm_obs["systemd"] and not local["systemd"]
     vm_names = {c["name"] for c in vm_obs["containers"]}
-    assert f"systemd-{name}-proxy" in vm_names
+    assert {f"{name}-proxy", db, f"{name}-site"} <= vm_names
     assert not vm_names & {c["name"] for c in local["containers"]}
-    assert any(u["name"] == f"{name}-db.service" for u in vm_obs["units"])
-    status = json.loads(run_cli("status", "--json", env=lab_env).stdout)
-    reasons = {s["host"]: json.dumps(s.get("health")) for s in status}
-    assert f"{name}-db" in reasons["lab-vm"] and f"{name}-db" not in reasons["@local"]
+    assert {u["name"] for u in vm_obs["units"]} >= {f"{name}-proxy.service", f"{db}.service"}
+    started = _started(vm, db)
+    vm.ssh("podman", "kill", db)
+    deadline = time.monotonic() + 180
+    while _started(vm, db) in (started, None) and time.monotonic() < deadline:
+        time.sleep(2)
+    assert _started(vm, db) not in (started, None), "systemd did not restart the unit"
+    run_cli("observe", "--json", env=lab_env)
+    with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:
+        assert store.events(host="lab-vm", subject=db, kinds=["restarted"])
+        assert store.events(host="@local", subject=db) == []
+
+
+def _started(vm: Vm, container: str) -> str | None:
+    proc = vm.ssh("podman", "inspect", "--format", "{{.State.StartedAt}}", container,
+                  check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def test_backups_go_over_ssh_to_the_vm(lab, vm: Vm, tmp_path: Path) -> None:
