@@ -20,8 +20,8 @@ from pyinfra.api import Inventory
 from homelab_ops.errors import HomelabError
 from homelab_ops.loop import controls, decide, detect
 from homelab_ops.loop import log as decision_log
-from homelab_ops.loop.act import Actor, act
-from homelab_ops.models.decision import CycleReport, Decision, Planned
+from homelab_ops.loop.act import Actor, act, latest_decisions
+from homelab_ops.models.decision import ActionRecord, CycleReport, Decision, GateResult, Planned
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import Observation
 from homelab_ops.models.prediction import PredictionReport
@@ -61,7 +61,8 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
     report.findings = findings
     with phase("decide"):
         report.planned = _plan(store, findings, observations, sit)
-    actor = Actor(store, settings, inventory, report.cycle, observations, report.dry_run)
+    actor = Actor(store, settings, inventory, report.cycle, observations, report.dry_run,
+                  last=latest_decisions(sit.log))
     with phase("act"):
         _act(actor, report, sit)
     with phase("learn"):
@@ -272,24 +273,31 @@ def _record_dropped(store: Store, approval: dict[str, Any], sit: decide.Situatio
 
 # -- ACT -------------------------------------------------------------------------------
 def _act(actor: Actor, report: CycleReport, sit: decide.Situation) -> None:
+    """Record every decision and run the acting ones; the report ends with each
+    decision's final verdict (one held back at the moment of acting says so)."""
     from homelab_ops.loop import notices
 
     notes = notices.Notices(actor.store, actor.settings, sit)
+    actor.tell = notes.decided
     notes.before(report.planned)
-    for p in report.planned:
+    for i, p in enumerate(report.planned):
         if report.halted:
-            actor.record(p, "skipped", f"not run: the cycle halted ({report.halted})")
-            continue
-        if p.verdict not in ("executed", "notified"):
-            decision = actor.record(p, notify=notes.decided(p))
+            p = report.planned[i] = decide.held(
+                p, "skipped", f"not run: the cycle halted ({report.halted})",
+                GateResult(gate="halted", ok=False, detail=report.halted,
+                           change=decide.RESUME))
+        if not p.acts:
+            decision = actor.record(p, notes.decided(p))
             if p.verdict == "queued":
                 _enqueue(actor, p, decision, sit)
             continue
         record = act(actor, p)
+        done = isinstance(record, ActionRecord)
         if p.approval is not None:
-            actor.store.set_approval(p.approval, "done" if record else "approved",
-                                     time.time(), record.outcome if record else "held")
-        if record is None:
+            actor.store.set_approval(p.approval, "done" if done else "approved",
+                                     time.time(), record.outcome if done else "held")
+        if not done:
+            report.planned[i] = record
             if actor.control().stopped:
                 report.halted = "stopped by `homelab-ops ops stop`"
             continue

@@ -112,19 +112,30 @@ def plan(finding: Finding, obs: Observation | None, playbooks: Mapping[str, Play
     """One finding's decision with every gate's verdict recorded."""
     pb = choose_playbook(finding, playbooks)
     if pb is None:
+        why = f"no playbook handles {finding.code}"
         return Planned(finding=finding, playbook=None, confidence=finding.clarity,
                        risk="low", matrix="alerted", verdict="alerted",
-                       reason=f"no playbook handles {finding.code}: a person must look")
+                       reason=f"{why}: a person must look",
+                       held_by=GateResult(gate="playbook", ok=False, detail=why,
+                                          change="a person must fix it: " + why))
     c = obs.container(finding.subject) if obs else None
     labels = c.labels if c else {}
     conf = confidence(finding, sit.tallies.get((finding.code, pb.name), (0, 0)))
     risk = service_risk(pb.risk, labels, sit.settings)
     by_matrix = matrix(conf, risk)
     gates = _gates(finding, obs, pb.name, sit)
-    verdict, reason = _verdict(by_matrix, gates, conf, risk, sit.settings)
+    verdict, reason, held_by = _verdict(by_matrix, gates, conf, risk, sit.settings,
+                                        finding, pb.name)
     return Planned(finding=finding, playbook=pb.name, params=params_for(finding, labels),
                    confidence=conf, risk=risk, matrix=by_matrix, verdict=verdict,
-                   gates=gates, reason=reason)
+                   gates=gates, reason=reason, held_by=held_by)
+
+
+def held(p: Planned, verdict: Verdict, reason: str, gate: GateResult) -> Planned:
+    """The decision after a later gate (at the moment of acting) held it back: its
+    final verdict, why, and that gate recorded with the others."""
+    return p.model_copy(update={"verdict": verdict, "reason": reason,
+                                "gates": [*p.gates, gate], "held_by": gate})
 
 
 def plan_approved(approval: Mapping[str, Any], finding: Finding | None,
@@ -135,7 +146,8 @@ def plan_approved(approval: Mapping[str, Any], finding: Finding | None,
     if finding is None:
         return None
     halted = sit.control.halted
-    gate = GateResult(gate="halted", ok=halted is None, detail=halted or "running")
+    gate = GateResult(gate="halted", ok=halted is None, detail=halted or "running",
+                      change="" if halted is None else RESUME)
     return Planned(finding=finding, playbook=approval["action"],
                    params=dict(approval["params"]), confidence=1.0, risk="low",
                    matrix="executed", verdict="executed" if halted is None else "skipped",
@@ -143,7 +155,7 @@ def plan_approved(approval: Mapping[str, Any], finding: Finding | None,
                                      detail=f"approved as #{approval['id']}"), gate],
                    reason=f"approved by a person (#{approval['id']})" if halted is None
                    else f"approved (#{approval['id']}) but the loop is {halted}",
-                   approval=approval["id"])
+                   approval=approval["id"], held_by=None if halted is None else gate)
 
 
 def params_for(finding: Finding, labels: Mapping[str, str]) -> dict[str, Any]:
@@ -165,40 +177,75 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
     gates = [
         GateResult(gate="protected", ok=not prot,
                    detail="protected service: never acted on automatically" if prot
-                   else "not protected"),
-        GateResult(gate="halted", ok=halted is None, detail=_halted(sit.control)),
+                   else "not protected",
+                   change="it is in settings protected_services: act by hand, or take "
+                          "it out of that list" if prot else ""),
+        GateResult(gate="halted", ok=halted is None, detail=_halted(sit.control),
+                   change=RESUME if halted else ""),
         GateResult(gate="window", ok=window, detail="inside a maintenance window" if window
-                   else f"outside the maintenance windows {', '.join(s.loop.maintenance_windows)}"),
-        GateResult(gate="cooldown", ok=cool.until is None, detail=cool.why or "no cooldown"),
+                   else f"outside the maintenance windows {', '.join(s.loop.maintenance_windows)}",
+                   change="" if window else "wait for a maintenance window "
+                   f"({', '.join(s.loop.maintenance_windows)}, settings loop.maintenance_windows)"),
+        GateResult(gate="cooldown", ok=cool.until is None, detail=cool.why or "no cooldown",
+                   until=cool.until,
+                   change="" if cool.until is None else f"wait until {controls.clock(cool.until)} "
+                   "(settings loop.cooldown_minutes, loop.service_cooldown_minutes)"),
     ]
     if playbook in controls.RESTARTS:
-        used = controls.restarts_in_budget(sit.log, host, finding.subject, sit.now, s.loop)
+        times = controls.restart_times(sit.log, host, finding.subject, sit.now, s.loop)
+        spent = len(times) >= s.loop.restart_budget
+        frees = min(times) + s.loop.restart_budget_hours * 3600 if spent else None
         gates.append(GateResult(
-            gate="budget", ok=used < s.loop.restart_budget,
-            detail=f"{used} of {s.loop.restart_budget} restarts used in "
-                   f"{s.loop.restart_budget_hours:g} h"))
+            gate="budget", ok=not spent, until=frees,
+            detail=f"{len(times)} of {s.loop.restart_budget} restarts used in "
+                   f"{s.loop.restart_budget_hours:g} h",
+            change="" if frees is None else "a person approves the queued restart, or "
+                   f"wait until {controls.clock(frees)} when the oldest restart leaves the budget"))
     return gates
 
 
 def _verdict(by_matrix: Verdict, gates: Sequence[GateResult], conf: float, risk: Risk,
-             settings: Settings) -> tuple[Verdict, str]:
+             settings: Settings, finding: Finding, playbook: str
+             ) -> tuple[Verdict, str, GateResult | None]:
+    """The verdict, why, and the gate that held the action back (None: it acts)."""
     failed = {g.gate: g for g in gates if not g.ok}
     why = f"confidence {conf:.0%}, {risk} risk"
     if "protected" in failed:
         verdict: Verdict = "queued" if settings.loop.protected_action == "queue" else "alerted"
-        return verdict, f"protected service ({why}): {verdict} instead of acting"
-    if by_matrix in ("queued", "alerted"):
-        return by_matrix, f"{why}: the matrix says {_words[by_matrix]}"
+        return verdict, f"protected service ({why}): {verdict} instead of acting", \
+            failed["protected"]
+    if by_matrix == "alerted":
+        detail = f"confidence {conf:.0%} is not above 70 %"
+        return "alerted", f"{why}: {detail}, so alert only", GateResult(
+            gate="confidence", ok=False, detail=detail,
+            change=f"confidence above 70 % queues it, above {_execute_line(risk)} runs it: "
+                   f"clearer evidence (this finding's clarity is {finding.clarity:.0%}) or "
+                   f"a better record of {playbook} on {finding.code}")
+    if by_matrix == "queued":
+        detail = f"confidence {conf:.0%} at {risk} risk is below the line to act alone"
+        return "queued", f"{why}: the matrix says queue for approval", GateResult(
+            gate="approval", ok=False, detail=detail,
+            change="a person approves it (`homelab-ops queue approve ID`); the loop acts "
+                   f"alone above {_execute_line(risk)}")
     for gate in ("halted", "window", "cooldown"):
         if gate in failed:
-            return "skipped", f"{why}, but {failed[gate].detail}"
+            return "skipped", f"{why}, but {failed[gate].detail}", failed[gate]
     if "budget" in failed:
-        return "queued", f"restart budget spent ({failed['budget'].detail}): escalated"
-    return by_matrix, f"{why}: the matrix says {_words[by_matrix]}"
+        return "queued", f"restart budget spent ({failed['budget'].detail}): escalated", \
+            failed["budget"]
+    return by_matrix, f"{why}: the matrix says {_words[by_matrix]}", None
+
+
+def _execute_line(risk: Risk) -> str:
+    return {"low": "90 %", "medium": "80 %"}.get(risk, "no line (high risk always waits "
+                                                       "for a person)")
 
 
 _words = {"executed": "execute", "notified": "notify, then execute",
           "queued": "queue for approval", "alerted": "alert only"}
+
+
+RESUME = "`homelab-ops ops resume`"
 
 
 def _halted(state: controls.ControlState) -> str:

@@ -1,6 +1,6 @@
 """What the cycle tells a person, through the notifier: one message before it acts on
 "notify, then execute" decisions, and one digest at the end (alerts, approvals
-waiting, failed actions, the breaker). The same alert is not repeated within
+waiting, actions refused, failed actions, the breaker). The same alert is not repeated within
 ``renotify_hours``. A failing notifier never stops the cycle."""
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ class Notices:
     def decided(self, p: Planned) -> bool:
         """Collect an alert or approval request unless it was sent recently; True when
         it will be sent (recorded with the decision, so the next cycle knows)."""
-        if p.verdict not in ("alerted", "queued") or self._recent(p):
+        if p.verdict not in ("alerted", "queued", "refused") or self._recent(p):
             return False
-        what = "needs approval" if p.verdict == "queued" else "alert"
+        what = {"queued": "needs approval", "alerted": "alert",
+                "refused": "not done"}[p.verdict]
         self.lines.append(f"{what}: {p.finding.host}: {p.finding.message} ({p.reason})")
         self.level = "warning" if self.level == "info" else self.level
         return True

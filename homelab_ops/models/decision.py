@@ -28,9 +28,11 @@ ACTING: frozenset[str] = frozenset({"executed", "notified"})
 class GateResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    gate: str  # protected, paused, stopped, breaker, window, cooldown, budget, snapshot
+    gate: str  # protected, halted, window, cooldown, budget, snapshot, ...
     ok: bool
     detail: str = ""
+    until: float | None = None  # a gate that holds only for a while: when it lets go
+    change: str = ""  # a gate that holds: what would have to change for the loop to act
 
 
 class Decision(BaseModel):
@@ -69,6 +71,13 @@ class Planned(BaseModel):
     gates: list[GateResult] = Field(default_factory=list)
     reason: str
     approval: int | None = None  # the queue entry this runs for
+    # why the loop does not act (None when it does): the gate that decided, with its
+    # until and what would have to change; the matrix and protection count as gates
+    held_by: GateResult | None = None
+
+    @property
+    def acts(self) -> bool:
+        return self.verdict in ACTING
 
 
 class ActionRecord(BaseModel):

@@ -213,8 +213,13 @@ def test_a_protected_service_is_alerted_never_restarted(rig: Rig) -> None:
     assert rig.snapshots() == []  # nothing acted, nothing snapshotted
     assert any(name in json.dumps(m) for m in rig.receiver.got), rig.receiver.got
     sent = len(rig.receiver.got)
+    rows = len(rig.decisions())
     rig.cycle()  # still down: the same alert is not sent again within renotify_hours
     assert len(rig.receiver.got) == sent and rig.state_of(name) != "running"
+    assert len(rig.decisions()) == rows  # nor recorded again: the decision is unchanged
+    why = rig.cli("why", name).stdout
+    assert "protected service" in why and why.splitlines()[-1].startswith(
+        "to act: protected: it is in settings protected_services")
 
 
 @pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=99)
@@ -247,6 +252,41 @@ def test_cooldown_then_the_budget_escalates_to_the_queue(rig: Rig) -> None:
     [p] = [p for p in second.planned if p.finding.subject == name]
     assert p.verdict == "skipped" and "cooldown" in p.reason
     assert not second.actions and rig.state_of(name) != "running"
+    why = rig.cli("why", name).stdout.splitlines()
+    assert why[1].split()[3] == "skipped" and why[2].split()[3] == "executed"
+    assert why[-1].startswith("to act: cooldown: wait until")
+
+
+def test_a_stateless_container_is_refused_once_and_held(rig: Rig) -> None:
+    """No writable mount, so no pre-action snapshot can cover it: the decider says
+    execute, the snapshot gate refuses, the report says REFUSED (not EXECUTED); the
+    next cycle holds the restart like a cooldown and neither records nor tells it
+    again."""
+    name = f"lp-{rig.tag}-whoami"
+    podman(rig.lab.paths, "run", "-d", "--name", name, "--label",
+           "homelab-ops.stack=looptest", rig.lab.spec.image, "sleep", "600")
+    rig.names.append(name)
+    _wait_running(rig, name)
+    rig.kill(name)
+    first = rig.cycle()
+    [p] = [p for p in first.planned if p.finding.subject == name]
+    assert (p.matrix, p.verdict, p.held_by.gate) == ("executed", "refused", "snapshot")
+    assert not first.actions and rig.state_of(name) != "running"
+    from homelab_ops.loop import view
+
+    assert any(line.strip().startswith("REFUSED") and name in line
+               for line in view.cycle(first))
+    told = [m for m in rig.receiver.got if name in json.dumps(m)]
+    assert len(told) == 1
+    rows = rig.decisions()
+    second, third = rig.cycle(), rig.cycle()
+    for report in (second, third):
+        [p] = [p for p in report.planned if p.finding.subject == name]
+        assert p.verdict == "skipped" and "held after the refusal" in p.reason
+    mine = [d for d in rig.decisions() if d["subject"] == name]
+    assert [d["verdict"] for d in mine] == ["skipped", "refused"]  # one row per change
+    assert len(rig.decisions()) == len(rows) + 1
+    assert [m for m in rig.receiver.got if name in json.dumps(m)] == told
 
 
 @pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=2)

@@ -228,6 +228,11 @@ def test_property_gates_hold(sit, subject, code, clarity) -> None:
     if acting:
         assert p.verdict == decide.matrix(p.confidence, p.risk)
         assert all(g.ok for g in p.gates)
+    # every decision not to act names the gate that held it and what would change it
+    assert (p.held_by is None) == acting
+    if not acting:
+        assert not p.held_by.ok and p.held_by.change
+        assert p.held_by.until is None or p.held_by.until > NOW
 
 
 def test_the_lock_admits_one_cycle(tmp_path: Path) -> None:
