@@ -153,7 +153,7 @@ def latest_decisions(log: list[Decision]) -> dict[tuple[str, str, str], tuple[in
     """Finding key -> (id, signature) of the newest decision about it in the log."""
     out = {}
     for d in log:
-        if d.ref is None and d.verdict != "control" and d.id is not None:
+        if d.ref is None and d.verdict not in ("control", "incident") and d.id is not None:
             gate = d.detail.get("held_by")
             out[(d.host, d.finding, d.subject)] = (d.id, _signature(
                 d.verdict, d.action, GateResult(**gate) if gate else None))

@@ -18,7 +18,7 @@ from typing import Any
 from pyinfra.api import Inventory
 
 from homelab_ops.errors import HomelabError
-from homelab_ops.loop import controls, decide, detect
+from homelab_ops.loop import controls, decide, detect, incidents
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.act import Actor, act, latest_decisions
 from homelab_ops.models.decision import ActionRecord, CycleReport, Decision, GateResult, Planned
@@ -52,13 +52,16 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
     with phase("orient"):
         log = decision_log.entries(store)
         report.interrupted = _close_interrupted(store, log, report.cycle)
+        findings = _findings(inventory, store, settings, observations, predictions)
+        resolved = _track_incidents(store, findings, observations, report.cycle, settings)
         log = decision_log.entries(store)
         sit = decide.Situation(
             now=time.time(), settings=settings, log=log,
             control=controls.control_state(log, settings.loop.breaker_failures),
-            tallies=decide.tallies(log, time.time()), pending=_pending(store))
-        findings = _findings(inventory, store, settings, observations, predictions)
+            tallies=decide.tallies(log, time.time()), pending=_pending(store),
+            incidents=incidents.incidents(log))
     report.findings = findings
+    report.resolved = resolved
     with phase("decide"):
         report.planned = _plan(store, findings, observations, sit)
     actor = Actor(store, settings, inventory, report.cycle, observations, report.dry_run,
@@ -135,6 +138,19 @@ def _close_interrupted(store: Store, log: list[Decision], cycle: str) -> list[in
             outcome="interrupted", ref=d.id))
         closed.append(d.id or 0)
     return closed
+
+
+def _track_incidents(store: Store, findings: list[Finding],
+                     observations: dict[str, Observation], cycle: str,
+                     settings: Settings) -> list[str]:
+    """Write this cycle's incident rows; the messages of the incidents it resolved."""
+    found = incidents.incidents(decision_log.entries(store))
+    reachable = {h for h, o in observations.items() if o.reachable}
+    rows = incidents.transitions(found, findings, reachable, time.time(), settings.loop,
+                                 cycle)
+    for row in rows:
+        decision_log.append(store, row)
+    return [f"{r.host}: {r.reason}" for r in rows if r.action == "resolved"]
 
 
 def _findings(inventory: Inventory, store: Store, settings: Settings,
@@ -280,6 +296,7 @@ def _act(actor: Actor, report: CycleReport, sit: decide.Situation) -> None:
     notes = notices.Notices(actor.store, actor.settings, sit)
     actor.tell = notes.decided
     notes.before(report.planned)
+    notes.resolved(report.resolved)
     for i, p in enumerate(report.planned):
         if report.halted:
             p = report.planned[i] = decide.held(

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from homelab_ops.loop import controls
+from homelab_ops.loop import incidents as incidents_mod
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.detect import PATTERN_LABEL, SERVICE_LABEL
 from homelab_ops.models.decision import Decision, GateResult, Planned, Risk, Verdict
@@ -46,6 +47,7 @@ class Situation(BaseModel):
     log: list[Decision]
     tallies: dict[tuple[str, str], tuple[int, int]]
     pending: dict[tuple[str, str, str], int] = {}  # finding key -> open approval id
+    incidents: dict[tuple[str, str], incidents_mod.Incident] = {}  # (host, subject)
 
 
 def tallies(log: Iterable[Decision], now: float) -> dict[tuple[str, str], tuple[int, int]]:
@@ -191,16 +193,39 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
                    change="" if cool.until is None else f"wait until {controls.clock(cool.until)} "
                    "(settings loop.cooldown_minutes, loop.service_cooldown_minutes)"),
     ]
+    inc = incidents_mod.open_incident(sit.incidents, host, finding.subject)
+    tried = incidents_mod.attempts(sit.log, inc, host, finding.subject)
+    back = incidents_mod.backoff_until(tried, s.loop)
+    waits = back is not None and back > sit.now
+    gates.append(GateResult(
+        gate="backoff", ok=not waits, until=back if waits else None,
+        detail=f"backoff after {len(tried)} attempt(s) in this incident, until "
+               f"{controls.clock(back)}" if waits and back else
+               f"{len(tried)} attempt(s) in this incident",
+        change=f"wait until {controls.clock(back)} (settings loop.backoff_base_minutes, "
+               "loop.backoff_cap_minutes; it starts again from the base once the service "
+               f"has been healthy for {s.loop.healthy_minutes:g} min)" if waits and back
+               else ""))
     if playbook in controls.RESTARTS:
-        times = controls.restart_times(sit.log, host, finding.subject, sit.now, s.loop)
+        times = [t for t in controls.restart_times(sit.log, host, finding.subject, sit.now,
+                                                   s.loop) if not inc or t >= inc.opened]
         spent = len(times) >= s.loop.restart_budget
         frees = min(times) + s.loop.restart_budget_hours * 3600 if spent else None
         gates.append(GateResult(
             gate="budget", ok=not spent, until=frees,
-            detail=f"{len(times)} of {s.loop.restart_budget} restarts used in "
-                   f"{s.loop.restart_budget_hours:g} h",
+            detail=f"{len(times)} of {s.loop.restart_budget} restarts used in this "
+                   f"incident ({s.loop.restart_budget_hours:g} h)",
             change="" if frees is None else "a person approves the queued restart, or "
-                   f"wait until {controls.clock(frees)} when the oldest restart leaves the budget"))
+                   f"wait until {controls.clock(frees)} when the oldest restart leaves "
+                   "the budget"))
+        if spent and inc is not None and inc.escalated is not None:
+            gates.append(GateResult(
+                gate="escalated", ok=False,
+                detail=f"incident #{inc.id} was escalated at {controls.clock(inc.escalated)}"
+                       ": once per incident",
+                change="a person decides the queued action (`homelab-ops queue list`); "
+                       f"a new incident starts after {s.loop.healthy_minutes:g} min "
+                       "healthy"))
     return gates
 
 
@@ -227,7 +252,7 @@ def _verdict(by_matrix: Verdict, gates: Sequence[GateResult], conf: float, risk:
             gate="approval", ok=False, detail=detail,
             change="a person approves it (`homelab-ops queue approve ID`); the loop acts "
                    f"alone above {_execute_line(risk)}")
-    for gate in ("halted", "window", "cooldown"):
+    for gate in ("halted", "window", "cooldown", "backoff", "escalated"):
         if gate in failed:
             return "skipped", f"{why}, but {failed[gate].detail}", failed[gate]
     if "budget" in failed:

@@ -1,7 +1,7 @@
 """What the cycle tells a person, through the notifier: one message before it acts on
 "notify, then execute" decisions, and one digest at the end (alerts, approvals
-waiting, actions refused, failed actions, the breaker). The same alert is not repeated within
-``renotify_hours``. A failing notifier never stops the cycle."""
+waiting, actions refused, failed actions, the breaker, incidents resolved). The
+same alert is not repeated within ``renotify_hours``. A failing notifier never stops the cycle."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ class Notices:
             self.level = "failure"
         elif p.verdict == "notified":
             self.lines.append(f"done: {p.finding.host}: {p.playbook} {p.finding.subject}")
+
+    def resolved(self, lines: list[str]) -> None:
+        """Incidents that ended (healthy for ``loop.healthy_minutes``): told once each."""
+        self.lines += [f"resolved: {line}" for line in lines]
 
     def breaker(self, why: str) -> None:
         self.lines.append(why)

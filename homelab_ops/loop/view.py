@@ -22,6 +22,8 @@ def cycle(r: CycleReport) -> list[str]:
     for d in r.interrupted:
         lines.append(f"interrupted: decision #{d} never finished (an earlier cycle died "
                      "during it); its finding is judged again below")
+    for line in r.resolved:
+        lines.append(f"resolved: {line}")
     if not r.planned:
         lines.append("decided: nothing to do — no findings")
     else:

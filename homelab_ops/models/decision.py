@@ -16,9 +16,10 @@ Risk = Literal["low", "medium", "high"]
 # executed: run automatically; notified: notify, then run; queued: waits for a person;
 # alerted: a person is told, nothing runs; refused: a gate said no (protected, no
 # snapshot); skipped: not now (paused, stopped, breaker open, cooldown, window);
-# dropped: a queued action whose finding went away; control: pause/stop/resume/breaker
+# dropped: a queued action whose finding went away; control: pause/stop/resume/breaker;
+# incident: an incident opened, cleared, reopened or resolved (loop/incidents.py)
 Verdict = Literal["executed", "notified", "queued", "alerted", "refused", "skipped",
-                  "dropped", "control"]
+                  "dropped", "control", "incident"]
 # what became of an action: success, failed (ran or verified badly), interrupted (the
 # cycle died during it), dry-run (decided only)
 Outcome = Literal["success", "failed", "interrupted", "dry-run"]
@@ -105,6 +106,7 @@ class CycleReport(BaseModel):
     planned: list[Planned] = Field(default_factory=list)
     actions: list[ActionRecord] = Field(default_factory=list)
     interrupted: list[int] = Field(default_factory=list)  # decisions found unfinished
+    resolved: list[str] = Field(default_factory=list)  # incidents this cycle resolved
     notifications: list[dict[str, Any]] = Field(default_factory=list)
     phases: dict[str, float] = Field(default_factory=dict)  # phase -> seconds
     halted: str | None = None  # why the cycle stopped early

@@ -187,7 +187,7 @@ def test_a_killed_container_is_restarted_verified_and_snapshotted_first(rig: Rig
     assert d["outcome"] == "success" and d["detail"]["snapshot"]
     gates = {g["gate"]: g["ok"] for g in d["detail"]["gates"]}
     assert gates == {"protected": True, "halted": True, "window": True, "cooldown": True,
-                     "budget": True, "snapshot": True}
+                     "backoff": True, "budget": True, "snapshot": True}
     # the second cycle acts on nothing new
     again = rig.cycle()
     assert not again.actions and not [p for p in again.planned if p.finding.subject == name]
@@ -289,7 +289,8 @@ def test_a_stateless_container_is_refused_once_and_held(rig: Rig) -> None:
     assert [m for m in rig.receiver.got if name in json.dumps(m)] == told
 
 
-@pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=2)
+@pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=2,
+                  backoff_base_minutes=0, backoff_cap_minutes=0)
 def test_the_restart_budget_escalates_to_the_queue_and_approval_runs_it(rig: Rig) -> None:
     name = rig.container("flaky")
     _wait_running(rig, name)

@@ -87,7 +87,8 @@ def test_the_matrix_exactly(conf: float, risk: str, verdict: str) -> None:
 def test_a_down_stack_container_is_restarted_with_every_gate_recorded() -> None:
     p = decide.plan(_finding(), _obs(_c("wiki")), BOOK, _sit())
     assert (p.playbook, p.verdict, p.risk) == ("restart", "executed", "low")
-    assert {g.gate for g in p.gates} == {"protected", "halted", "window", "cooldown", "budget"}
+    assert {g.gate for g in p.gates} == {"protected", "halted", "window", "cooldown", "backoff",
+                                         "budget"}
     assert all(g.ok for g in p.gates)
 
 
@@ -146,7 +147,8 @@ def test_an_interrupted_action_starts_no_cooldown() -> None:
 
 
 def test_the_restart_budget_escalates_to_the_queue() -> None:
-    loop = LoopSettings(cooldown_minutes={}, service_cooldown_minutes=0)
+    loop = LoopSettings(cooldown_minutes={}, service_cooldown_minutes=0,
+                        backoff_base_minutes=0, backoff_cap_minutes=0)
     log = [r for i in range(3) for r in _acted(i, "wiki", "success", NOW - 7200 + i)]
     p = decide.plan(_finding(), _obs(_c("wiki")), BOOK, _sit(log, loop))
     assert p.verdict == "queued" and "budget" in p.reason
