@@ -22,8 +22,9 @@ from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.detect import PATTERN_LABEL, SERVICE_LABEL
 from homelab_ops.models.decision import Decision, GateResult, Planned, Risk, Verdict
 from homelab_ops.models.finding import Finding
-from homelab_ops.models.observation import Observation
+from homelab_ops.models.observation import ContainerObs, Observation
 from homelab_ops.models.settings import Settings
+from homelab_ops.models.stack import GRACE_LABEL
 
 PRIOR_SUCCESS, PRIOR_FAILURE = 29.0, 1.0
 LEARN_WINDOW_S = 90 * 86400
@@ -193,6 +194,8 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
                    change="" if cool.until is None else f"wait until {controls.clock(cool.until)} "
                    "(settings loop.cooldown_minutes, loop.service_cooldown_minutes)"),
     ]
+    c = obs.container(finding.subject) if obs else None
+    gates.append(grace_gate(finding, c, sit.now))
     inc = incidents_mod.open_incident(sit.incidents, host, finding.subject)
     tried = incidents_mod.attempts(sit.log, inc, host, finding.subject)
     back = incidents_mod.backoff_until(tried, s.loop)
@@ -229,6 +232,37 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
     return gates
 
 
+def grace_gate(finding: Finding, c: ContainerObs | None, now: float) -> GateResult:
+    """No action on a running container inside its start-up grace — its healthcheck's
+    start period or its service's declared ``grace``, from when it started — nor while
+    its healthcheck still reports ``starting``. A crash loop or an OOM kill is not a
+    slow start: those are judged at once."""
+    if c is None or not c.running or finding.code in ("restart_loop", "oom_killed"):
+        return GateResult(gate="grace", ok=True, detail="not starting")
+    period = max(c.health_start_period_s, _seconds(c.labels.get(GRACE_LABEL)))
+    started = c.started_at.timestamp() if c.started_at else None
+    until = started + period if started is not None and period else None
+    if until is not None and until > now:
+        return GateResult(
+            gate="grace", ok=False, until=until,
+            detail=f"{c.name} started at {controls.clock(started or now)} and is in its "
+                   f"start-up grace of {period:g} s, until {controls.clock(until)}",
+            change=f"wait until {controls.clock(until)}: the grace is its healthcheck's "
+                   f"start period or its service's `grace` in the stack file")
+    if c.health == "starting":
+        return GateResult(gate="grace", ok=False,
+                          detail=f"{c.name}'s healthcheck still reports starting",
+                          change="wait until its healthcheck passes or fails")
+    return GateResult(gate="grace", ok=True, detail="past its start-up grace")
+
+
+def _seconds(text: str | None) -> float:
+    try:
+        return max(0.0, float(text or 0))
+    except ValueError:
+        return 0.0
+
+
 def _verdict(by_matrix: Verdict, gates: Sequence[GateResult], conf: float, risk: Risk,
              settings: Settings, finding: Finding, playbook: str
              ) -> tuple[Verdict, str, GateResult | None]:
@@ -239,6 +273,8 @@ def _verdict(by_matrix: Verdict, gates: Sequence[GateResult], conf: float, risk:
         verdict: Verdict = "queued" if settings.loop.protected_action == "queue" else "alerted"
         return verdict, f"protected service ({why}): {verdict} instead of acting", \
             failed["protected"]
+    if "grace" in failed:  # starting is not a fault yet: neither act nor alert
+        return "skipped", f"{why}, but {failed['grace'].detail}", failed["grace"]
     if by_matrix == "alerted":
         detail = f"confidence {conf:.0%} is not above 70 %"
         return "alerted", f"{why}: {detail}, so alert only", GateResult(

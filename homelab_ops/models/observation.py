@@ -33,6 +33,7 @@ class ContainerObs(Shape):
     image: str
     state: str  # podman's State.Status: running, exited, created, paused, ...
     health: str | None = None  # healthy, unhealthy, starting; None without a healthcheck
+    health_start_period_s: float = 0.0  # its healthcheck's start period (0: none)
     restart_count: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None

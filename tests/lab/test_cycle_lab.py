@@ -28,6 +28,7 @@ from homelab_ops.lab import lab_hosts
 from homelab_ops.lab.podman import podman
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.cycle import run_cycle
+from homelab_ops.models.observation import Observation
 from homelab_ops.models.settings import load_settings
 from homelab_ops.store import SeriesKey, Store
 from tests.conftest import run_cli
@@ -187,7 +188,7 @@ def test_a_killed_container_is_restarted_verified_and_snapshotted_first(rig: Rig
     assert d["outcome"] == "success" and d["detail"]["snapshot"]
     gates = {g["gate"]: g["ok"] for g in d["detail"]["gates"]}
     assert gates == {"protected": True, "halted": True, "window": True, "cooldown": True,
-                     "backoff": True, "budget": True, "snapshot": True}
+                     "grace": True, "backoff": True, "budget": True, "snapshot": True}
     # the second cycle acts on nothing new
     again = rig.cycle()
     assert not again.actions and not [p for p in again.planned if p.finding.subject == name]
@@ -307,6 +308,45 @@ def test_the_restart_budget_escalates_to_the_queue_and_approval_runs_it(rig: Rig
     assert [a.outcome for a in fourth.actions] == ["success"]
     assert rig.state_of(name) == "running"
     assert json.loads(rig.cli("queue", "list", "--json").stdout) == []
+
+
+@pytest.mark.loop(unhealthy_observations=1)
+def test_slow_starting_containers_are_not_restarted_during_their_grace(rig: Rig) -> None:
+    """Two containers that become healthy only after 20 s, longer than a cycle: one
+    whose service declares a grace of 600 s (its healthcheck fails at once, so it is
+    unhealthy meanwhile), one with a healthcheck start period of 60 s (it reports
+    starting). Every cycle until both are healthy decides to wait; none restarts."""
+    slow = "sleep 20; touch /tmp/ok; exec httpd -f -p 80"
+    graced = rig.container("graced", "sh", "-c", slow, health="test -f /tmp/ok",
+                           extra=("--label", "homelab-ops.grace=600",
+                                  "--health-retries", "1"))
+    period = rig.container("period", "sh", "-c", slow, health="test -f /tmp/ok",
+                           extra=("--health-start-period", "60s"))
+    started = {n: _started(rig, n) for n in (graced, period)}
+    reports, seen, deadline = [], set(), time.time() + 120
+    while time.time() < deadline:  # a cycle every 2 s until both are healthy
+        reports.append(rig.cycle())
+        with Store.open(rig.state) as store:
+            obs = Observation.model_validate(store.latest_observations()["@local"])
+        health = {n: obs.container(n).health for n in (graced, period)}
+        seen |= {(n, h) for n, h in health.items()}
+        if set(health.values()) == {"healthy"}:
+            break
+        time.sleep(2)
+    assert len(reports) >= 2 and set(health.values()) == {"healthy"}
+    assert (graced, "unhealthy") in seen and (period, "starting") in seen
+    assert obs.container(period).health_start_period_s == 60  # read from podman
+    waited = [p for r in reports for p in r.planned if p.finding.subject == graced]
+    assert waited and all(p.verdict == "skipped" and p.held_by.gate == "grace"
+                          for p in waited)
+    assert not [a for r in reports for a in r.actions if a.target in started]
+    assert {n: _started(rig, n) for n in started} == started  # zero restarts
+    assert "grace" in rig.cli("why", graced).stdout.splitlines()[-1]
+
+
+def _started(rig: Rig, name: str) -> str:
+    return podman(rig.lab.paths, "inspect", "--format", "{{.State.StartedAt}}",
+                  name).stdout.strip()
 
 
 def test_a_disk_predicted_to_fill_is_freed_and_the_bytes_recorded(rig: Rig) -> None:

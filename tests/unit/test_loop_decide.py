@@ -87,8 +87,8 @@ def test_the_matrix_exactly(conf: float, risk: str, verdict: str) -> None:
 def test_a_down_stack_container_is_restarted_with_every_gate_recorded() -> None:
     p = decide.plan(_finding(), _obs(_c("wiki")), BOOK, _sit())
     assert (p.playbook, p.verdict, p.risk) == ("restart", "executed", "low")
-    assert {g.gate for g in p.gates} == {"protected", "halted", "window", "cooldown", "backoff",
-                                         "budget"}
+    assert {g.gate for g in p.gates} == {"protected", "halted", "window", "cooldown", "grace",
+                                         "backoff", "budget"}
     assert all(g.ok for g in p.gates)
 
 
@@ -235,6 +235,43 @@ def test_property_gates_hold(sit, subject, code, clarity) -> None:
     if not acting:
         assert not p.held_by.ok and p.held_by.change
         assert p.held_by.until is None or p.held_by.until > NOW
+
+
+def test_no_action_inside_the_start_up_grace() -> None:
+    """The healthcheck's start period or the service's declared grace, from its start;
+    and while its healthcheck reports starting. A crash loop is judged at once."""
+    started = datetime.fromtimestamp(NOW - 60, UTC)
+    f = _finding(code="unhealthy")
+    for c in (_c("wiki", state="running", started_at=started, health_start_period_s=120),
+              _c("wiki", state="running", started_at=started,
+                 labels={"homelab-ops.grace": "300"})):
+        p = decide.plan(f, _obs(c), BOOK, _sit())
+        assert p.verdict == "skipped" and p.held_by.gate == "grace"
+        assert p.held_by.until > NOW and "grace" in p.reason
+    starting = _c("wiki", state="running", started_at=started, health="starting")
+    p = decide.plan(f, _obs(starting), BOOK, _sit())
+    assert p.verdict == "skipped" and "starting" in p.reason
+    late = _c("wiki", state="running", started_at=started, health_start_period_s=30,
+              health="unhealthy")
+    assert decide.plan(f, _obs(late), BOOK, _sit()).verdict == "executed"
+    loop = decide.grace_gate(_finding(code="restart_loop"), starting, NOW)
+    assert loop.ok
+
+
+@settings(max_examples=int(os.environ.get("HOMELAB_PROPERTY_EXAMPLES", "2000")),
+          deadline=None)
+@given(situations(), codes, st.floats(0, 1), st.floats(0, 3600), st.floats(0, 600),
+       st.integers(0, 900), st.sampled_from([None, "healthy", "unhealthy", "starting"]),
+       st.sampled_from(["running", "exited"]))
+def test_property_zero_actions_during_grace(sit, code, clarity, age, period, grace,
+                                            health, state) -> None:
+    c = _c("wiki", state=state, health=health, health_start_period_s=period,
+           started_at=datetime.fromtimestamp(NOW - age, UTC),
+           labels={"homelab-ops.grace": str(grace)} if grace else {})
+    p = decide.plan(_finding("wiki", code, clarity), _obs(c), BOOK, sit)
+    in_grace = state == "running" and (age < max(period, grace) or health == "starting")
+    if in_grace and code not in ("restart_loop", "oom_killed"):
+        assert p.verdict not in ("executed", "notified")
 
 
 def test_the_lock_admits_one_cycle(tmp_path: Path) -> None:

@@ -106,6 +106,8 @@ def _container(c: dict[str, Any], stats: dict[str, Any] | None) -> ContainerObs:
         image=c.get("ImageName") or config.get("Image") or "",
         state=state.get("Status", "unknown"),
         health=health,
+        # a Go duration: nanoseconds
+        health_start_period_s=(config.get("Healthcheck") or {}).get("StartPeriod", 0) / 1e9,
         restart_count=int(c.get("RestartCount") or 0),
         started_at=parse_time(state.get("StartedAt")),
         finished_at=parse_time(state.get("FinishedAt")),
