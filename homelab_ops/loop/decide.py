@@ -23,7 +23,7 @@ from homelab_ops.loop.detect import PATTERN_LABEL, SERVICE_LABEL
 from homelab_ops.models.decision import Decision, GateResult, Planned, Risk, Verdict
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import ContainerObs, Observation
-from homelab_ops.models.settings import Settings
+from homelab_ops.models.settings import LoopSettings, Settings
 from homelab_ops.models.stack import GRACE_LABEL
 
 PRIOR_SUCCESS, PRIOR_FAILURE = 29.0, 1.0
@@ -195,7 +195,7 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
                    "(settings loop.cooldown_minutes, loop.service_cooldown_minutes)"),
     ]
     c = obs.container(finding.subject) if obs else None
-    gates.append(grace_gate(finding, c, sit.now))
+    gates.append(grace_gate(finding, c, sit.now, s.loop))
     inc = incidents_mod.open_incident(sit.incidents, host, finding.subject)
     tried = incidents_mod.attempts(sit.log, inc, host, finding.subject)
     back = incidents_mod.backoff_until(tried, s.loop)
@@ -232,11 +232,13 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
     return gates
 
 
-def grace_gate(finding: Finding, c: ContainerObs | None, now: float) -> GateResult:
+def grace_gate(finding: Finding, c: ContainerObs | None, now: float,
+               loop: LoopSettings) -> GateResult:
     """No action on a running container inside its start-up grace — its healthcheck's
     start period or its service's declared ``grace``, from when it started — nor while
-    its healthcheck still reports ``starting``. A crash loop or an OOM kill is not a
-    slow start: those are judged at once."""
+    its healthcheck still reports ``starting``, nor while its log says it is recovering
+    (for at most ``recovery_max_minutes`` after it started). A crash loop or an OOM
+    kill is not a slow start: those are judged at once."""
     if c is None or not c.running or finding.code in ("restart_loop", "oom_killed"):
         return GateResult(gate="grace", ok=True, detail="not starting")
     period = max(c.health_start_period_s, _seconds(c.labels.get(GRACE_LABEL)))
@@ -249,6 +251,15 @@ def grace_gate(finding: Finding, c: ContainerObs | None, now: float) -> GateResu
                    f"start-up grace of {period:g} s, until {controls.clock(until)}",
             change=f"wait until {controls.clock(until)}: the grace is its healthcheck's "
                    f"start period or its service's `grace` in the stack file")
+    said = next((line for line in reversed(c.log_tail)
+                 if any(p.lower() in line.lower() for p in loop.recovery_patterns)), None)
+    bound = started + loop.recovery_max_minutes * 60 if started is not None else None
+    if said is not None and bound is not None and bound > now:
+        return GateResult(
+            gate="grace", ok=False, until=bound,
+            detail=f"{c.name} is recovering (its log: {said[:120]!r})",
+            change=f"wait until it has recovered, at most until {controls.clock(bound)} "
+                   "(settings loop.recovery_patterns, loop.recovery_max_minutes)")
     if c.health == "starting":
         return GateResult(gate="grace", ok=False,
                           detail=f"{c.name}'s healthcheck still reports starting",

@@ -79,6 +79,12 @@ class LoopSettings(Strict):
     # an incident ends once its service has had no finding for this many minutes: the
     # backoff and the budget start again from the base, and "resolved" is told
     healthy_minutes: Annotated[float, Field(gt=0)] = 60
+    # a running container whose last log lines say one of these (case-insensitive) is
+    # recovering (e.g. a database replaying its journal): no action on it while it
+    # does, for at most recovery_max_minutes after it started
+    recovery_patterns: tuple[str, ...] = ("recovery in progress", "in recovery mode",
+                                          "crash recovery", "recovering")
+    recovery_max_minutes: Minutes = 30
     # consecutive failed actions that open the circuit breaker (until `ops resume`)
     breaker_failures: Annotated[int, Field(ge=1)] = 3
     # consecutive unhealthy observations before an unhealthy container is acted on

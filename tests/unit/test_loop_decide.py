@@ -254,22 +254,31 @@ def test_no_action_inside_the_start_up_grace() -> None:
     late = _c("wiki", state="running", started_at=started, health_start_period_s=30,
               health="unhealthy")
     assert decide.plan(f, _obs(late), BOOK, _sit()).verdict == "executed"
-    loop = decide.grace_gate(_finding(code="restart_loop"), starting, NOW)
-    assert loop.ok
+    assert decide.grace_gate(_finding(code="restart_loop"), starting, NOW, LoopSettings()).ok
+    recovering = late.model_copy(update={"log_tail": [
+        "LOG: database system was interrupted; automatic recovery in progress"]})
+    p = decide.plan(f, _obs(recovering), BOOK, _sit())
+    assert p.verdict == "skipped" and "recovering" in p.reason
+    assert p.held_by.until == NOW - 60 + 30 * 60  # at most recovery_max_minutes
+    stuck = recovering.model_copy(update={"started_at": datetime.fromtimestamp(
+        NOW - 3600, UTC)})
+    assert decide.plan(f, _obs(stuck), BOOK, _sit()).verdict == "executed"
 
 
 @settings(max_examples=int(os.environ.get("HOMELAB_PROPERTY_EXAMPLES", "2000")),
           deadline=None)
 @given(situations(), codes, st.floats(0, 1), st.floats(0, 3600), st.floats(0, 600),
        st.integers(0, 900), st.sampled_from([None, "healthy", "unhealthy", "starting"]),
-       st.sampled_from(["running", "exited"]))
+       st.sampled_from(["running", "exited"]), st.booleans())
 def test_property_zero_actions_during_grace(sit, code, clarity, age, period, grace,
-                                            health, state) -> None:
+                                            health, state, recovering) -> None:
     c = _c("wiki", state=state, health=health, health_start_period_s=period,
            started_at=datetime.fromtimestamp(NOW - age, UTC),
-           labels={"homelab-ops.grace": str(grace)} if grace else {})
+           labels={"homelab-ops.grace": str(grace)} if grace else {},
+           log_tail=["crash recovery in progress"] if recovering else [])
     p = decide.plan(_finding("wiki", code, clarity), _obs(c), BOOK, sit)
-    in_grace = state == "running" and (age < max(period, grace) or health == "starting")
+    in_grace = state == "running" and (age < max(period, grace) or health == "starting"
+                                       or (recovering and age < 30 * 60))
     if in_grace and code not in ("restart_loop", "oom_killed"):
         assert p.verdict not in ("executed", "notified")
 
