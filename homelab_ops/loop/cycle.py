@@ -53,7 +53,8 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
         log = decision_log.entries(store)
         report.interrupted = _close_interrupted(store, log, report.cycle)
         findings = _findings(inventory, store, settings, observations, predictions)
-        resolved = _track_incidents(store, findings, observations, report.cycle, settings)
+        resolved = _track_incidents(store, findings, observations, report.cycle, settings,
+                                    time.time())
         log = decision_log.entries(store)
         sit = decide.Situation(
             now=time.time(), settings=settings, log=log,
@@ -142,15 +143,19 @@ def _close_interrupted(store: Store, log: list[Decision], cycle: str) -> list[in
 
 def _track_incidents(store: Store, findings: list[Finding],
                      observations: dict[str, Observation], cycle: str,
-                     settings: Settings) -> list[str]:
-    """Write this cycle's incident rows; the messages of the incidents it resolved."""
-    found = incidents.incidents(decision_log.entries(store))
+                     settings: Settings, now: float) -> list[str]:
+    """Write this cycle's incident rows; the messages of the incidents it resolved
+    that a person was told about (one nobody heard of ends quietly)."""
+    from homelab_ops.loop.notices import told
+
+    log = decision_log.entries(store)
+    found = incidents.incidents(log)
     reachable = {h for h, o in observations.items() if o.reachable}
-    rows = incidents.transitions(found, findings, reachable, time.time(), settings.loop,
-                                 cycle)
+    rows = incidents.transitions(found, findings, reachable, now, settings.loop, cycle)
     for row in rows:
         decision_log.append(store, row)
-    return [f"{r.host}: {r.reason}" for r in rows if r.action == "resolved"]
+    return [f"{r.host}: {r.reason}" for r in rows if r.action == "resolved"
+            and told(log, r.host, r.subject, found[(r.host, r.subject)].opened)]
 
 
 def _findings(inventory: Inventory, store: Store, settings: Settings,
@@ -323,6 +328,7 @@ def _act(actor: Actor, report: CycleReport, sit: decide.Situation) -> None:
         if record.outcome == "failed":
             _check_breaker(actor, report, notes)
     report.notifications = notes.send()
+    report.notice_events = notes.events
 
 
 def _enqueue(actor: Actor, p: Planned, decision: int, sit: decide.Situation) -> None:

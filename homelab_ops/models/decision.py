@@ -108,6 +108,7 @@ class CycleReport(BaseModel):
     interrupted: list[int] = Field(default_factory=list)  # decisions found unfinished
     resolved: list[str] = Field(default_factory=list)  # incidents this cycle resolved
     notifications: list[dict[str, Any]] = Field(default_factory=list)
+    notice_events: int = 0  # things worth telling this cycle, before deduplication
     phases: dict[str, float] = Field(default_factory=dict)  # phase -> seconds
     halted: str | None = None  # why the cycle stopped early
     skipped: str | None = None  # why the cycle did nothing at all (lock held)

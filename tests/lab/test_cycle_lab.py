@@ -344,6 +344,58 @@ def test_slow_starting_containers_are_not_restarted_during_their_grace(rig: Rig)
     assert "grace" in rig.cli("why", graced).stdout.splitlines()[-1]
 
 
+@pytest.mark.loop(unhealthy_observations=1)
+def test_a_recovering_container_is_not_restarted(rig: Rig) -> None:
+    """A container that logs "automatic recovery in progress" for 20 s while its
+    healthcheck fails (no start period, no grace declared): it is unhealthy, and every
+    cycle waits for the recovery instead of restarting it."""
+    name = rig.container(
+        "pg", "sh", "-c", "for i in $(seq 10); do echo 'LOG: database system was "
+        "interrupted; automatic recovery in progress'; sleep 2; done; touch /tmp/ok; "
+        "exec httpd -f -p 80", health="test -f /tmp/ok", extra=("--health-retries", "1"))
+    started = _started(rig, name)
+    reports, seen, deadline = [], set(), time.time() + 120
+    while time.time() < deadline:
+        reports.append(rig.cycle())
+        with Store.open(rig.state) as store:
+            c = Observation.model_validate(store.latest_observations()["@local"]
+                                           ).container(name)
+        seen.add(c.health)
+        if c.health == "healthy":
+            break
+        time.sleep(2)
+    assert c.health == "healthy" and "unhealthy" in seen
+    waited = [p for r in reports for p in r.planned if p.finding.subject == name]
+    assert waited and all(p.held_by.gate == "grace" and "recovering" in p.reason
+                          for p in waited)
+    assert not [a for r in reports for a in r.actions if a.target == name]
+    assert _started(rig, name) == started  # zero restarts
+
+
+def test_ten_faults_in_one_cycle_are_one_digest_and_then_quiet(rig: Rig) -> None:
+    """Ten jobs nobody declared exited: ten alerts (confidence too low to act), one
+    message reaching the receiver; the next cycle tells nothing again."""
+    names = [f"lp-{rig.tag}-job{i}" for i in range(10)]
+    for name in names:
+        podman(rig.lab.paths, "run", "-d", "--name", name, rig.lab.spec.image, "true")
+        rig.names.append(name)
+    for name in names:
+        for _ in range(50):
+            if rig.state_of(name) == "exited":
+                break
+            time.sleep(0.1)
+    before = len(rig.receiver.got)
+    report = rig.cycle()
+    mine = [p for p in report.planned if p.finding.subject in names]
+    assert len(mine) == 10 and {p.verdict for p in mine} == {"alerted"}
+    got = rig.receiver.got[before:]
+    assert len(got) == 1 and all(n in got[0]["message"] for n in names), got
+    assert report.notice_events >= 10 and len(report.notifications) == 1
+    again = rig.cycle()
+    assert len(rig.receiver.got) == before + 1 and again.notifications == []
+    assert again.notice_events >= 10  # still ten things, told once
+
+
 def _started(rig: Rig, name: str) -> str:
     return podman(rig.lab.paths, "inspect", "--format", "{{.State.StartedAt}}",
                   name).stdout.strip()
