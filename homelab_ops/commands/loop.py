@@ -1,5 +1,5 @@
-"""``cycle``, ``decisions``, ``why``, ``ops`` and ``queue``: the autonomous loop's
-commands."""
+"""``cycle``, ``decisions``, ``why``, ``incidents``, ``ops`` and ``queue``: the
+autonomous loop's commands."""
 
 from __future__ import annotations
 
@@ -89,6 +89,23 @@ def why_cmd(app: App, service: str, host: str | None, last: int) -> None:
     emit(app, {"service": service, "decisions": rows,
                "to_act": view.why(service, rows, now)[-1] if rows else None},
          lambda d: _echo(view.why(service, d["decisions"], now)))
+
+
+@command(None, "incidents")
+@click.option("--since", default="7d", show_default=True, help="Opened within (24h, 7d).")
+@click.option("--service", help="Only this service.")
+def incidents_cmd(app: App, since: str, service: str | None) -> None:
+    """Problems grouped into incidents (opened, actions, resolved or escalated) with
+    their time to recover, and per week the share auto-resolved vs escalated."""
+    from homelab_ops.loop import incidents, log, view
+
+    start = time.time() - _seconds(since)
+    with app.store() as store:
+        every = [i for i in incidents.history(log.entries(store))
+                 if i.opened >= start and (service is None or i.subject == service)]
+    data = {"incidents": [{**i.model_dump(), "state": i.state, "mttr_s": i.mttr}
+                          for i in every], "weeks": incidents.weekly(every)}
+    emit(app, data, lambda d: _echo(view.incidents(d)))
 
 
 @click.group()

@@ -12,7 +12,9 @@ other gate, it is derived from the log alone and survives a crash.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from pydantic import BaseModel
 
@@ -34,26 +36,54 @@ class Incident(BaseModel):
     cleared: float | None = None  # no finding since then (healthy so far)
     resolved: float | None = None
     escalated: float | None = None  # the one escalation (queue + alert) it got
+    actions: int = 0  # remediation attempts made in it
+    last_outcome: str | None = None  # the verified outcome of its last attempt
+
+    @property
+    def state(self) -> str:
+        return "resolved" if self.resolved else "clear" if self.cleared else "open"
+
+    @property
+    def mttr(self) -> float | None:
+        """Seconds from its first finding to the last finding before it ended (the
+        healthy period H that confirms the end is not counted)."""
+        return (self.cleared or 0) - self.opened if self.resolved else None
 
     @property
     def key(self) -> Key:
         return (self.host, self.subject)
 
 
-def incidents(log: Iterable[Decision]) -> dict[Key, Incident]:
-    """The newest incident of every (host, subject), from the log."""
-    out: dict[Key, Incident] = {}
+def history(log: Iterable[Decision]) -> list[Incident]:
+    """Every incident in the log, oldest first, with its actions counted."""
+    every: list[Incident] = []
+    newest: dict[Key, int] = {}  # (host, subject) -> index in every
     for d in log:
         key = (d.host, d.subject)
+        at = newest.get(key)
         if d.verdict == VERDICT:
             if d.action == "opened":
-                out[key] = Incident(id=d.id or 0, host=d.host, subject=d.subject,
-                                    finding=d.finding, opened=d.ts)
-            elif key in out:
-                out[key] = out[key].model_copy(update=_moved(d))
-        elif (inc := out.get(key)) and inc.escalated is None and _escalation(d):
-            out[key] = inc.model_copy(update={"escalated": d.ts})
-    return out
+                newest[key] = len(every)
+                every.append(Incident(id=d.id or 0, host=d.host, subject=d.subject,
+                                      finding=d.finding, opened=d.ts))
+            elif at is not None:
+                every[at] = every[at].model_copy(update=_moved(d))
+            continue
+        if at is None or every[at].resolved is not None:
+            continue
+        inc = every[at]
+        if inc.escalated is None and _escalation(d):
+            every[at] = inc.model_copy(update={"escalated": d.ts})
+        elif d.acts and d.ref is None and not d.detail.get("dry_run"):
+            every[at] = inc.model_copy(update={"actions": inc.actions + 1})
+        elif d.ref is not None and d.outcome in ("success", "failed"):
+            every[at] = inc.model_copy(update={"last_outcome": d.outcome})
+    return every
+
+
+def incidents(log: Iterable[Decision]) -> dict[Key, Incident]:
+    """The newest incident of every (host, subject), from the log."""
+    return {inc.key: inc for inc in history(log)}
 
 
 def _moved(d: Decision) -> dict:
@@ -127,3 +157,22 @@ def backoff_until(times: Sequence[float], settings: LoopSettings) -> float | Non
     delay = min(settings.backoff_cap_minutes,
                 settings.backoff_base_minutes * 2 ** (len(times) - 1))
     return max(times) + delay * 60
+
+
+def weekly(every: Sequence[Incident]) -> list[dict]:
+    """Per ISO week of opening: incidents, the share resolved without a person
+    (auto-resolved: ended and never escalated) and escalated, and the median MTTR."""
+    weeks: dict[str, list[Incident]] = {}
+    for inc in every:
+        year, week, _ = datetime.fromtimestamp(inc.opened).isocalendar()
+        weeks.setdefault(f"{year}-W{week:02d}", []).append(inc)
+    out = []
+    for week, items in sorted(weeks.items()):
+        auto = sum(1 for i in items if i.resolved and i.escalated is None)
+        escalated = sum(1 for i in items if i.escalated is not None)
+        times = [m for i in items if (m := i.mttr) is not None]
+        out.append({"week": week, "incidents": len(items),
+                    "auto_resolved_pct": round(100 * auto / len(items), 1),
+                    "escalated_pct": round(100 * escalated / len(items), 1),
+                    "median_mttr_s": statistics.median(times) if times else None})
+    return out

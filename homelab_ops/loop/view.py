@@ -103,6 +103,23 @@ def _span(seconds: float) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
+def incidents(data: dict[str, Any]) -> list[str]:
+    lines = []
+    for i in data["incidents"]:
+        end = (f"resolved {_ts(i['resolved'])}, time to recover {_span(i['mttr_s'])}"
+               if i["state"] == "resolved" else i["state"])
+        esc = f", escalated {_ts(i['escalated'])}" if i["escalated"] else ""
+        last = f" ({i['last_outcome']})" if i["last_outcome"] else ""
+        lines.append(f"#{i['id']} {_ts(i['opened'])} {i['host']}: {i['subject']} "
+                     f"({i['finding']}): {i['actions']} action(s){last}{esc}; {end}")
+    for w in data["weeks"]:
+        mttr = _span(w["median_mttr_s"]) if w["median_mttr_s"] is not None else "-"
+        lines.append(f"week {w['week']}: {w['incidents']} incident(s), "
+                     f"{w['auto_resolved_pct']:g} % auto-resolved, {w['escalated_pct']:g} % "
+                     f"escalated, median time to recover {mttr}")
+    return lines or ["no incidents"]
+
+
 def controls(state: dict[str, Any]) -> list[str]:
     c = state["control"]
     mode = ("stopped" if c["stopped"] else "paused" if c["paused"] else "running")

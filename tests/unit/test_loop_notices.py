@@ -19,6 +19,7 @@ from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import Observation
 from homelab_ops.models.settings import Notifications, Settings
 from homelab_ops.store import Store
+from tests.conftest import run_cli
 from tests.unit.test_loop_decide import BOOK
 
 
@@ -65,7 +66,7 @@ def test_one_digest_then_one_message_per_incident(tmp_path: Path) -> None:
     try:
         settings = Settings(notifications=Notifications(urls=(rx.url,)))
         ten = [f"job{i}" for i in range(10)]
-        with Store(tmp_path / "s.db") as store:
+        with Store.open(tmp_path) as store:
             now = time.time()
             first = _cycle(store, settings, ten, now)
             assert {p.verdict for p in first.planned} == {"alerted"}
@@ -85,5 +86,17 @@ def test_one_digest_then_one_message_per_incident(tmp_path: Path) -> None:
             assert len(rx.got) == told + 1 and "job0 exited" in rx.got[-1]["message"]
             assert "job1" not in rx.got[-1]["message"]  # still its first incident
             assert again.notice_events == 10
+        # the incidents: job0's first ended without a person (auto-resolved), the rest
+        # are open; nothing was escalated
+        out = json.loads(run_cli("--state-dir", str(tmp_path), "incidents", "--json",
+                                 "--since", "30d").stdout)
+        job0 = [i for i in out["incidents"] if i["subject"] == "job0"]
+        assert [i["state"] for i in job0] == ["resolved", "open"]
+        assert job0[0]["mttr_s"] == 7200 and job0[0]["escalated"] is None
+        assert len(out["incidents"]) == 11
+        assert sum(w["incidents"] for w in out["weeks"]) == 11
+        text = run_cli("--state-dir", str(tmp_path), "incidents", "--service", "job0",
+                       "--since", "30d").stdout
+        assert "time to recover 2.0 h" in text and "auto-resolved" in text
     finally:
         rx.server.shutdown()
