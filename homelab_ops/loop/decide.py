@@ -129,7 +129,11 @@ def plan(finding: Finding, obs: Observation | None, playbooks: Mapping[str, Play
     gates = _gates(finding, obs, pb.name, sit)
     verdict, reason, held_by = _verdict(by_matrix, gates, conf, risk, sit.settings,
                                         finding, pb.name)
-    return Planned(finding=finding, playbook=pb.name, params=params_for(finding, labels),
+    params = params_for(finding, labels)
+    if pb.name in controls.RESTARTS and c is not None and obs is not None and (
+            deps := dependents(obs, c.name, sit.settings.protected_services)):
+        params["dependents"] = deps  # restarted with it, in order, verified too
+    return Planned(finding=finding, playbook=pb.name, params=params,
                    confidence=conf, risk=risk, matrix=by_matrix, verdict=verdict,
                    gates=gates, reason=reason, held_by=held_by)
 
@@ -159,6 +163,26 @@ def plan_approved(approval: Mapping[str, Any], finding: Finding | None,
                    reason=f"approved by a person (#{approval['id']})" if halted is None
                    else f"approved (#{approval['id']}) but the loop is {halted}",
                    approval=approval["id"], held_by=None if halted is None else gate)
+
+
+def dependents(obs: Observation, name: str, protected: Sequence[str]) -> list[str]:
+    """Containers that need ``name`` (share its network namespace or require it), and
+    those that need them, in the order to restart them after it; a protected one is
+    never among them (it is never acted on automatically)."""
+    ids = {c.name: c.id for c in obs.containers}
+    out: list[str] = []
+    todo = [name]
+    while todo:
+        parent = todo.pop(0)
+        pid = ids.get(parent, parent)
+        for c in obs.containers:
+            if c.name in out or c.name == name:
+                continue
+            if any(n == parent or (len(n) >= 12 and pid.startswith(n)) for n in c.needs):
+                out.append(c.name)
+                todo.append(c.name)
+    return [d for d in out if not is_protected(
+        Finding(code="dependent", subject=d, message="", host=obs.host), obs, protected)]
 
 
 def params_for(finding: Finding, labels: Mapping[str, str]) -> dict[str, Any]:

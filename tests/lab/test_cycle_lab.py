@@ -396,6 +396,32 @@ def test_ten_faults_in_one_cycle_are_one_digest_and_then_quiet(rig: Rig) -> None
     assert again.notice_events >= 10  # still ten things, told once
 
 
+def test_a_container_sharing_a_network_namespace_is_restarted_with_it(rig: Rig) -> None:
+    """A sidecar in the app's network namespace (``--network container:APP``): when the
+    app is killed and restarted, the sidecar is restarted with it, after it, in the
+    same action, and both are verified."""
+    app = rig.container("app")
+    _wait_running(rig, app)
+    side = f"lp-{rig.tag}-side"
+    podman(rig.lab.paths, "run", "-d", "--name", side, "--network", f"container:{app}",
+           rig.lab.spec.image, "sleep", "600")
+    rig.names.insert(0, side)  # removed before the app it needs
+    _wait_running(rig, side)
+    before = _started(rig, side)
+    rig.kill(app)
+    report = rig.cycle()
+    [p] = [p for p in report.planned if p.finding.subject == app]
+    assert p.params["dependents"] == [side]
+    [a] = report.actions
+    assert a.outcome == "success", a
+    assert rig.state_of(app) == "running" and rig.state_of(side) == "running"
+    assert _started(rig, side) != before  # restarted, in the app's new namespace
+    with Store.open(rig.state) as store:
+        [out] = [d for d in decision_log.entries(store) if d.ref == a.decision]
+    checks = out.detail["verification"]["checks"]
+    assert any(side in c for c in checks) and any(app in c for c in checks)
+
+
 def _started(rig: Rig, name: str) -> str:
     return podman(rig.lab.paths, "inspect", "--format", "{{.State.StartedAt}}",
                   name).stdout.strip()

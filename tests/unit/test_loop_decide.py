@@ -46,7 +46,8 @@ def _obs(*containers: ContainerObs) -> Observation:
 
 
 def _c(name: str, **kw) -> ContainerObs:
-    return ContainerObs(name=name, id=name, image=kw.pop("image", "localhost/app:1"),
+    return ContainerObs(name=name, id=kw.pop("id", name),
+                        image=kw.pop("image", "localhost/app:1"),
                         state=kw.pop("state", "exited"), **kw)
 
 
@@ -281,6 +282,21 @@ def test_property_zero_actions_during_grace(sit, code, clarity, age, period, gra
                                        or (recovering and age < 30 * 60))
     if in_grace and code not in ("restart_loop", "oom_killed"):
         assert p.verdict not in ("executed", "notified")
+
+
+def test_dependents_are_restarted_with_it_in_order_never_a_protected_one() -> None:
+    """Sharing its network namespace (by id, as podman records it) or requiring it, and
+    what needs those in turn; a protected one is left alone."""
+    obs = _obs(_c("db", id="a" * 64),
+               _c("sidecar", state="running", needs=["a" * 64]),
+               _c("app", state="running", needs=["sidecar"]),
+               _c("traefik", state="running", needs=["db"]),
+               _c("other", state="running", needs=["cloud"]))
+    assert decide.dependents(obs, "db", ("traefik",)) == ["sidecar", "app"]
+    p = decide.plan(_finding("db"), obs, BOOK, _sit())
+    assert p.params == {"service": "db", "dependents": ["sidecar", "app"]}
+    alone = decide.plan(_finding("other"), obs, BOOK, _sit())
+    assert "dependents" not in alone.params
 
 
 def test_the_lock_admits_one_cycle(tmp_path: Path) -> None:

@@ -100,6 +100,14 @@ class PodmanContainers(FactBase):
             .model_dump(mode="json") for c in inspected]
 
 
+def _needs(c: dict[str, Any]) -> list[str]:
+    """The containers this one needs: its ``Dependencies`` and the container whose
+    network namespace it shares (HostConfig.NetworkMode ``container:ID``)."""
+    mode = str((c.get("HostConfig") or {}).get("NetworkMode") or "")
+    joined = [mode.split(":", 1)[1]] if mode.startswith("container:") else []
+    return [*joined, *(d for d in c.get("Dependencies") or [] if d not in joined)]
+
+
 def _log_tails(lines: list[str]) -> dict[str, list[str]]:
     """Short container id -> its last log lines, from the LOG_MARK sections."""
     out: dict[str, list[str]] = {}
@@ -140,6 +148,7 @@ def _container(c: dict[str, Any], stats: dict[str, Any] | None,
         # a Go duration: nanoseconds
         health_start_period_s=(config.get("Healthcheck") or {}).get("StartPeriod", 0) / 1e9,
         log_tail=(log_tail or [])[-LOG_LINES:] if running else [],
+        needs=_needs(c),
         restart_count=int(c.get("RestartCount") or 0),
         started_at=parse_time(state.get("StartedAt")),
         finished_at=parse_time(state.get("FinishedAt")),
