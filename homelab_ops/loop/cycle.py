@@ -328,7 +328,7 @@ def _act(actor: Actor, report: CycleReport, sit: decide.Situation) -> None:
         if record.outcome == "failed":
             _check_breaker(actor, report, notes)
     report.notifications = notes.send()
-    report.notice_events = notes.events
+    report.notice_events, report.notice_messages = notes.events, notes.messages
 
 
 def _enqueue(actor: Actor, p: Planned, decision: int, sit: decide.Situation) -> None:

@@ -23,6 +23,7 @@ class Notices:
         self.level = "info"
         self.sent: list[dict[str, Any]] = []
         self.events = 0  # things worth telling, before deduplication
+        self.messages = 0  # messages they became
 
     def before(self, planned: list[Planned]) -> None:
         """Announce the decisions the matrix says to notify about before running."""
@@ -85,6 +86,7 @@ class Notices:
     def _send(self, title: str, lines: list[str], level: str) -> None:
         from homelab_ops.loop.notify import notify
 
+        self.messages += 1  # composed (sent where URLs are configured)
         if not self.settings.notifications.urls:
             return
         result = notify(self.settings, title, "\n".join(lines), level)

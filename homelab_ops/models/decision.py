@@ -109,6 +109,7 @@ class CycleReport(BaseModel):
     resolved: list[str] = Field(default_factory=list)  # incidents this cycle resolved
     notifications: list[dict[str, Any]] = Field(default_factory=list)
     notice_events: int = 0  # things worth telling this cycle, before deduplication
+    notice_messages: int = 0  # the messages they became (the dedup ratio's divisor)
     phases: dict[str, float] = Field(default_factory=dict)  # phase -> seconds
     halted: str | None = None  # why the cycle stopped early
     skipped: str | None = None  # why the cycle did nothing at all (lock held)

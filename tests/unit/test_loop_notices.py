@@ -71,7 +71,7 @@ def test_one_digest_then_one_message_per_incident(tmp_path: Path) -> None:
             first = _cycle(store, settings, ten, now)
             assert {p.verdict for p in first.planned} == {"alerted"}
             assert len(rx.got) == 1 and all(n in rx.got[0]["message"] for n in ten)
-            assert first.notice_events == 10
+            assert (first.notice_events, first.notice_messages) == (10, 1)
             # the same ten an hour later: same incidents, inside the window: quiet
             assert _cycle(store, settings, ten, now + 3600).notifications == []
             assert len(rx.got) == 1
