@@ -1,6 +1,8 @@
 """bench/cycle: one autonomous cycle with no fault on a lab host running 20 containers,
 against `observe` alone measured in the same run — the ratio is what orient, decide,
-act and learn add on top of the probe. Prints the per-phase split of the cycle.
+act and learn add on top of the probe. Prints the per-phase split of the cycle; then
+ten faults over the same number of cycles: the things worth telling against the
+messages composed (the notification dedup ratio).
 
 Builds its own lab in a temporary state directory and removes it afterwards.
 
@@ -46,6 +48,12 @@ def main() -> None:
                 reports = []
                 t_cycle, _ = median_time(
                     lambda: reports.append(run_cycle(inv, store, settings)), args.runs)
+                # then ten faults nobody declared (jobs that exited): what the cycles
+                # would tell against the messages they send
+                for i in range(10):
+                    podman(lab.paths, "run", "--name", f"bench-job-{i}", lab.spec.image,
+                           "true")
+                faulted = [run_cycle(inv, store, settings) for _ in range(args.runs)]
         finally:
             lab.down()
     acted = sum(len(r.actions) for r in reports)
@@ -57,6 +65,10 @@ def main() -> None:
     for phase in reports[0].phases:
         med = statistics.median(r.phases[phase] for r in reports)
         print(f"  {phase:20} {med:8.2f} s")
+    events = sum(r.notice_events for r in faulted)
+    sent = sum(r.notice_messages for r in faulted)
+    print(f"10 faults, {args.runs} cycles: {events} things to tell, {sent} message(s): "
+          f"dedup ratio {events / max(sent, 1):.1f}")
 
 
 if __name__ == "__main__":

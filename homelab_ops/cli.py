@@ -18,7 +18,14 @@ from homelab_ops.commands.ask import ask_cmd, cache
 from homelab_ops.commands.backup import backup
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.commands.lab import lab
-from homelab_ops.commands.loop import cycle_cmd, decisions, ops, queue
+from homelab_ops.commands.loop import (
+    cycle_cmd,
+    decisions,
+    incidents_cmd,
+    ops,
+    queue,
+    why_cmd,
+)
 from homelab_ops.commands.metrics import metrics_cmd
 from homelab_ops.commands.notify import notify
 from homelab_ops.commands.observe import observe_cmd, status_cmd
@@ -75,6 +82,8 @@ cli.add_command(ask_cmd)
 cli.add_command(cache)
 cli.add_command(cycle_cmd)
 cli.add_command(decisions)
+cli.add_command(why_cmd)
+cli.add_command(incidents_cmd)
 cli.add_command(ops)
 cli.add_command(queue)
 cli.add_command(notify)

@@ -582,7 +582,7 @@ class Store:
         cur = self.db.execute(
             "SELECT d.*, o.outcome AS final_outcome FROM decisions d "
             "LEFT JOIN decisions o ON o.ref = d.id "
-            "WHERE d.ts >= ? AND d.ref IS NULL AND d.verdict != 'control' "
+            "WHERE d.ts >= ? AND d.ref IS NULL AND d.verdict NOT IN ('control', 'incident') "
             "ORDER BY d.ts DESC, d.id DESC LIMIT ?",
             (since, limit))
         rows = _rows(cur)

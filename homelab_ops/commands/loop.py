@@ -1,4 +1,5 @@
-"""``cycle``, ``decisions``, ``ops`` and ``queue``: the autonomous loop's commands."""
+"""``cycle``, ``decisions``, ``why``, ``incidents``, ``ops`` and ``queue``: the
+autonomous loop's commands."""
 
 from __future__ import annotations
 
@@ -70,6 +71,41 @@ def decisions_verify(app: App) -> int:
         f"decision log ok: {c['rows']} rows, chain intact" if c["ok"]
         else f"decision log BROKEN at row {c['bad_row']}: {c['problem']}"))
     return 0 if check.ok else 1
+
+
+@command(None, "why")
+@click.argument("service")
+@click.option("--host", help="Only decisions on this host.")
+@click.option("--last", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the newest decisions to show.")
+def why_cmd(app: App, service: str, host: str | None, last: int) -> None:
+    """Why the loop did (or did not) act on SERVICE: its newest decisions, and what
+    would have to change for the loop to act."""
+    from homelab_ops.loop import log, view
+
+    with app.store() as store:
+        rows = log.query(store, host=host, service=service)[:last]
+    now = time.time()
+    emit(app, {"service": service, "decisions": rows,
+               "to_act": view.why(service, rows, now)[-1] if rows else None},
+         lambda d: _echo(view.why(service, d["decisions"], now)))
+
+
+@command(None, "incidents")
+@click.option("--since", default="7d", show_default=True, help="Opened within (24h, 7d).")
+@click.option("--service", help="Only this service.")
+def incidents_cmd(app: App, since: str, service: str | None) -> None:
+    """Problems grouped into incidents (opened, actions, resolved or escalated) with
+    their time to recover, and per week the share auto-resolved vs escalated."""
+    from homelab_ops.loop import incidents, log, view
+
+    start = time.time() - _seconds(since)
+    with app.store() as store:
+        every = [i for i in incidents.history(log.entries(store))
+                 if i.opened >= start and (service is None or i.subject == service)]
+    data = {"incidents": [{**i.model_dump(), "state": i.state, "mttr_s": i.mttr}
+                          for i in every], "weeks": incidents.weekly(every)}
+    emit(app, data, lambda d: _echo(view.incidents(d)))
 
 
 @click.group()

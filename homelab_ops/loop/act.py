@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pyinfra.api import Inventory
 
-from homelab_ops.loop import controls, snapshot
+from homelab_ops.loop import controls, decide, snapshot
 from homelab_ops.loop import log as decision_log
 from homelab_ops.models.decision import ActionRecord, Decision, GateResult, Planned
 from homelab_ops.models.observation import Observation
@@ -37,6 +37,14 @@ class Actor:
     # None means the real ones (property tests pass recording stand-ins)
     runner: Any = None
     snapshotter: Callable[[Actor, Planned], snapshot.Snapshot] | None = None
+    # finding key -> (id, signature) of the newest decision recorded about it
+    last: dict[tuple[str, str, str], tuple[int, tuple]] = field(default_factory=dict)
+    # decides whether a held-back decision is told to a person (the cycle's notices)
+    tell: Callable[[Planned], bool] = lambda p: False
+
+    def __post_init__(self) -> None:
+        if not self.last:
+            self.last = latest_decisions(decision_log.entries(self.store))
 
     def playbooks(self) -> Any:
         if self.runner is None:
@@ -50,18 +58,28 @@ class Actor:
         return controls.control_state(decision_log.entries(self.store),
                                       self.settings.loop.breaker_failures)
 
-    def record(self, p: Planned, verdict: str | None = None, reason: str | None = None,
-               extra_gates: list[GateResult] | None = None, **detail: Any) -> int:
+    def record(self, p: Planned, notify: bool = False, **detail: Any) -> int:
+        """Write the decision ``p`` (final: verdict, reason, gates). A decision that
+        does not act and is the same as the newest one recorded for its finding (same
+        verdict, action, holding gate and until) is not written again — a hold that
+        lasts many cycles is one row, not one per cycle; its id is returned."""
         f = p.finding
-        gates = [*p.gates, *(extra_gates or [])]
-        return decision_log.append(self.store, Decision(
+        sig = _signature(p.verdict, p.playbook or "none", p.held_by)
+        last = self.last.get(f.key)
+        if not p.acts and not notify and last is not None and last[1] == sig:
+            return last[0]
+        held = p.held_by.model_dump() if p.held_by else None
+        rowid = decision_log.append(self.store, Decision(
             ts=self.clock(), cycle=self.cycle, host=f.host, subject=f.subject,
-            finding=f.code, action=p.playbook or "none", verdict=verdict or p.verdict,
-            confidence=p.confidence, risk=p.risk, reason=reason or p.reason,
+            finding=f.code, action=p.playbook or "none", verdict=p.verdict,
+            confidence=p.confidence, risk=p.risk, reason=p.reason,
             detail={"message": f.message, "evidence": f.evidence, "clarity": f.clarity,
-                    "matrix": p.matrix, "gates": [g.model_dump() for g in gates],
-                    "params": p.params, "approval": p.approval, "dry_run": self.dry_run,
+                    "matrix": p.matrix, "gates": [g.model_dump() for g in p.gates],
+                    "held_by": held, "params": p.params, "approval": p.approval,
+                    "dry_run": self.dry_run, **({"notify": True} if notify else {}),
                     **detail}))
+        self.last[f.key] = (rowid, sig)
+        return rowid
 
     def outcome(self, decision: int, p: Planned, outcome: str, reason: str,
                 **detail: Any) -> int:
@@ -73,25 +91,32 @@ class Actor:
             ref=decision, detail=detail))
 
 
-def act(actor: Actor, p: Planned) -> ActionRecord | None:
-    """Run one acting decision. Returns None when a gate held it back (recorded)."""
+def act(actor: Actor, p: Planned) -> ActionRecord | Planned:
+    """Run one acting decision. When a gate holds it back at the last moment (a stop,
+    the breaker, no pre-action snapshot) the decision is recorded with its final
+    verdict and returned instead of an ActionRecord."""
     playbooks = actor.playbooks()
     assert p.playbook is not None
     f, started = p.finding, time.monotonic()
     halted = actor.control().halted
     if halted:
-        actor.record(p, "skipped", f"not run: the loop is {halted}",
-                     [GateResult(gate="halted", ok=False, detail=halted)])
-        return None
+        final = decide.held(p, "skipped", f"not run: the loop is {halted}", GateResult(
+            gate="halted", ok=False, detail=halted, change=decide.RESUME))
+        actor.record(final, actor.tell(final))
+        return final
     snap = (actor.snapshotter or _snapshot)(actor, p)
     gate = GateResult(gate="snapshot", ok=snap.ok,
-                      detail=", ".join(snap.names) if snap.ok else snap.error or "")
+                      detail=", ".join(snap.names) if snap.ok else snap.error or "",
+                      change="" if snap.ok else "back up a subvolume that holds its data "
+                      "(the host's backup volumes), or allow acting without a snapshot "
+                      "(settings loop.act_without_snapshot)")
     if not snap.ok and not actor.settings.loop.act_without_snapshot:
-        actor.record(p, "refused", f"no pre-action snapshot: {snap.error}", [gate],
-                     snapshot=None)
-        return None
+        final = decide.held(p, "refused", f"no pre-action snapshot: {snap.error}", gate)
+        actor.record(final, actor.tell(final), snapshot=None)
+        return final
     snap_s = time.monotonic() - started
-    decision = actor.record(p, extra_gates=[gate], snapshot=snap.names or None)
+    p = p.model_copy(update={"gates": [*p.gates, gate]})
+    decision = actor.record(p, snapshot=snap.names or None)
     # the store and the state directory (its backup lock) are handed to playbooks that
     # record through the backup component; they never go into the log (params do)
     call = {**p.params, "store": actor.store, "state_dir": actor.settings.state_dir}
@@ -122,6 +147,21 @@ def act(actor: Actor, p: Planned) -> ActionRecord | None:
                         target=f.subject, snapshot=", ".join(snap.names) or None,
                         outcome="success" if ok else "failed", error=error,
                         detail=result.detail, seconds=seconds)
+
+
+def latest_decisions(log: list[Decision]) -> dict[tuple[str, str, str], tuple[int, tuple]]:
+    """Finding key -> (id, signature) of the newest decision about it in the log."""
+    out = {}
+    for d in log:
+        if d.ref is None and d.verdict not in ("control", "incident") and d.id is not None:
+            gate = d.detail.get("held_by")
+            out[(d.host, d.finding, d.subject)] = (d.id, _signature(
+                d.verdict, d.action, GateResult(**gate) if gate else None))
+    return out
+
+
+def _signature(verdict: str, action: str, gate: GateResult | None) -> tuple:
+    return (verdict, action, gate.gate if gate else None, gate.until if gate else None)
 
 
 def _snapshot(actor: Actor, p: Planned) -> snapshot.Snapshot:

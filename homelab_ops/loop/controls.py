@@ -75,29 +75,43 @@ def cooldown(log: Sequence[Decision], host: str, service: str, playbook: str,
     """The later of the per-action-type and the per-service cooldowns still running.
 
     An action that was interrupted before it finished starts no cooldown: if its
-    finding still holds, it is retried."""
+    finding still holds, it is retried. An action refused at the moment of acting (no
+    pre-action snapshot) holds that action type like a cooldown, so the same refusal
+    is not made again every cycle."""
     per_type = settings.cooldown_minutes.get(playbook, 0.0) * 60
     per_service = settings.service_cooldown_minutes * 60
     best = Cooldown()
-    for d, out in decision_log.acted(log):
+    for d, out in [*decision_log.acted(log), *decision_log.refused(log)]:
         if d.host != host or d.subject != service or (out and out.outcome == "interrupted"):
             continue
-        span, what = ((per_type, f"{playbook} of {service}") if d.action == playbook
-                      else (per_service, f"an action on {service}"))
+        if d.verdict == "refused":
+            if d.action != playbook:
+                continue
+            span, why = per_type, (f"held after the refusal of {playbook} of {service} "
+                                   f"at {clock(d.ts)} ({d.reason})")
+        elif d.action == playbook:
+            span, why = per_type, f"cooldown after {playbook} of {service} at {clock(d.ts)}"
+        else:
+            span, why = per_service, f"cooldown after an action on {service} at {clock(d.ts)}"
         until = d.ts + span
         if until > now and (best.until is None or until > best.until):
-            best = Cooldown(until=until, why=f"cooldown after {what} at "
-                                             f"{_clock(d.ts)}, until {_clock(until)}")
+            best = Cooldown(until=until, why=f"{why}, until {clock(until)}")
     return best
+
+
+def restart_times(log: Sequence[Decision], host: str, service: str, now: float,
+                  settings: LoopSettings) -> list[float]:
+    """When the restarts of ``service`` that count against its budget right now ran."""
+    since = now - settings.restart_budget_hours * 3600
+    return [d.ts for d, out in decision_log.acted(log)
+            if d.host == host and d.subject == service and d.action in RESTARTS
+            and d.ts >= since and not (out and out.outcome == "interrupted")]
 
 
 def restarts_in_budget(log: Sequence[Decision], host: str, service: str, now: float,
                        settings: LoopSettings) -> int:
     """Restarts of ``service`` that count against its budget right now."""
-    since = now - settings.restart_budget_hours * 3600
-    return sum(1 for d, out in decision_log.acted(log)
-               if d.host == host and d.subject == service and d.action in RESTARTS
-               and d.ts >= since and not (out and out.outcome == "interrupted"))
+    return len(restart_times(log, host, service, now, settings))
 
 
 def in_window(windows: Sequence[str], now: float) -> bool:
@@ -137,7 +151,8 @@ def cycle_lock(state_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _clock(ts: float) -> str:
+def clock(ts: float) -> str:
+    """A moment as a person reads it in a reason."""
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
@@ -156,7 +171,7 @@ def overview(log: Sequence[Decision], settings: LoopSettings, now: float,
     the restart budgets being used (for `ops status`)."""
     state = control_state(log, settings.breaker_failures)
     cools, budgets, seen = [], [], set()
-    for d, _ in decision_log.acted(log):
+    for d, _ in [*decision_log.acted(log), *decision_log.refused(log)]:
         key = (d.host, d.subject, d.action)
         if key in seen:
             continue

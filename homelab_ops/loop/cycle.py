@@ -19,10 +19,10 @@ from pyinfra.api import Inventory
 
 from homelab_ops.errors import HomelabError
 from homelab_ops.inventory import distinct_hosts
-from homelab_ops.loop import controls, decide, detect
+from homelab_ops.loop import controls, decide, detect, incidents
 from homelab_ops.loop import log as decision_log
-from homelab_ops.loop.act import Actor, act
-from homelab_ops.models.decision import CycleReport, Decision, Planned
+from homelab_ops.loop.act import Actor, act, latest_decisions
+from homelab_ops.models.decision import ActionRecord, CycleReport, Decision, GateResult, Planned
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import Observation
 from homelab_ops.models.prediction import PredictionReport
@@ -53,16 +53,21 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
     with phase("orient"):
         log = decision_log.entries(store)
         report.interrupted = _close_interrupted(store, log, report.cycle)
+        findings = _findings(inventory, store, settings, observations, predictions)
+        resolved = _track_incidents(store, findings, observations, report.cycle, settings,
+                                    time.time())
         log = decision_log.entries(store)
         sit = decide.Situation(
             now=time.time(), settings=settings, log=log,
             control=controls.control_state(log, settings.loop.breaker_failures),
-            tallies=decide.tallies(log, time.time()), pending=_pending(store))
-        findings = _findings(inventory, store, settings, observations, predictions)
+            tallies=decide.tallies(log, time.time()), pending=_pending(store),
+            incidents=incidents.incidents(log))
     report.findings = findings
+    report.resolved = resolved
     with phase("decide"):
         report.planned = _plan(store, findings, observations, sit)
-    actor = Actor(store, settings, inventory, report.cycle, observations, report.dry_run)
+    actor = Actor(store, settings, inventory, report.cycle, observations, report.dry_run,
+                  last=latest_decisions(sit.log))
     with phase("act"):
         _act(actor, report, sit)
     with phase("learn"):
@@ -124,6 +129,23 @@ def _close_interrupted(store: Store, log: list[Decision], cycle: str) -> list[in
             outcome="interrupted", ref=d.id))
         closed.append(d.id or 0)
     return closed
+
+
+def _track_incidents(store: Store, findings: list[Finding],
+                     observations: dict[str, Observation], cycle: str,
+                     settings: Settings, now: float) -> list[str]:
+    """Write this cycle's incident rows; the messages of the incidents it resolved
+    that a person was told about (one nobody heard of ends quietly)."""
+    from homelab_ops.loop.notices import told
+
+    log = decision_log.entries(store)
+    found = incidents.incidents(log)
+    reachable = {h for h, o in observations.items() if o.reachable}
+    rows = incidents.transitions(found, findings, reachable, now, settings.loop, cycle)
+    for row in rows:
+        decision_log.append(store, row)
+    return [f"{r.host}: {r.reason}" for r in rows if r.action == "resolved"
+            and told(log, r.host, r.subject, found[(r.host, r.subject)].opened)]
 
 
 def _findings(inventory: Inventory, store: Store, settings: Settings,
@@ -262,24 +284,32 @@ def _record_dropped(store: Store, approval: dict[str, Any], sit: decide.Situatio
 
 # -- ACT -------------------------------------------------------------------------------
 def _act(actor: Actor, report: CycleReport, sit: decide.Situation) -> None:
+    """Record every decision and run the acting ones; the report ends with each
+    decision's final verdict (one held back at the moment of acting says so)."""
     from homelab_ops.loop import notices
 
     notes = notices.Notices(actor.store, actor.settings, sit)
+    actor.tell = notes.decided
     notes.before(report.planned)
-    for p in report.planned:
+    notes.resolved(report.resolved)
+    for i, p in enumerate(report.planned):
         if report.halted:
-            actor.record(p, "skipped", f"not run: the cycle halted ({report.halted})")
-            continue
-        if p.verdict not in ("executed", "notified"):
-            decision = actor.record(p, notify=notes.decided(p))
+            p = report.planned[i] = decide.held(
+                p, "skipped", f"not run: the cycle halted ({report.halted})",
+                GateResult(gate="halted", ok=False, detail=report.halted,
+                           change=decide.RESUME))
+        if not p.acts:
+            decision = actor.record(p, notes.decided(p))
             if p.verdict == "queued":
                 _enqueue(actor, p, decision, sit)
             continue
         record = act(actor, p)
+        done = isinstance(record, ActionRecord)
         if p.approval is not None:
-            actor.store.set_approval(p.approval, "done" if record else "approved",
-                                     time.time(), record.outcome if record else "held")
-        if record is None:
+            actor.store.set_approval(p.approval, "done" if done else "approved",
+                                     time.time(), record.outcome if done else "held")
+        if not done:
+            report.planned[i] = record
             if actor.control().stopped:
                 report.halted = "stopped by `homelab-ops ops stop`"
             continue
@@ -288,6 +318,7 @@ def _act(actor: Actor, report: CycleReport, sit: decide.Situation) -> None:
         if record.outcome == "failed":
             _check_breaker(actor, report, notes)
     report.notifications = notes.send()
+    report.notice_events, report.notice_messages = notes.events, notes.messages
 
 
 def _enqueue(actor: Actor, p: Planned, decision: int, sit: decide.Situation) -> None:

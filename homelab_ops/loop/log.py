@@ -95,6 +95,12 @@ def acted(log: Iterable[Decision]) -> list[tuple[Decision, Decision | None]]:
             if d.verdict in ACTING and d.ref is None and not d.detail.get("dry_run")]
 
 
+def refused(log: Iterable[Decision]) -> list[tuple[Decision, None]]:
+    """Every action refused at the moment of acting (it never ran), in order."""
+    return [(d, None) for d in log
+            if d.verdict == "refused" and d.ref is None and not d.detail.get("dry_run")]
+
+
 def _decision(row: dict[str, Any]) -> Decision:
     fields = {f: row[f] for f in DECISION_FIELDS}
     fields["detail"] = json.loads(fields["detail"])

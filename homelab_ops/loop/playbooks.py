@@ -157,7 +157,9 @@ def _deploy(inventory, host: str, deploy_fn: Callable, kwargs: dict[str, Any],
 def _restart(inventory, host, params, dry_run):
     from homelab_ops.collection.deploys.remediate import restart
 
-    return _deploy(inventory, host, restart, {"service": params["service"]}, dry_run)
+    return _deploy(inventory, host, restart, {"service": params["service"], "dependents":
+                                              list(params.get("dependents") or ())},
+                   dry_run)
 
 
 def _free_disk(inventory, host, params, dry_run):
@@ -258,6 +260,12 @@ def _fact(inventory, host: str, fact, **kwargs):
 
 
 def _verify_restart(inventory, host, params):
+    """The restarted container and every dependent restarted with it."""
+    return [check for name in [params["service"], *(params.get("dependents") or ())]
+            for check in _verify_one(inventory, host, {**params, "service": name})]
+
+
+def _verify_one(inventory, host, params):
     from homelab_ops.collection.facts.podman import PodmanContainers
 
     service = params["service"]

@@ -22,6 +22,8 @@ def cycle(r: CycleReport) -> list[str]:
     for d in r.interrupted:
         lines.append(f"interrupted: decision #{d} never finished (an earlier cycle died "
                      "during it); its finding is judged again below")
+    for line in r.resolved:
+        lines.append(f"resolved: {line}")
     if not r.planned:
         lines.append("decided: nothing to do — no findings")
     else:
@@ -36,6 +38,8 @@ def cycle(r: CycleReport) -> list[str]:
         if held:
             lines.append("            gates: " + "; ".join(f"{g.gate}: {g.detail}"
                                                           for g in held))
+        if p.held_by is not None and p.held_by.change:
+            lines.append(f"            to act: {p.held_by.change}")
     if r.actions:
         lines.append("done:")
     for a in r.actions:
@@ -61,6 +65,59 @@ def decisions(rows: Iterable[dict[str, Any]]) -> list[str]:
                      f"{d['risk']} risk){outcome}")
         lines.append(f"    {d['reason']}")
     return lines or ["no decisions match"]
+
+
+def why(service: str, rows: list[dict[str, Any]], now: float) -> list[str]:
+    """The newest decisions about ``service`` and what would have to change for the
+    loop to act on it (from the newest one)."""
+    if not rows:
+        return [f"no decisions about {service}: the loop has found nothing wrong with it"]
+    lines = [f"{service}: the last {len(rows)} decision(s), newest first"]
+    for d in rows:
+        outcome = f" -> {d['outcome']}" if d.get("outcome") else ""
+        lines.append(f"  #{d['id']} {_ts(d['ts'])} {d['verdict']:9} {d['action']} "
+                     f"({d['finding']}, {d['confidence']:.0%}){outcome}: {d['reason']}")
+    lines.append(f"to act: {_to_act(rows[0], now)}")
+    return lines
+
+
+def _to_act(d: dict[str, Any], now: float) -> str:
+    held = d["detail"].get("held_by")
+    if d["verdict"] in ("executed", "notified"):
+        return (f"nothing: it acted ({d['action']}, {d['outcome'] or 'no outcome yet'}); "
+                "the next cycle acts again if the problem comes back, under its gates")
+    if d["verdict"] == "dropped":
+        return "nothing: its finding went away"
+    if not held:
+        return "the decision records no holding gate: " + d["reason"]
+    until = held.get("until")
+    if until is not None and until <= now:
+        return (f"{held['gate']} ended at {_ts(until)}: the next cycle acts if the "
+                "finding still holds")
+    left = f" (in {_span(until - now)})" if until is not None else ""
+    return f"{held['gate']}: {held['change'] or held['detail']}{left}"
+
+
+def _span(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def incidents(data: dict[str, Any]) -> list[str]:
+    lines = []
+    for i in data["incidents"]:
+        end = (f"resolved {_ts(i['resolved'])}, time to recover {_span(i['mttr_s'])}"
+               if i["state"] == "resolved" else i["state"])
+        esc = f", escalated {_ts(i['escalated'])}" if i["escalated"] else ""
+        last = f" ({i['last_outcome']})" if i["last_outcome"] else ""
+        lines.append(f"#{i['id']} {_ts(i['opened'])} {i['host']}: {i['subject']} "
+                     f"({i['finding']}): {i['actions']} action(s){last}{esc}; {end}")
+    for w in data["weeks"]:
+        mttr = _span(w["median_mttr_s"]) if w["median_mttr_s"] is not None else "-"
+        lines.append(f"week {w['week']}: {w['incidents']} incident(s), "
+                     f"{w['auto_resolved_pct']:g} % auto-resolved, {w['escalated_pct']:g} % "
+                     f"escalated, median time to recover {mttr}")
+    return lines or ["no incidents"]
 
 
 def controls(state: dict[str, Any]) -> list[str]:

@@ -16,9 +16,10 @@ Risk = Literal["low", "medium", "high"]
 # executed: run automatically; notified: notify, then run; queued: waits for a person;
 # alerted: a person is told, nothing runs; refused: a gate said no (protected, no
 # snapshot); skipped: not now (paused, stopped, breaker open, cooldown, window);
-# dropped: a queued action whose finding went away; control: pause/stop/resume/breaker
+# dropped: a queued action whose finding went away; control: pause/stop/resume/breaker;
+# incident: an incident opened, cleared, reopened or resolved (loop/incidents.py)
 Verdict = Literal["executed", "notified", "queued", "alerted", "refused", "skipped",
-                  "dropped", "control"]
+                  "dropped", "control", "incident"]
 # what became of an action: success, failed (ran or verified badly), interrupted (the
 # cycle died during it), dry-run (decided only)
 Outcome = Literal["success", "failed", "interrupted", "dry-run"]
@@ -28,9 +29,11 @@ ACTING: frozenset[str] = frozenset({"executed", "notified"})
 class GateResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    gate: str  # protected, paused, stopped, breaker, window, cooldown, budget, snapshot
+    gate: str  # protected, halted, window, cooldown, budget, snapshot, ...
     ok: bool
     detail: str = ""
+    until: float | None = None  # a gate that holds only for a while: when it lets go
+    change: str = ""  # a gate that holds: what would have to change for the loop to act
 
 
 class Decision(BaseModel):
@@ -69,6 +72,13 @@ class Planned(BaseModel):
     gates: list[GateResult] = Field(default_factory=list)
     reason: str
     approval: int | None = None  # the queue entry this runs for
+    # why the loop does not act (None when it does): the gate that decided, with its
+    # until and what would have to change; the matrix and protection count as gates
+    held_by: GateResult | None = None
+
+    @property
+    def acts(self) -> bool:
+        return self.verdict in ACTING
 
 
 class ActionRecord(BaseModel):
@@ -96,7 +106,10 @@ class CycleReport(BaseModel):
     planned: list[Planned] = Field(default_factory=list)
     actions: list[ActionRecord] = Field(default_factory=list)
     interrupted: list[int] = Field(default_factory=list)  # decisions found unfinished
+    resolved: list[str] = Field(default_factory=list)  # incidents this cycle resolved
     notifications: list[dict[str, Any]] = Field(default_factory=list)
+    notice_events: int = 0  # things worth telling this cycle, before deduplication
+    notice_messages: int = 0  # the messages they became (the dedup ratio's divisor)
     phases: dict[str, float] = Field(default_factory=dict)  # phase -> seconds
     halted: str | None = None  # why the cycle stopped early
     skipped: str | None = None  # why the cycle did nothing at all (lock held)

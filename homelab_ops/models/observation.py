@@ -33,6 +33,12 @@ class ContainerObs(Shape):
     image: str
     state: str  # podman's State.Status: running, exited, created, paused, ...
     health: str | None = None  # healthy, unhealthy, starting; None without a healthcheck
+    health_start_period_s: float = 0.0  # its healthcheck's start period (0: none)
+    # containers (ids or names) it cannot run without: the one whose network namespace
+    # it joins (``--network container:X``) and its ``--requires``
+    needs: list[str] = Field(default_factory=list)
+    # the last log lines of a running container whose healthcheck fails or is starting
+    log_tail: list[str] = Field(default_factory=list)
     restart_count: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -68,9 +68,23 @@ class LoopSettings(Strict):
         "rotate-snapshots": 720, "redeploy": 60})
     # no second action of any type on one service within this many minutes
     service_cooldown_minutes: Minutes = 10
-    # restarts of one service allowed in restart_budget_hours, then escalate to the queue
+    # restarts of one service allowed per incident within restart_budget_hours, then
+    # exactly one escalation (queue + alert) for that incident
     restart_budget: Annotated[int, Field(ge=1)] = 3
     restart_budget_hours: Annotated[float, Field(gt=0)] = 24
+    # within one incident, attempts on a service are spaced by an exponential backoff:
+    # after n attempts the next waits base x 2^(n-1) minutes, at most cap
+    backoff_base_minutes: Minutes = 30
+    backoff_cap_minutes: Minutes = 480
+    # an incident ends once its service has had no finding for this many minutes: the
+    # backoff and the budget start again from the base, and "resolved" is told
+    healthy_minutes: Annotated[float, Field(gt=0)] = 60
+    # a running container whose last log lines say one of these (case-insensitive) is
+    # recovering (e.g. a database replaying its journal): no action on it while it
+    # does, for at most recovery_max_minutes after it started
+    recovery_patterns: tuple[str, ...] = ("recovery in progress", "in recovery mode",
+                                          "crash recovery", "recovering")
+    recovery_max_minutes: Minutes = 30
     # consecutive failed actions that open the circuit breaker (until `ops resume`)
     breaker_failures: Annotated[int, Field(ge=1)] = 3
     # consecutive unhealthy observations before an unhealthy container is acted on
@@ -92,6 +106,12 @@ class LoopSettings(Strict):
     fresh_observation_seconds: Annotated[float, Field(ge=0)] = 30
     # do not repeat the same alert within this many hours
     renotify_hours: Annotated[float, Field(ge=0)] = 24
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> LoopSettings:
+        if self.backoff_cap_minutes < self.backoff_base_minutes:
+            raise ValueError("backoff_cap_minutes must not be below backoff_base_minutes")
+        return self
 
 
 class Notifications(Strict):

@@ -150,6 +150,7 @@ class ContainerSpec(Strict):
 STACK_LABEL = "homelab-ops.stack"
 SERVICE_LABEL = "homelab-ops.service"
 PATTERN_LABEL = "homelab-ops.pattern"
+GRACE_LABEL = "homelab-ops.grace"  # a service's start-up grace, in seconds
 DIGEST_LABEL = "homelab-ops.spec-digest"
 # first line of every file homelab-ops writes for a stack (units, secret env files)
 STACK_MARKER = "# homelab-ops-stack: "
@@ -232,9 +233,17 @@ class StackNetwork(Strict):
     internal: bool = False
 
 
+def grace_seconds(text: str) -> int:
+    """"90s" / "5m" / "1h" -> seconds."""
+    return int(text[:-1]) * {"s": 1, "m": 60, "h": 3600}[text[-1]]
+
+
 class ServiceDecl(Strict):
     pattern: Name
     params: dict[str, Any] = Field(default_factory=dict)
+    # start-up grace: the loop does not act on the running service this long after it
+    # started ("90s", "5m", "1h"), on top of its healthcheck's start period
+    grace: Annotated[str, Field(pattern=r"^[0-9]+(s|m|h)$")] | None = None
     depends_on: list[Name] = Field(default_factory=list)
     networks: list[Name] = Field(default_factory=lambda: ["default"])
     # bind sources (as written in params) that may be system paths, e.g. a podman socket

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from homelab_ops.errors import InputError, pydantic_field, validate_input
 from homelab_ops.models.stack import (
+    GRACE_LABEL,
     PATTERN_LABEL,
     SERVICE_LABEL,
     STACK_LABEL,
@@ -23,6 +24,7 @@ from homelab_ops.models.stack import (
     ServiceDecl,
     StackFile,
     VolumeSpec,
+    grace_seconds,
 )
 from homelab_ops.stacks import patterns
 
@@ -151,7 +153,9 @@ def _containers(stack: StackFile, svc: str, decl: ServiceDecl, units, after: lis
                 name=_container_name(prefix, pc), stack=stack.name, service=svc,
                 pattern=decl.pattern, role=pc.role,
                 labels={**pc.labels, STACK_LABEL: stack.name, SERVICE_LABEL: svc,
-                        PATTERN_LABEL: decl.pattern},
+                        PATTERN_LABEL: decl.pattern,
+                        **({GRACE_LABEL: str(grace_seconds(decl.grace))} if decl.grace
+                           else {})},
                 networks=[f"{prefix}-{n}" for n in pc.networks] + service_nets,
                 mounts=[_mount(m, prefix, allowed) for m in pc.mounts],
                 depends_on=[_container_name(prefix, r) for r in pc.depends_on] + after,

@@ -28,6 +28,7 @@ from homelab_ops.lab import lab_hosts
 from homelab_ops.lab.podman import podman
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.cycle import run_cycle
+from homelab_ops.models.observation import Observation
 from homelab_ops.models.settings import load_settings
 from homelab_ops.store import SeriesKey, Store
 from tests.conftest import run_cli
@@ -187,7 +188,7 @@ def test_a_killed_container_is_restarted_verified_and_snapshotted_first(rig: Rig
     assert d["outcome"] == "success" and d["detail"]["snapshot"]
     gates = {g["gate"]: g["ok"] for g in d["detail"]["gates"]}
     assert gates == {"protected": True, "halted": True, "window": True, "cooldown": True,
-                     "budget": True, "snapshot": True}
+                     "grace": True, "backoff": True, "budget": True, "snapshot": True}
     # the second cycle acts on nothing new
     again = rig.cycle()
     assert not again.actions and not [p for p in again.planned if p.finding.subject == name]
@@ -213,8 +214,13 @@ def test_a_protected_service_is_alerted_never_restarted(rig: Rig) -> None:
     assert rig.snapshots() == []  # nothing acted, nothing snapshotted
     assert any(name in json.dumps(m) for m in rig.receiver.got), rig.receiver.got
     sent = len(rig.receiver.got)
+    rows = len(rig.decisions())
     rig.cycle()  # still down: the same alert is not sent again within renotify_hours
     assert len(rig.receiver.got) == sent and rig.state_of(name) != "running"
+    assert len(rig.decisions()) == rows  # nor recorded again: the decision is unchanged
+    why = rig.cli("why", name).stdout
+    assert "protected service" in why and why.splitlines()[-1].startswith(
+        "to act: protected: it is in settings protected_services")
 
 
 @pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=99)
@@ -247,9 +253,45 @@ def test_cooldown_then_the_budget_escalates_to_the_queue(rig: Rig) -> None:
     [p] = [p for p in second.planned if p.finding.subject == name]
     assert p.verdict == "skipped" and "cooldown" in p.reason
     assert not second.actions and rig.state_of(name) != "running"
+    why = rig.cli("why", name).stdout.splitlines()
+    assert why[1].split()[3] == "skipped" and why[2].split()[3] == "executed"
+    assert why[-1].startswith("to act: cooldown: wait until")
 
 
-@pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=2)
+def test_a_stateless_container_is_refused_once_and_held(rig: Rig) -> None:
+    """No writable mount, so no pre-action snapshot can cover it: the decider says
+    execute, the snapshot gate refuses, the report says REFUSED (not EXECUTED); the
+    next cycle holds the restart like a cooldown and neither records nor tells it
+    again."""
+    name = f"lp-{rig.tag}-whoami"
+    podman(rig.lab.paths, "run", "-d", "--name", name, "--label",
+           "homelab-ops.stack=looptest", rig.lab.spec.image, "sleep", "600")
+    rig.names.append(name)
+    _wait_running(rig, name)
+    rig.kill(name)
+    first = rig.cycle()
+    [p] = [p for p in first.planned if p.finding.subject == name]
+    assert (p.matrix, p.verdict, p.held_by.gate) == ("executed", "refused", "snapshot")
+    assert not first.actions and rig.state_of(name) != "running"
+    from homelab_ops.loop import view
+
+    assert any(line.strip().startswith("REFUSED") and name in line
+               for line in view.cycle(first))
+    told = [m for m in rig.receiver.got if name in json.dumps(m)]
+    assert len(told) == 1
+    rows = rig.decisions()
+    second, third = rig.cycle(), rig.cycle()
+    for report in (second, third):
+        [p] = [p for p in report.planned if p.finding.subject == name]
+        assert p.verdict == "skipped" and "held after the refusal" in p.reason
+    mine = [d for d in rig.decisions() if d["subject"] == name]
+    assert [d["verdict"] for d in mine] == ["skipped", "refused"]  # one row per change
+    assert len(rig.decisions()) == len(rows) + 1
+    assert [m for m in rig.receiver.got if name in json.dumps(m)] == told
+
+
+@pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, restart_budget=2,
+                  backoff_base_minutes=0, backoff_cap_minutes=0)
 def test_the_restart_budget_escalates_to_the_queue_and_approval_runs_it(rig: Rig) -> None:
     name = rig.container("flaky")
     _wait_running(rig, name)
@@ -266,6 +308,123 @@ def test_the_restart_budget_escalates_to_the_queue_and_approval_runs_it(rig: Rig
     assert [a.outcome for a in fourth.actions] == ["success"]
     assert rig.state_of(name) == "running"
     assert json.loads(rig.cli("queue", "list", "--json").stdout) == []
+
+
+@pytest.mark.loop(unhealthy_observations=1)
+def test_slow_starting_containers_are_not_restarted_during_their_grace(rig: Rig) -> None:
+    """Two containers that become healthy only after 20 s, longer than a cycle: one
+    whose service declares a grace of 600 s (its healthcheck fails at once, so it is
+    unhealthy meanwhile), one with a healthcheck start period of 60 s (it reports
+    starting). Every cycle until both are healthy decides to wait; none restarts."""
+    slow = "sleep 20; touch /tmp/ok; exec httpd -f -p 80"
+    graced = rig.container("graced", "sh", "-c", slow, health="test -f /tmp/ok",
+                           extra=("--label", "homelab-ops.grace=600",
+                                  "--health-retries", "1"))
+    period = rig.container("period", "sh", "-c", slow, health="test -f /tmp/ok",
+                           extra=("--health-start-period", "60s"))
+    started = {n: _started(rig, n) for n in (graced, period)}
+    reports, seen, deadline = [], set(), time.time() + 120
+    while time.time() < deadline:  # a cycle every 2 s until both are healthy
+        reports.append(rig.cycle())
+        with Store.open(rig.state) as store:
+            obs = Observation.model_validate(store.latest_observations()["@local"])
+        health = {n: obs.container(n).health for n in (graced, period)}
+        seen |= {(n, h) for n, h in health.items()}
+        if set(health.values()) == {"healthy"}:
+            break
+        time.sleep(2)
+    assert len(reports) >= 2 and set(health.values()) == {"healthy"}
+    assert (graced, "unhealthy") in seen and (period, "starting") in seen
+    assert obs.container(period).health_start_period_s == 60  # read from podman
+    waited = [p for r in reports for p in r.planned if p.finding.subject == graced]
+    assert waited and all(p.verdict == "skipped" and p.held_by.gate == "grace"
+                          for p in waited)
+    assert not [a for r in reports for a in r.actions if a.target in started]
+    assert {n: _started(rig, n) for n in started} == started  # zero restarts
+    assert "grace" in rig.cli("why", graced).stdout.splitlines()[-1]
+
+
+@pytest.mark.loop(unhealthy_observations=1)
+def test_a_recovering_container_is_not_restarted(rig: Rig) -> None:
+    """A container that logs "automatic recovery in progress" for 20 s while its
+    healthcheck fails (no start period, no grace declared): it is unhealthy, and every
+    cycle waits for the recovery instead of restarting it."""
+    name = rig.container(
+        "pg", "sh", "-c", "for i in $(seq 10); do echo 'LOG: database system was "
+        "interrupted; automatic recovery in progress'; sleep 2; done; touch /tmp/ok; "
+        "exec httpd -f -p 80", health="test -f /tmp/ok", extra=("--health-retries", "1"))
+    started = _started(rig, name)
+    reports, seen, deadline = [], set(), time.time() + 120
+    while time.time() < deadline:
+        reports.append(rig.cycle())
+        with Store.open(rig.state) as store:
+            c = Observation.model_validate(store.latest_observations()["@local"]
+                                           ).container(name)
+        seen.add(c.health)
+        if c.health == "healthy":
+            break
+        time.sleep(2)
+    assert c.health == "healthy" and "unhealthy" in seen
+    waited = [p for r in reports for p in r.planned if p.finding.subject == name]
+    assert waited and all(p.held_by.gate == "grace" and "recovering" in p.reason
+                          for p in waited)
+    assert not [a for r in reports for a in r.actions if a.target == name]
+    assert _started(rig, name) == started  # zero restarts
+
+
+def test_ten_faults_in_one_cycle_are_one_digest_and_then_quiet(rig: Rig) -> None:
+    """Ten jobs nobody declared exited: ten alerts (confidence too low to act), one
+    message reaching the receiver; the next cycle tells nothing again."""
+    names = [f"lp-{rig.tag}-job{i}" for i in range(10)]
+    for name in names:
+        podman(rig.lab.paths, "run", "-d", "--name", name, rig.lab.spec.image, "true")
+        rig.names.append(name)
+    for name in names:
+        for _ in range(50):
+            if rig.state_of(name) == "exited":
+                break
+            time.sleep(0.1)
+    before = len(rig.receiver.got)
+    report = rig.cycle()
+    mine = [p for p in report.planned if p.finding.subject in names]
+    assert len(mine) == 10 and {p.verdict for p in mine} == {"alerted"}
+    got = rig.receiver.got[before:]
+    assert len(got) == 1 and all(n in got[0]["message"] for n in names), got
+    assert report.notice_events >= 10 and len(report.notifications) == 1
+    again = rig.cycle()
+    assert len(rig.receiver.got) == before + 1 and again.notifications == []
+    assert again.notice_events >= 10  # still ten things, told once
+
+
+def test_a_container_sharing_a_network_namespace_is_restarted_with_it(rig: Rig) -> None:
+    """A sidecar in the app's network namespace (``--network container:APP``): when the
+    app is killed and restarted, the sidecar is restarted with it, after it, in the
+    same action, and both are verified."""
+    app = rig.container("app")
+    _wait_running(rig, app)
+    side = f"lp-{rig.tag}-side"
+    podman(rig.lab.paths, "run", "-d", "--name", side, "--network", f"container:{app}",
+           rig.lab.spec.image, "sleep", "600")
+    rig.names.insert(0, side)  # removed before the app it needs
+    _wait_running(rig, side)
+    before = _started(rig, side)
+    rig.kill(app)
+    report = rig.cycle()
+    [p] = [p for p in report.planned if p.finding.subject == app]
+    assert p.params["dependents"] == [side]
+    [a] = report.actions
+    assert a.outcome == "success", a
+    assert rig.state_of(app) == "running" and rig.state_of(side) == "running"
+    assert _started(rig, side) != before  # restarted, in the app's new namespace
+    with Store.open(rig.state) as store:
+        [out] = [d for d in decision_log.entries(store) if d.ref == a.decision]
+    checks = out.detail["verification"]["checks"]
+    assert any(side in c for c in checks) and any(app in c for c in checks)
+
+
+def _started(rig: Rig, name: str) -> str:
+    return podman(rig.lab.paths, "inspect", "--format", "{{.State.StartedAt}}",
+                  name).stdout.strip()
 
 
 def test_a_disk_predicted_to_fill_is_freed_and_the_bytes_recorded(rig: Rig) -> None:

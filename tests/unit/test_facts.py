@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 
 from homelab_ops.collection.facts.filesystems import Filesystems, parse_btrfs_usage
-from homelab_ops.collection.facts.podman import PodmanContainers, PodmanNetworks, parse_time
+from homelab_ops.collection.facts.podman import (
+    LOG_MARK,
+    PodmanContainers,
+    PodmanNetworks,
+    parse_time,
+)
 from homelab_ops.collection.facts.probe import RC, SECTION, HostProbe
 from homelab_ops.collection.facts.system import HostStats
 from homelab_ops.collection.facts.systemd import SystemdUnits, parse_timer_line
@@ -38,6 +43,21 @@ def test_containers_from_real_inspect_and_stats() -> None:
     one = c["oneshot"]
     assert one["state"] == "exited" and one["exit_code"] == 3
     assert one["health"] is None and one["mem_bytes"] is None
+
+
+def test_log_tails_of_failing_containers() -> None:
+    """The LOG_MARK sections (podman ps -q ids) after the stats: prefixed lines, each
+    container's matched by its id's prefix; nothing for a container not listed."""
+    lines = (DATA / "podman_containers.txt").read_text().splitlines()
+    broken = next(c for c in json.loads("\n".join(lines[:lines.index(
+        "@@homelab-ops:stats")])) if c["Name"].lstrip("/") == "broken")
+    tail = [f"{LOG_MARK}{broken['Id'][:12]}",
+            *(f"| line {i}: automatic recovery in progress" for i in range(7)), "| "]
+    out = {c["name"]: c for c in PodmanContainers().process(lines + tail)}
+    assert out["broken"]["log_tail"] == [f"line {i}: automatic recovery in progress"
+                                         for i in range(2, 7)]  # the last LOG_LINES
+    assert out["jellyfin"]["log_tail"] == []
+    assert out["jellyfin"]["mem_bytes"] > 0  # the stats before the logs still parse
 
 
 def test_secrets_never_leave_the_fact() -> None:

@@ -46,7 +46,8 @@ def _obs(*containers: ContainerObs) -> Observation:
 
 
 def _c(name: str, **kw) -> ContainerObs:
-    return ContainerObs(name=name, id=name, image=kw.pop("image", "localhost/app:1"),
+    return ContainerObs(name=name, id=kw.pop("id", name),
+                        image=kw.pop("image", "localhost/app:1"),
                         state=kw.pop("state", "exited"), **kw)
 
 
@@ -87,7 +88,8 @@ def test_the_matrix_exactly(conf: float, risk: str, verdict: str) -> None:
 def test_a_down_stack_container_is_restarted_with_every_gate_recorded() -> None:
     p = decide.plan(_finding(), _obs(_c("wiki")), BOOK, _sit())
     assert (p.playbook, p.verdict, p.risk) == ("restart", "executed", "low")
-    assert {g.gate for g in p.gates} == {"protected", "halted", "window", "cooldown", "budget"}
+    assert {g.gate for g in p.gates} == {"protected", "halted", "window", "cooldown", "grace",
+                                         "backoff", "budget"}
     assert all(g.ok for g in p.gates)
 
 
@@ -146,7 +148,8 @@ def test_an_interrupted_action_starts_no_cooldown() -> None:
 
 
 def test_the_restart_budget_escalates_to_the_queue() -> None:
-    loop = LoopSettings(cooldown_minutes={}, service_cooldown_minutes=0)
+    loop = LoopSettings(cooldown_minutes={}, service_cooldown_minutes=0,
+                        backoff_base_minutes=0, backoff_cap_minutes=0)
     log = [r for i in range(3) for r in _acted(i, "wiki", "success", NOW - 7200 + i)]
     p = decide.plan(_finding(), _obs(_c("wiki")), BOOK, _sit(log, loop))
     assert p.verdict == "queued" and "budget" in p.reason
@@ -228,6 +231,72 @@ def test_property_gates_hold(sit, subject, code, clarity) -> None:
     if acting:
         assert p.verdict == decide.matrix(p.confidence, p.risk)
         assert all(g.ok for g in p.gates)
+    # every decision not to act names the gate that held it and what would change it
+    assert (p.held_by is None) == acting
+    if not acting:
+        assert not p.held_by.ok and p.held_by.change
+        assert p.held_by.until is None or p.held_by.until > NOW
+
+
+def test_no_action_inside_the_start_up_grace() -> None:
+    """The healthcheck's start period or the service's declared grace, from its start;
+    and while its healthcheck reports starting. A crash loop is judged at once."""
+    started = datetime.fromtimestamp(NOW - 60, UTC)
+    f = _finding(code="unhealthy")
+    for c in (_c("wiki", state="running", started_at=started, health_start_period_s=120),
+              _c("wiki", state="running", started_at=started,
+                 labels={"homelab-ops.grace": "300"})):
+        p = decide.plan(f, _obs(c), BOOK, _sit())
+        assert p.verdict == "skipped" and p.held_by.gate == "grace"
+        assert p.held_by.until > NOW and "grace" in p.reason
+    starting = _c("wiki", state="running", started_at=started, health="starting")
+    p = decide.plan(f, _obs(starting), BOOK, _sit())
+    assert p.verdict == "skipped" and "starting" in p.reason
+    late = _c("wiki", state="running", started_at=started, health_start_period_s=30,
+              health="unhealthy")
+    assert decide.plan(f, _obs(late), BOOK, _sit()).verdict == "executed"
+    assert decide.grace_gate(_finding(code="restart_loop"), starting, NOW, LoopSettings()).ok
+    recovering = late.model_copy(update={"log_tail": [
+        "LOG: database system was interrupted; automatic recovery in progress"]})
+    p = decide.plan(f, _obs(recovering), BOOK, _sit())
+    assert p.verdict == "skipped" and "recovering" in p.reason
+    assert p.held_by.until == NOW - 60 + 30 * 60  # at most recovery_max_minutes
+    stuck = recovering.model_copy(update={"started_at": datetime.fromtimestamp(
+        NOW - 3600, UTC)})
+    assert decide.plan(f, _obs(stuck), BOOK, _sit()).verdict == "executed"
+
+
+@settings(max_examples=int(os.environ.get("HOMELAB_PROPERTY_EXAMPLES", "2000")),
+          deadline=None)
+@given(situations(), codes, st.floats(0, 1), st.floats(0, 3600), st.floats(0, 600),
+       st.integers(0, 900), st.sampled_from([None, "healthy", "unhealthy", "starting"]),
+       st.sampled_from(["running", "exited"]), st.booleans())
+def test_property_zero_actions_during_grace(sit, code, clarity, age, period, grace,
+                                            health, state, recovering) -> None:
+    c = _c("wiki", state=state, health=health, health_start_period_s=period,
+           started_at=datetime.fromtimestamp(NOW - age, UTC),
+           labels={"homelab-ops.grace": str(grace)} if grace else {},
+           log_tail=["crash recovery in progress"] if recovering else [])
+    p = decide.plan(_finding("wiki", code, clarity), _obs(c), BOOK, sit)
+    in_grace = state == "running" and (age < max(period, grace) or health == "starting"
+                                       or (recovering and age < 30 * 60))
+    if in_grace and code not in ("restart_loop", "oom_killed"):
+        assert p.verdict not in ("executed", "notified")
+
+
+def test_dependents_are_restarted_with_it_in_order_never_a_protected_one() -> None:
+    """Sharing its network namespace (by id, as podman records it) or requiring it, and
+    what needs those in turn; a protected one is left alone."""
+    obs = _obs(_c("db", id="a" * 64),
+               _c("sidecar", state="running", needs=["a" * 64]),
+               _c("app", state="running", needs=["sidecar"]),
+               _c("traefik", state="running", needs=["db"]),
+               _c("other", state="running", needs=["cloud"]))
+    assert decide.dependents(obs, "db", ("traefik",)) == ["sidecar", "app"]
+    p = decide.plan(_finding("db"), obs, BOOK, _sit())
+    assert p.params == {"service": "db", "dependents": ["sidecar", "app"]}
+    alone = decide.plan(_finding("other"), obs, BOOK, _sit())
+    assert "dependents" not in alone.params
 
 
 def test_the_lock_admits_one_cycle(tmp_path: Path) -> None:

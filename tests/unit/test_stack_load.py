@@ -87,12 +87,24 @@ def _error(tmp_path: Path, change) -> InputError:
      "services.web.replicas", "Extra inputs are not permitted"),
     (lambda d: d["services"]["web"]["params"].update(host="a\nb"),
      "services.web.params", "single line"),
+    (lambda d: d["services"]["db"].update(grace="5 minutes"),
+     "services.db.grace", "should match pattern"),
 ])
 def test_mistakes_name_file_and_field(tmp_path, change, field, message) -> None:
     err = _error(tmp_path, change)
     assert field in (err.field or ""), err
     assert message in err.message, err
     assert str(err).startswith(f"{tmp_path / 'stack.yaml'}: ")
+
+
+def test_a_declared_grace_becomes_a_label_in_seconds(tmp_path) -> None:
+    doc = _base()
+    doc["services"]["db"]["grace"] = "5m"
+    stack = load_stack(_write(tmp_path, doc))
+    db = next(c for c in stack.containers if c.service == "db")
+    assert db.labels["homelab-ops.grace"] == "300"
+    web = next(c for c in stack.containers if c.service == "web")
+    assert "homelab-ops.grace" not in web.labels  # none declared: the spec is unchanged
 
 
 def test_cycle_names_the_whole_loop(tmp_path) -> None:

@@ -77,12 +77,14 @@ def restarted(service: str):
 
 
 @deploy("Restart container")
-def restart(service: str):
+def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
     """Restart a container: ``systemctl restart NAME.service`` where systemd runs its
-    quadlet unit (host data ``systemd``), else ``podman restart NAME``. Restarting a
+    quadlet unit (host data ``systemd``), else ``podman restart NAME``; then the
+    containers that share its network namespace or require it, in order. Restarting a
     leaking container before it reaches its limit is the same deploy.
 
     + service: the container's name (its quadlet unit is ``NAME.container``)
+    + dependents: containers restarted after it, in this order
 
     **Example:**
 
@@ -90,13 +92,13 @@ def restart(service: str):
 
         restart(service="home-wiki")
     """
-    _checked(service)
-    if host.data.get("systemd"):
-        systemd.service(name=f"Restart {service}.service", service=f"{service}.service",
-                        running=True, restarted=True,
-                        user_mode=bool(host.data.get("systemd_user")))
-    else:
-        restarted(name=f"Restart {service}", service=service)
+    for name in [_checked(service), *map(_checked, dependents)]:
+        if host.data.get("systemd"):
+            systemd.service(name=f"Restart {name}.service", service=f"{name}.service",
+                            running=True, restarted=True,
+                            user_mode=bool(host.data.get("systemd_user")))
+        else:
+            restarted(name=f"Restart {name}", service=name)
 
 
 @operation()

@@ -18,6 +18,18 @@ from pyinfra.api import FactBase
 from homelab_ops.models.observation import ContainerObs, NetworkObs
 
 STATS_MARK = "@@homelab-ops:stats"
+LOG_MARK = "@@homelab-ops:log "
+LOG_LINES = 5
+# The last lines of the log of every container whose healthcheck fails or is still
+# starting: what tells a slow crash recovery from a hung service. Each line is
+# prefixed, so nothing a container logs can pass for one of the probe's markers; the
+# status is the one of the commands before.
+LOG_TAILS = (
+    "rc=$?; podman ps -q --filter health=unhealthy --filter health=starting | "
+    f"while read -r id; do echo '{LOG_MARK}'\"$id\"; "
+    f"podman logs --tail {LOG_LINES} \"$id\" 2>&1 | cut -c1-300 | sed 's/^/| /'; done; "
+    '[ "$rc" = 0 ]'
+)
 # Run the healthchecks of running containers that have one (no systemd timer does it
 # on hosts without systemd), one per core at a time: each check is a podman process,
 # so more parallelism only adds contention. xargs waits for all before inspect reads.
@@ -67,22 +79,49 @@ class PodmanContainers(FactBase):
             checks
             + "podman ps -aq | xargs -r podman container inspect; "
             + f"echo '{STATS_MARK}'; "
-            + "podman stats --no-stream --format '{{json .ContainerStats}}'"
+            + "podman stats --no-stream --format '{{json .ContainerStats}}'; "
+            + LOG_TAILS
         )
 
     def process(self, output: list[str]) -> list[dict[str, Any]]:
         cut = output.index(STATS_MARK) if STATS_MARK in output else len(output)
         inspect_text = "\n".join(output[:cut]).strip()
         inspected = json.loads(inspect_text) if inspect_text else []
+        logs_at = next((i for i, line in enumerate(output) if line.startswith(LOG_MARK)),
+                       len(output))
         stats = {}
-        for line in output[cut + 1 :]:
+        for line in output[cut + 1 : logs_at]:
             if line.startswith("{"):
                 s = json.loads(line)
                 stats[s["ContainerID"]] = s
-        return [_container(c, stats.get(c["Id"])).model_dump(mode="json") for c in inspected]
+        tails = _log_tails(output[logs_at:])
+        return [_container(c, stats.get(c["Id"]), next(
+            (t for short, t in tails.items() if c["Id"].startswith(short)), []))
+            .model_dump(mode="json") for c in inspected]
 
 
-def _container(c: dict[str, Any], stats: dict[str, Any] | None) -> ContainerObs:
+def _needs(c: dict[str, Any]) -> list[str]:
+    """The containers this one needs: its ``Dependencies`` and the container whose
+    network namespace it shares (HostConfig.NetworkMode ``container:ID``)."""
+    mode = str((c.get("HostConfig") or {}).get("NetworkMode") or "")
+    joined = [mode.split(":", 1)[1]] if mode.startswith("container:") else []
+    return [*joined, *(d for d in c.get("Dependencies") or [] if d not in joined)]
+
+
+def _log_tails(lines: list[str]) -> dict[str, list[str]]:
+    """Short container id -> its last log lines, from the LOG_MARK sections."""
+    out: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        if line.startswith(LOG_MARK):
+            current = out.setdefault(line[len(LOG_MARK):].strip(), [])
+        elif current is not None and line.startswith("| ") and line[2:].strip():
+            current.append(line[2:])
+    return out
+
+
+def _container(c: dict[str, Any], stats: dict[str, Any] | None,
+               log_tail: list[str] | None = None) -> ContainerObs:
     state = c.get("State") or {}
     config = c.get("Config") or {}
     settings = c.get("NetworkSettings") or {}
@@ -106,6 +145,10 @@ def _container(c: dict[str, Any], stats: dict[str, Any] | None) -> ContainerObs:
         image=c.get("ImageName") or config.get("Image") or "",
         state=state.get("Status", "unknown"),
         health=health,
+        # a Go duration: nanoseconds
+        health_start_period_s=(config.get("Healthcheck") or {}).get("StartPeriod", 0) / 1e9,
+        log_tail=(log_tail or [])[-LOG_LINES:] if running else [],
+        needs=_needs(c),
         restart_count=int(c.get("RestartCount") or 0),
         started_at=parse_time(state.get("StartedAt")),
         finished_at=parse_time(state.get("FinishedAt")),
