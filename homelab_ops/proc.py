@@ -32,15 +32,18 @@ def run(
     ``input`` may be bytes (an image tarball); the output is text either way."""
     full_env = {**os.environ, **env} if env else None
     raw = isinstance(input, bytes)
-    proc = subprocess.run(
-        list(argv),
-        env=full_env,
-        input=input,
-        capture_output=True,
-        text=not raw,
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            list(argv),
+            env=full_env,
+            input=input,
+            capture_output=True,
+            text=not raw,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # the child is killed: one clear line, no traceback
+        raise CommandError(argv, -1, f"timed out after {timeout:.0f}s") from None
     if raw:
         proc = subprocess.CompletedProcess(
             proc.args, proc.returncode, proc.stdout.decode(errors="replace"),

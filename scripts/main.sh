@@ -57,8 +57,8 @@ lab_podman kill home-media  >/dev/null && echo "killed home-media (its data is o
 lab_podman kill home-db     >/dev/null && echo "killed home-db (a database: medium risk, notify then execute)"
 lab_podman stop -t 1 home-proxy >/dev/null && echo "stopped home-proxy (traefik: protected, never restarted)"
 lab_podman kill home-whoami >/dev/null && echo "killed home-whoami (keeps no data on a backed-up subvolume: no snapshot, no action)"
-ssh -F "$lab_dir/ssh/ssh_config" lab-vm podman kill systemd-vmhome-db >/dev/null \
-  && echo "killed vmhome-db on lab-vm (systemd restarts its unit itself: Restart=always)"
+ssh -F "$lab_dir/ssh/ssh_config" lab-vm podman kill vmhome-db >/dev/null
+echo "killed vmhome-db on lab-vm (systemd restarts its unit itself: Restart=always)"
 step "cycle";             $hlo cycle
 step "decisions";         $hlo decisions --since 1h
 step "decisions verify";  $hlo decisions verify

@@ -82,8 +82,9 @@ class Lab:
                 state.vm_port = sshd.free_port()
             assert state.vm_port is not None
             ssh_hosts[the_vm.spec.name] = state.vm_port
-        else:  # a quick lab: a VM an earlier `up` booted stops, its disks are kept
-            vm.Vm(paths, VmSpec()).stop()
+        else:  # a quick lab: a VM an earlier `up` booted shuts down, its disks are kept
+            vm.Vm(paths, VmSpec()).stop(clean=True)
+        state.vm = the_vm is not None
         sshd.write_client(paths, ssh_hosts)
         state.created_privsep_dir |= sshd.start(paths, state.ssh_port)
         self._save_state(state)  # before booting: `down` must find what it has to stop
@@ -138,10 +139,9 @@ class Lab:
         """``purge`` also removes the cached VM image (kept otherwise: it takes
         minutes to build)."""
         paths = self.paths
-        purged = purge and vm.purge(self.spec.vm or VmSpec())
         if not paths.root.exists():
             return {"lab_dir": str(paths.root), "removed": False, "reason": "no lab here",
-                    "purged": purged}
+                    "purged": purge and vm.purge(self.spec.vm or VmSpec())}
         if not paths.marker.exists():
             raise LabError(f"{paths.root} is not a homelab-ops lab (no {paths.marker.name})")
         state = self._load_state(damaged_ok=True)
@@ -164,6 +164,7 @@ class Lab:
         shutil.rmtree(paths.root)
         if state.created_privsep_dir:
             _remove_privsep_dir()
+        purged = purge and vm.purge(self.spec.vm or VmSpec())  # last: only after a clean down
         return {"lab_dir": str(paths.root), "removed": True, "purged": purged}
 
     # -- status -------------------------------------------------------------------------
@@ -193,7 +194,7 @@ class Lab:
         up = image_ok and ssh["running"] and all(r["mounted"] for r in pool_rows)
         the_vm = vm.Vm(paths, self.spec.vm or VmSpec())
         vm_row = None
-        if self.spec.vm is not None or the_vm.running_pid() is not None:
+        if state.vm or the_vm.running_pid() is not None:  # what the last `up` made
             vm_row = the_vm.status(state.vm_port)
             up = up and bool(vm_row.get("reachable"))
         return {

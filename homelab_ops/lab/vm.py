@@ -20,15 +20,16 @@ import os
 import shlex
 import shutil
 import signal
-import subprocess
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from homelab_ops.errors import LabError
-from homelab_ops.lab import podman
+from homelab_ops.lab import podman, pools
 from homelab_ops.lab.paths import LabPaths
 from homelab_ops.models.lab import PoolSpec, VmSpec
-from homelab_ops.proc import run
+from homelab_ops.proc import CommandError, run
 
 GUEST_POOLS = "/srv/pools"  # where the VM mounts its BTRFS pools
 BUILD_TIMEOUT = 1800  # debootstrap downloads ~200 MB
@@ -70,10 +71,14 @@ _MASKED = ("getty@tty1.service", "getty-static.service", "apt-daily.timer",
            "systemd-networkd-wait-online.service")
 
 
+RECIPE = 1  # bump whenever _build changes what it does: the key must change with it
+
+
 def image_key(spec: VmSpec) -> str:
     """Everything the cached image is made from, hashed: a change rebuilds it."""
-    made_of = {"suite": spec.suite, "mirror": spec.mirror, "packages": sorted(spec.packages),
-               "files": _image_files(spec), "masked": _MASKED, "size": spec.root_size_mib}
+    made_of = {"recipe": RECIPE, "suite": spec.suite, "mirror": spec.mirror,
+               "packages": sorted(spec.packages), "files": _image_files(spec),
+               "masked": _MASKED, "size": spec.root_size_mib}
     return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -88,21 +93,42 @@ def ensure_image(spec: VmSpec) -> tuple[Path, bool]:
     done = image_dir(spec)
     if (done / "base.img").exists():
         return done, False
-    spec.cache.mkdir(parents=True, exist_ok=True)
-    with open(spec.cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _cache_lock(spec):
         if (done / "base.img").exists():  # another lab built it while we waited
             return done, False
         scratch = spec.cache / f"{done.name}.building"
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove_scratch(scratch)  # what an interrupted build left
         scratch.mkdir()
         try:
             _build(spec, scratch)
         except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
+            _remove_scratch(scratch)
             raise
+        # a rebuilt image may land at the same path: overlays check this id, not the path
+        (scratch / "build-id").write_text(uuid.uuid4().hex)
         scratch.rename(done)
     return done, True
+
+
+@contextlib.contextmanager
+def _cache_lock(spec: VmSpec) -> Iterator[None]:
+    spec.cache.mkdir(parents=True, exist_ok=True)
+    with open(spec.cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _remove_scratch(scratch: Path) -> None:
+    """Remove a build directory; a killed debootstrap can leave /proc and /sys mounted
+    in it, which are unmounted first (never walked into by rmtree)."""
+    if not scratch.exists():
+        return
+    for point in pools.mounts_under(scratch):
+        run(["umount", "--recursive", "--lazy", str(point)], check=False)
+    left = pools.mounts_under(scratch)
+    if left:
+        raise LabError(f"cannot remove {scratch}: still mounted: {left[0]}")
+    shutil.rmtree(scratch)
 
 
 def _build(spec: VmSpec, out: Path) -> None:
@@ -125,9 +151,12 @@ def _build(spec: VmSpec, out: Path) -> None:
     run(["chroot", str(root), "update-initramfs", "-u", "-k", "all"], timeout=600)
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         shutil.rmtree(root / junk, ignore_errors=True)
-    boot = root / "boot"
-    shutil.copy(next(boot.glob("vmlinuz-*")), out / "vmlinuz")
-    shutil.copy(next(boot.glob("initrd.img-*")), out / "initrd.img")
+    for pattern, name in (("vmlinuz-*", "vmlinuz"), ("initrd.img-*", "initrd.img")):
+        found = sorted((root / "boot").glob(pattern))
+        if not found:
+            raise LabError(f"the VM image has no {pattern} in /boot (is a kernel in "
+                           "the VM's packages?)")
+        shutil.copy(found[-1], out / name)
     image = out / "base.img"
     with open(image, "wb") as f:
         f.truncate(spec.root_size_mib * 2**20)
@@ -136,9 +165,14 @@ def _build(spec: VmSpec, out: Path) -> None:
 
 
 def purge(spec: VmSpec) -> bool:
-    """Remove the cache of built images; True when there was one."""
+    """Remove the cache of built images (not while a build runs); True when there was
+    one."""
     if not spec.cache.exists():
         return False
+    with _cache_lock(spec):
+        for entry in spec.cache.iterdir():
+            if entry.name != ".lock":
+                _remove_scratch(entry) if entry.is_dir() else entry.unlink()
     shutil.rmtree(spec.cache)
     return True
 
@@ -182,10 +216,12 @@ class Vm:
         start = time.monotonic()
         image, times["built"] = ensure_image(self.spec)
         times["image_s"] = round(time.monotonic() - start, 1)
+        start = time.monotonic()
         if self.running_pid() is None:
-            start = time.monotonic()
             self._boot(image, port, pools)
-            self._wait_ssh()
+            times["boot_s"] = 0.0
+        self._wait_ssh()  # also after an `up` that was interrupted while it booted
+        if "boot_s" in times:
             times["boot_s"] = round(time.monotonic() - start, 1)
         start = time.monotonic()
         self.ssh("sh", "-eu", input=_guest_setup(pools), timeout=300)
@@ -195,11 +231,13 @@ class Vm:
 
     def _boot(self, image: Path, port: int, pools: tuple[PoolSpec, ...]) -> None:
         self.dir.mkdir(exist_ok=True)
-        base = image / "base.img"
-        if not self.overlay.exists() or _backing(self.overlay) != str(base):
-            self.overlay.unlink(missing_ok=True)  # built from another image: start afresh
+        base, build_id = image / "base.img", (image / "build-id").read_text()
+        made_on = self.dir / "overlay-of"
+        if not self.overlay.exists() or not made_on.exists() or made_on.read_text() != build_id:
+            self.overlay.unlink(missing_ok=True)  # made on another image: start afresh
             run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base),
                  str(self.overlay)])
+            made_on.write_text(build_id)
         drives = ["-drive", f"file={self.overlay},format=qcow2,if=none,id=root",
                   "-device", "virtio-blk-pci,drive=root"]
         for pool in pools:
@@ -218,9 +256,9 @@ class Vm:
              *drives,
              "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22",
              "-device", "virtio-net-pci,netdev=net0",
-             *_credential("ssh.authorized_keys.root",
-                          self.paths.client_key.with_suffix(".pub").read_bytes()),
-             *_credential("lab.ssh_host_ed25519_key", self.paths.host_key.read_bytes()),
+             *self._credential("ssh.authorized_keys.root",
+                               self.paths.client_key.with_suffix(".pub").read_bytes()),
+             *self._credential("lab.ssh_host_ed25519_key", self.paths.host_key.read_bytes()),
              "-pidfile", str(self.pidfile), "-daemonize"])
 
     def _wait_ssh(self) -> None:
@@ -228,11 +266,14 @@ class Vm:
         while time.monotonic() < deadline:
             if self.running_pid() is None:
                 raise LabError(f"the lab VM stopped while booting: {self._console_tail()}")
-            if self.ssh("true", check=False, timeout=20, connect_timeout=5).returncode == 0:
-                return
+            with contextlib.suppress(CommandError):  # timed out: not up yet
+                if self.ssh("true", check=False, timeout=40, connect_timeout=5).returncode == 0:
+                    return
             time.sleep(1)
+        tail = self._console_tail()
+        self.stop()  # a VM hung in boot is not left running
         raise LabError(f"the lab VM's sshd did not answer within "
-                       f"{self.spec.boot_timeout_s:.0f}s: {self._console_tail()}")
+                       f"{self.spec.boot_timeout_s:.0f}s: {tail}")
 
     def _console_tail(self) -> str:
         try:
@@ -240,6 +281,16 @@ class Vm:
         except FileNotFoundError:
             return "no console output"
         return f"console ({self.console}): {lines[-1] if lines else 'empty'}"
+
+    def _credential(self, name: str, value: bytes) -> list[str]:
+        """A systemd credential handed to the VM through SMBIOS type 11, from a 0600
+        file (on qemu's command line every local user could read it)."""
+        path = self.dir / f"credential-{name}"
+        encoded = base64.b64encode(value).decode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"io.systemd.credential.binary:{name}={encoded}")
+        return ["-smbios", f"type=11,path={path}"]
 
     # -- talking to it ------------------------------------------------------------------
     def ssh(self, *argv: str, check: bool = True, timeout: float = 120,
@@ -250,12 +301,19 @@ class Vm:
                     shlex.join(argv)], check=check, timeout=timeout, input=input)
 
     # -- down ---------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Power the VM off (its disks are removed with the lab, so no clean shutdown
-        is owed to them): SIGTERM, then SIGKILL."""
+    def stop(self, clean: bool = False) -> None:
+        """Power the VM off. ``clean`` (its disks are kept): shut down through systemd
+        first, so BTRFS commits what it holds; otherwise (the disks are removed with the
+        lab) SIGTERM, then SIGKILL."""
         pid = self.running_pid()
         if pid is None:
             return
+        if clean:
+            with contextlib.suppress(CommandError):
+                self.ssh("systemctl", "poweroff", check=False, timeout=30)
+            deadline = time.monotonic() + 60
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.5)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
@@ -272,22 +330,15 @@ class Vm:
                                   "image": str(image_dir(self.spec)),
                                   "image_cached": (image_dir(self.spec) / "base.img").exists()}
         if running:
-            probe = self.ssh("systemctl", "is-system-running", check=False, timeout=30)
-            row["systemd"] = probe.stdout.strip() or probe.stderr.strip()[-80:]
-            row["reachable"] = probe.returncode in (0, 1) and bool(probe.stdout.strip())
+            try:
+                probe = self.ssh("systemctl", "is-system-running", check=False, timeout=60)
+                row["systemd"] = probe.stdout.strip() or probe.stderr.strip()[-80:]
+                row["reachable"] = probe.returncode in (0, 1) and bool(probe.stdout.strip())
+            except CommandError as exc:
+                row["systemd"], row["reachable"] = str(exc), False
         return row
 
 
-def _credential(name: str, value: bytes) -> list[str]:
-    """A systemd credential handed to the VM through SMBIOS type 11."""
-    encoded = base64.b64encode(value).decode()
-    return ["-smbios", f"type=11,value=io.systemd.credential.binary:{name}={encoded}"]
-
-
-def _backing(overlay: Path) -> str | None:
-    info = subprocess.run(["qemu-img", "info", "--output=json", str(overlay)],
-                          capture_output=True, text=True, check=False)
-    return json.loads(info.stdout).get("backing-filename") if info.returncode == 0 else None
 
 
 def _guest_setup(pools: tuple[PoolSpec, ...]) -> str:
@@ -301,7 +352,7 @@ def _guest_setup(pools: tuple[PoolSpec, ...]) -> str:
             f'[ "$(blkid -o value -s TYPE {dev} || true)" = btrfs ] '
             f"|| mkfs.btrfs -q -L {pool.name} {dev}",
             f"mkdir -p {mnt}",
-            f"grep -q ' {mnt} ' /etc/fstab || echo '{dev} {mnt} btrfs defaults,nofail 0 0'"
+            f"grep -q ' {mnt} ' /etc/fstab || echo '{dev} {mnt} btrfs defaults 0 0'"
             " >> /etc/fstab",
             f"mountpoint -q {mnt} || mount {mnt}",
             *(f"[ -d {mnt}/{s} ] || btrfs -q subvolume create {mnt}/{s}"

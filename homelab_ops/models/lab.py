@@ -66,4 +66,5 @@ class LabState(BaseModel):
 
     ssh_port: int | None = None
     vm_port: int | None = None
+    vm: bool = False  # the last `up` made the VM part of the lab (not `--no-vm`)
     created_privsep_dir: bool = False
