@@ -116,7 +116,10 @@ def _shows_it_all(report: Report, db: str, mnt: str, threshold: float,
     assert disk.prediction.status == "fills" and disk.prediction.threshold_pct == threshold
     assert 5 < disk.prediction.days_until_threshold < 45, disk.prediction
     assert len(disk.used_pct) >= HOURS
-    [d] = [d for d in report.activity.decisions if d.subject == db]
+    about = [d for d in report.activity.decisions if d.subject == db]
+    acted = [d for d in about if d.action == "restart" and d.outcome is not None]
+    assert len(acted) == 1, [(d.verdict, d.action, d.outcome) for d in about]
+    [d] = acted
     assert (d.finding, d.action, d.outcome) == ("container_down", "restart", "success")
     assert d.verdict in ("executed", "notified") and ", ".join(d.snapshot) == snapshot
     assert d.verified and all("FAIL" not in c for c in d.verified)
