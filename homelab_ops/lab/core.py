@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from homelab_ops.errors import HomelabError, LabError, pydantic_field
-from homelab_ops.lab import podman, pools, sshd, vm
+from homelab_ops.lab import podman, pools, sshd, vm, vm_agent
 from homelab_ops.lab.files import write_file
 from homelab_ops.lab.paths import LabPaths
 from homelab_ops.models.lab import LabSpec, LabState, VmSpec
 
 REQUIRED_TOOLS = ("podman", "runc", "mkfs.btrfs", "mount", "losetup", "ssh-keygen")
 VM_TOOLS = ("debootstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4")
+# what the lab backs up on each host that has its pools
+LAB_BACKUP = {"volumes": [{"subvolume": "photos", "pool": "data"},
+                          {"subvolume": "containers", "pool": "data"}],
+              "target": {"pool": "backup", "dir": "snapshots"}}
 
 
 class Lab:
@@ -91,12 +95,19 @@ class Lab:
         timings = {}
         if the_vm is not None:
             assert state.vm_port is not None
-            timings = the_vm.up(state.vm_port, self.spec.pools, self.spec.image)
+            timings = the_vm.up(state.vm_port, self.spec.pools, self.spec.image,
+                                self._vm_agent_data())
         self._write_inventory(state)
         return self.status() | ({"vm_timings": timings} if timings else {})
 
     def _vm(self) -> vm.Vm | None:
         return vm.Vm(self.paths, self.spec.vm) if self.spec.vm is not None else None
+
+    def _vm_agent_data(self) -> dict[str, Any]:
+        """Host data of the VM as it is to itself (the @local of the agent there) and
+        to the lab's inventory."""
+        return {"systemd": True, "backup": LAB_BACKUP,
+                "btrfs_pools": {p.name: vm.guest_pool(p.name) for p in self.spec.pools}}
 
     def _write_inventory(self, state: LabState) -> None:
         """Host data for the @local host, its SSH alias and the VM, read by
@@ -120,17 +131,15 @@ class Lab:
             "ssh_look_for_keys": False,
         }
         # back up through @local only: lab-ssh is the same machine and the same pools
-        backup = {"volumes": [{"subvolume": "photos", "pool": "data"},
-                              {"subvolume": "containers", "pool": "data"}],
-                  "target": {"pool": "backup", "dir": "snapshots"}}
-        hosts = {"@local": {**common, "backup": backup},
+        hosts = {"@local": {**common, "backup": LAB_BACKUP},
                  self.spec.ssh_alias: {**common, **ssh, "alias_of": "@local"}}
         if self.spec.vm is not None:
             # a host of its own: systemd runs its quadlet units, healthchecks and timers
+            # and its timers' services run the agent installed there
             hosts[self.spec.vm.name] = {
-                **ssh, "ssh_port": state.vm_port, "systemd": True,
-                "lab_image": self.spec.image, "backup": backup,
-                "btrfs_pools": {p.name: vm.guest_pool(p.name) for p in self.spec.pools},
+                **ssh, "ssh_port": state.vm_port, "lab_image": self.spec.image,
+                **self._vm_agent_data(), "homelab_ops_exe": vm_agent.EXE,
+                "homelab_ops_inventory": vm_agent.INVENTORY,
             }
         write_file(self.paths.inventory, json.dumps({"hosts": hosts}, indent=2) + "\n")
 

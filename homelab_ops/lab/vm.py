@@ -24,9 +24,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from homelab_ops.errors import LabError
-from homelab_ops.lab import podman, pools
+from homelab_ops.lab import podman, vm_agent
+from homelab_ops.lab.pools import mounts_under
 from homelab_ops.lab.paths import LabPaths
 from homelab_ops.models.lab import PoolSpec, VmSpec
 from homelab_ops.proc import CommandError, run
@@ -78,7 +80,8 @@ def image_key(spec: VmSpec) -> str:
     """Everything the cached image is made from, hashed: a change rebuilds it."""
     made_of = {"recipe": RECIPE, "suite": spec.suite, "mirror": spec.mirror,
                "packages": sorted(spec.packages), "files": _image_files(spec),
-               "masked": _MASKED, "size": spec.root_size_mib}
+               "masked": _MASKED, "size": spec.root_size_mib,
+               "agent_requirements": vm_agent.requirements()}
     return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -123,9 +126,9 @@ def _remove_scratch(scratch: Path) -> None:
     in it, which are unmounted first (never walked into by rmtree)."""
     if not scratch.exists():
         return
-    for point in pools.mounts_under(scratch):
+    for point in mounts_under(scratch):
         run(["umount", "--recursive", "--lazy", str(point)], check=False)
-    left = pools.mounts_under(scratch)
+    left = mounts_under(scratch)
     if left:
         raise LabError(f"cannot remove {scratch}: still mounted: {left[0]}")
     shutil.rmtree(scratch)
@@ -149,6 +152,7 @@ def _build(spec: VmSpec, out: Path) -> None:
     run(["chroot", str(root), "systemctl", "enable", "systemd-networkd.service"])
     run(["chroot", str(root), "systemctl", "mask", *_MASKED])
     run(["chroot", str(root), "update-initramfs", "-u", "-k", "all"], timeout=600)
+    vm_agent.install_venv(root)
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         shutil.rmtree(root / junk, ignore_errors=True)
     for pattern, name in (("vmlinuz-*", "vmlinuz"), ("initrd.img-*", "initrd.img")):
@@ -208,10 +212,11 @@ class Vm:
         return pid if str(self.overlay).encode() in cmdline else None
 
     # -- up -----------------------------------------------------------------------------
-    def up(self, port: int, pools: tuple[PoolSpec, ...], image_name: str
-           ) -> dict[str, float | bool]:
-        """Build (or reuse) the image, boot the VM unless it runs, wait for its sshd
-        and set up its pools and image. Returns what took how long."""
+    def up(self, port: int, pools: tuple[PoolSpec, ...], image_name: str,
+           agent_data: dict[str, Any]) -> dict[str, float | bool]:
+        """Build (or reuse) the image, boot the VM unless it runs, wait for its sshd,
+        set up its pools and image and install the agent (``agent_data``: the host
+        data of its own @local). Returns what took how long."""
         times: dict[str, float | bool] = {}
         start = time.monotonic()
         image, times["built"] = ensure_image(self.spec)
@@ -226,6 +231,8 @@ class Vm:
         start = time.monotonic()
         self.ssh("sh", "-eu", input=_guest_setup(pools), timeout=300)
         podman.import_image(lambda *a, **kw: self.ssh("podman", *a, **kw), image_name)
+        script, tar = vm_agent.push_script(agent_data)
+        self.ssh("sh", "-euc", script, input=tar, timeout=300)
         times["setup_s"] = round(time.monotonic() - start, 1)
         return times
 

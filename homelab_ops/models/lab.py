@@ -25,6 +25,9 @@ VM_PACKAGES = (
     "nftables",  # netavark cannot start a container without it
     "openssh-server", "btrfs-progs", "busybox-static", "iproute2", "linux-image-cloud-amd64",
     "curl",  # the stacks' HTTP checks run on the host they check
+    # the agent itself runs there (its backup timers); btrfsutil from Debian, built
+    # against the VM's own libbtrfsutil, the rest pip-installed into a venv at build
+    "python3", "python3-venv", "python3-btrfsutil",
 )
 
 

@@ -251,12 +251,12 @@ def test_tagged_snapshots_are_local_only(vol: Vol, store: Store) -> None:
     assert row["detail"]["snapshot"] == f"{vol.name}.20260302T0200_pre-action"
 
 
-def _pyinfra(*args: str, env: dict[str, str]) -> str:
+def _pyinfra(*args: str, env: dict[str, str], timeout: float = 300) -> str:
     """The pyinfra CLI; -y (no prompt) except for --dry, which then shows its changes."""
     exe = Path(sys.executable).with_name("pyinfra")
     yes = [] if "--dry" in args else ["-y"]
     proc = subprocess.run([str(exe), *yes, *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
 

@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from homelab_ops.backup import timers
 from homelab_ops.backup.runner import run_backup
-from homelab_ops.lab import lab_hosts
+from homelab_ops.lab import lab_hosts, vm_agent
 from homelab_ops.lab.vm import Vm, guest_pool
 from homelab_ops.store import Store
 from tests.conftest import run_cli
+from tests.lab.test_backup_lab import _pyinfra
 
 pytestmark = pytest.mark.lab
 
@@ -191,3 +193,65 @@ def test_backups_go_over_ssh_to_the_vm(lab, vm: Vm, tmp_path: Path) -> None:
         for snap in (lab.paths.pool_mount("data") / ".bk" / sub).glob("*"):
             btrfsutil.delete_subvolume(str(snap))
         btrfsutil.delete_subvolume(str(source))
+
+
+def _next_run(vm: Vm, timer: str) -> datetime:
+    """When systemd will next fire ``timer`` (randomized delay included), in the VM's
+    local time."""
+    shown = vm.ssh("systemctl", "show", "-p", "NextElapseUSecRealtime", "--value",
+                   timer).stdout.split()  # e.g. Thu 2026-12-03 02:07:11 UTC
+    assert len(shown) == 4, shown
+    return datetime.strptime(" ".join(shown[1:3]), "%Y-%m-%d %H:%M:%S")
+
+
+def _agent(vm: Vm, *args: str) -> object:
+    """The agent installed on the VM, on its own inventory, as the timers run it."""
+    return json.loads(vm.ssh(vm_agent.EXE, *args, "--json", timeout=600).stdout)
+
+
+def test_the_backup_timers_fire_on_the_vm(lab, vm: Vm, lab_env, tmp_path: Path) -> None:
+    """The timers deploy (plain pyinfra CLI) installs and enables the three timers for
+    their 02:00, Saturday 04:00 and monthly runs, a second deploy changes nothing, and
+    the daily service started by systemd runs the agent there: it snapshots and sends
+    the VM's subvolumes into the VM's backup pool and records it."""
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
+        f"hosts = [h for h in lab_hosts(Path({str(lab.paths.root)!r})) if h[0] == 'lab-vm']\n")
+    first = _pyinfra(str(inventory), "deploys/backup_timers.py", env=lab_env, timeout=900)
+    assert "[lab-vm] Success" in first
+    second = _pyinfra(str(inventory), "deploys/backup_timers.py", env=lab_env, timeout=900)
+    assert "[lab-vm] Success" not in second and "[lab-vm] No changes" in second
+
+    names = timers.timer_names()
+    listed = vm.ssh("systemctl", "list-timers", "--all", "--no-legend", *names).stdout
+    assert all(any(n in line for line in listed.splitlines()) for n in names), listed
+    now = datetime.strptime(vm.ssh("date", "+%Y-%m-%d %H:%M").stdout.strip(), "%Y-%m-%d %H:%M")
+    day = now.replace(hour=0, minute=0)
+    daily = day.replace(hour=2) + timedelta(days=now >= day.replace(hour=2))
+    weekly = day.replace(hour=4) + timedelta(days=(5 - day.weekday()) % 7)
+    if weekly <= now:
+        weekly += timedelta(days=7)
+    first_of = day.replace(day=1, hour=5)
+    monthly = first_of if first_of > now else (first_of + timedelta(days=32)).replace(day=1)
+    jitter = {names[0]: timedelta(minutes=10), names[1]: timedelta(minutes=10),
+              names[2]: timedelta(hours=1)}
+    for name, expected in zip(names, (daily, weekly, monthly), strict=True):
+        assert expected <= _next_run(vm, name) <= expected + jitter[name], name
+
+    started = int(vm.ssh("date", "+%s").stdout)
+    service = "homelab-ops-backup-daily.service"
+    run = vm.ssh("systemctl", "start", service, check=False, timeout=1800)  # oneshot: waits
+    journal = vm.ssh("journalctl", "-u", service, "--no-pager", "-n", "30", check=False).stdout
+    assert run.returncode == 0, run.stderr + journal
+    result = vm.ssh("systemctl", "show", "-p", "Result", "-p", "ExecMainStatus", service).stdout
+    assert result.split() == ["Result=success", "ExecMainStatus=0"], result + journal
+
+    copies = _agent(vm, "backup", "list", "-i", vm_agent.INVENTORY)
+    backups = {(r["subvolume"], r["kind"]) for r in copies if r["complete"]}
+    assert {("data/photos", "backup"), ("data/containers", "backup")} <= backups, copies
+    assert all(r["path"].startswith(f"{guest_pool('backup')}/snapshots/")
+               for r in copies if r["kind"] == "backup"), copies
+    status = _agent(vm, "backup", "status")["subvolumes"]
+    for sub in ("data/photos", "data/containers"):
+        assert status[f"@local:{sub}"]["last_ok"]["ts"] >= started, status
