@@ -28,8 +28,8 @@ from typing import Any
 
 from homelab_ops.errors import LabError
 from homelab_ops.lab import podman, vm_agent
-from homelab_ops.lab.pools import mounts_under
 from homelab_ops.lab.paths import LabPaths
+from homelab_ops.lab.pools import mounts_under
 from homelab_ops.models.lab import PoolSpec, VmSpec
 from homelab_ops.proc import CommandError, run
 
