@@ -87,7 +87,7 @@ class Lab:
             assert state.vm_port is not None
             ssh_hosts[the_vm.spec.name] = state.vm_port
         else:  # a quick lab: a VM an earlier `up` booted shuts down, its disks are kept
-            vm.Vm(paths, VmSpec()).stop(clean=True)
+            vm.Vm(paths, self._vm_spec).stop(clean=True)
         state.vm = the_vm is not None
         sshd.write_client(paths, ssh_hosts)
         state.created_privsep_dir |= sshd.start(paths, state.ssh_port)
@@ -102,6 +102,12 @@ class Lab:
 
     def _vm(self) -> vm.Vm | None:
         return vm.Vm(self.paths, self.spec.vm) if self.spec.vm is not None else None
+
+    @property
+    def _vm_spec(self) -> VmSpec:
+        """This spec's VM, or the default one: `down`, `status` and a `--no-vm` up must
+        still find (and stop) a VM an earlier `up` booted, and its cache."""
+        return self.spec.vm or VmSpec()
 
     def _vm_agent_data(self) -> dict[str, Any]:
         """Host data of the VM as it is to itself (the @local of the agent there) and
@@ -150,14 +156,14 @@ class Lab:
         paths = self.paths
         if not paths.root.exists():
             return {"lab_dir": str(paths.root), "removed": False, "reason": "no lab here",
-                    "purged": purge and vm.purge(self.spec.vm or VmSpec())}
+                    "purged": purge and vm.purge(self._vm_spec)}
         if not paths.marker.exists():
             raise LabError(f"{paths.root} is not a homelab-ops lab (no {paths.marker.name})")
         state = self._load_state(damaged_ok=True)
         errors = []
         for step in (
             # whether or not this spec has one: a VM an earlier `up` booted must stop
-            lambda: vm.Vm(paths, self.spec.vm or VmSpec()).stop(),
+            lambda: vm.Vm(paths, self._vm_spec).stop(),
             lambda: podman.remove_all(paths),
             lambda: sshd.stop(paths),
             lambda: pools.release(paths, self.spec.pools),
@@ -173,7 +179,7 @@ class Lab:
         shutil.rmtree(paths.root)
         if state.created_privsep_dir:
             _remove_privsep_dir()
-        purged = purge and vm.purge(self.spec.vm or VmSpec())  # last: only after a clean down
+        purged = purge and vm.purge(self._vm_spec)  # last: only after a clean down
         return {"lab_dir": str(paths.root), "removed": True, "purged": purged}
 
     # -- status -------------------------------------------------------------------------
@@ -201,7 +207,7 @@ class Lab:
                "alias": self.spec.ssh_alias, "ssh_config": str(paths.ssh_config)}
         image_ok = image is not None and image.returncode == 0
         up = image_ok and ssh["running"] and all(r["mounted"] for r in pool_rows)
-        the_vm = vm.Vm(paths, self.spec.vm or VmSpec())
+        the_vm = vm.Vm(paths, self._vm_spec)
         vm_row = None
         if state.vm or the_vm.running_pid() is not None:  # what the last `up` made
             vm_row = the_vm.status(state.vm_port)

@@ -82,14 +82,20 @@ def write_client(paths: LabPaths, hosts: dict[str, int]) -> None:
 
 
 def running_pid(paths: LabPaths) -> int | None:
-    """PID of this lab's sshd, checked against its command line (pids get reused)."""
+    """PID of this lab's sshd. sshd rewrites its title ("sshd: /usr/sbin/sshd -f CONFIG
+    [listener] ..."): match a part."""
+    return pid_running(paths.sshd_pid, str(paths.sshd_config))
+
+
+def pid_running(pidfile: Path, marker: str) -> int | None:
+    """The PID in ``pidfile`` while that process runs and its command line holds
+    ``marker`` (pids get reused: a stale file must not name somebody else's process)."""
     try:
-        pid = int(paths.sshd_pid.read_text().strip())
+        pid = int(pidfile.read_text().strip())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
-    # sshd rewrites its title ("sshd: /usr/sbin/sshd -f CONFIG [listener] ..."): match a part
-    return pid if str(paths.sshd_config).encode() in cmdline else None
+    return pid if marker.encode() in cmdline else None
 
 
 def start(paths: LabPaths, port: int) -> bool:

@@ -30,6 +30,7 @@ from homelab_ops.errors import LabError
 from homelab_ops.lab import podman, vm_agent
 from homelab_ops.lab.paths import LabPaths
 from homelab_ops.lab.pools import mounts_under
+from homelab_ops.lab.sshd import pid_running
 from homelab_ops.models.lab import PoolSpec, VmSpec
 from homelab_ops.proc import CommandError, run
 
@@ -203,13 +204,8 @@ class Vm:
         return self.dir / f"pool-{pool}.img"
 
     def running_pid(self) -> int | None:
-        """qemu's PID, checked against its command line (pids get reused)."""
-        try:
-            pid = int(self.pidfile.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return None
-        return pid if str(self.overlay).encode() in cmdline else None
+        """qemu's PID (its command line names this lab's overlay)."""
+        return pid_running(self.pidfile, str(self.overlay))
 
     # -- up -----------------------------------------------------------------------------
     def up(self, port: int, pools: tuple[PoolSpec, ...], image_name: str,
@@ -221,12 +217,11 @@ class Vm:
         start = time.monotonic()
         image, times["built"] = ensure_image(self.spec)
         times["image_s"] = round(time.monotonic() - start, 1)
-        start = time.monotonic()
-        if self.running_pid() is None:
+        start, booting = time.monotonic(), self.running_pid() is None
+        if booting:
             self._boot(image, port, pools)
-            times["boot_s"] = 0.0
         self._wait_ssh()  # also after an `up` that was interrupted while it booted
-        if "boot_s" in times:
+        if booting:
             times["boot_s"] = round(time.monotonic() - start, 1)
         start = time.monotonic()
         self.ssh("sh", "-eu", input=_guest_setup(pools), timeout=300)
