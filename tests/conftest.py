@@ -21,12 +21,17 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def lab(state_dir: Path):
-    """The session's lab. Torn down even when tests fail or the session is interrupted."""
+    """The session's lab. Torn down even when tests fail or the session is interrupted.
+
+    ``HOMELAB_OPS_TEST_NO_VM=1`` builds it without lab-vm for a quick run of tests that
+    do not need it (a developer's loop); tests that need the VM then fail, never skip."""
     from homelab_ops.lab import Lab
+    from homelab_ops.models.lab import LabSpec
 
     if os.geteuid() != 0:
         pytest.fail("lab tests need root (loop mounts, rootful podman)")
-    the_lab = Lab(state_dir / "lab")
+    spec = LabSpec(vm=None) if os.environ.get("HOMELAB_OPS_TEST_NO_VM") else LabSpec()
+    the_lab = Lab(state_dir / "lab", spec)
     try:
         the_lab.up()
         yield the_lab
