@@ -4,16 +4,21 @@ podman's own event log rotates and is lost with the container; deriving events f
 what we observed keeps "when was X last restarted?" answerable for as long as the
 store keeps history. A restart is dated by the container's new start time, not by
 when we happened to look.
+
+Where the observation carries podman's event log (systemd hosts: the journal), its
+entries between the two observations are taken as well: every death with its exit
+code, and every start, so a service that systemd restarted three times between two
+looks counts three restarts, not one (its starts replace the derived one).
 """
 
 from __future__ import annotations
 
-from homelab_ops.models.observation import ContainerObs, Observation
+from homelab_ops.models.observation import ContainerObs, Observation, PodmanEventLog
 from homelab_ops.store import Event
 
 # Event kinds, for readers that filter by kind.
 APPEARED, DISAPPEARED = "appeared", "disappeared"
-STARTED, STOPPED, RESTARTED = "started", "stopped", "restarted"
+STARTED, STOPPED, RESTARTED, DIED = "started", "stopped", "restarted", "died"
 HEALTH_CHANGED, OOM_KILLED = "health_changed", "oom_killed"
 HOST_UNREACHABLE, HOST_REACHABLE = "host_unreachable", "host_reachable"
 
@@ -43,7 +48,38 @@ def derive_events(last: Observation | None, last_seen: Observation | None,
             for name, old in before.items()
             if name not in current
         )
+    if cur.event_log is not None:
+        events = _with_event_log(host, events, cur.event_log, before or {})
     return events
+
+
+def _with_event_log(host: str, derived: list[Event], log: PodmanEventLog,
+                    before: dict[str, ContainerObs]) -> list[Event]:
+    """``derived`` with the event log's deaths, OOM kills and starts; a container's
+    logged starts replace its derived start or restart. A start of a container that
+    ran before (or died earlier in the log) is a restart. The death that left a
+    container stopped is its derived stop already."""
+    logged = {e.name for e in log.events if e.status == "start"}
+    oom = {e.subject for e in derived if e.kind == OOM_KILLED}
+    stopped = {e.subject for e in derived if e.kind == STOPPED}
+    out = [e for e in derived if not (e.kind in (STARTED, RESTARTED) and e.subject in logged)]
+    ran = {name for name, c in before.items() if c.running}
+    source = {"source": "podman events"}
+    entries = sorted(log.events, key=lambda e: e.ts)
+    final_death = {e.name: i for i, e in enumerate(entries) if e.status == "died"}
+    for i, e in enumerate(entries):
+        if e.status == "died" and e.name in stopped and final_death[e.name] == i:
+            ran.add(e.name)
+        elif e.status == "died":
+            out.append(Event(host, e.ts, e.name, DIED, {"exit_code": e.exit_code, **source}))
+            ran.add(e.name)
+        elif e.status == "oom" and e.name not in oom:
+            out.append(Event(host, e.ts, e.name, OOM_KILLED, source))
+        elif e.status == "start":
+            out.append(Event(host, e.ts, e.name, RESTARTED if e.name in ran else STARTED,
+                             source))
+            ran.add(e.name)
+    return out
 
 
 def _container_changes(host: str, now: float, old: ContainerObs | None,

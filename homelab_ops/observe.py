@@ -26,6 +26,7 @@ from homelab_ops.models.observation import (
     HostStats,
     NetworkObs,
     Observation,
+    PodmanEventLog,
     ProbeCost,
     TimerObs,
     UnitObs,
@@ -43,7 +44,9 @@ def observe(inventory: Inventory, store: Store, settings: Settings,
     inventory = distinct_hosts(inventory)
     with pyinfra_session(inventory) as session:
         started = time.monotonic()
-        probes = fact_per_host(session.state, HostProbe, _probe_kwargs)
+        since = {h.name: _event_log_until(store, h.name) for h in inventory}
+        probes = fact_per_host(session.state, HostProbe,
+                               lambda h: {**_probe_kwargs(h), "events_since": since[h.name]})
         elapsed = time.monotonic() - started
     ts = now or datetime.now(UTC)
     observations = []
@@ -70,6 +73,12 @@ def _probe_kwargs(host: Host) -> dict[str, object]:
     return {"run_healthchecks": None if systemd is None else not systemd}
 
 
+def _event_log_until(store: Store, host: str) -> float | None:
+    """Where the previous observation stopped reading podman's event log."""
+    doc = store.previous_observation(host, float("inf"))
+    return ((doc or {}).get("event_log") or {}).get("until")
+
+
 def build_observation(host: str, ts: datetime, probe: dict, seconds: float) -> Observation:
     containers = [ContainerObs.model_validate(c) for c in probe["containers"]]
     networks = []
@@ -91,6 +100,7 @@ def build_observation(host: str, ts: datetime, probe: dict, seconds: float) -> O
         filesystems=[FilesystemObs.model_validate(f) for f in probe["filesystems"]],
         stats=HostStats.model_validate(stats) if stats else None,
         probe_errors=probe["errors"],
+        event_log=PodmanEventLog.model_validate(probe["events"]) if probe["events"] else None,
         cost=ProbeCost(round_trips=1, seconds=round(seconds, 3)),
     )
 

@@ -32,7 +32,8 @@ class VolumeLayout:
     source: str  # the subvolume itself
     snapshots: Place
     target: Place | None
-    # the restore test's scratch folder (None: no local target to restore from)
+    # the restore test's scratch folder on this host (None: no target to restore from):
+    # next to a local target's folder, on the volume's own pool for a target over SSH
     scratch: str | None = None
 
     @property
@@ -94,10 +95,10 @@ def resolve(config: BackupConfig, pools: Mapping[str, str], source: str,
     target = (target_place(config.target, pools, source, field_prefix, host)
               if config.target else None)
     local_target = target is not None and target.ssh is None
-    scratch = None
+    shared_scratch = None
     if local_target and config.target is not None:
         root = _target_root(config.target, pools, source, field_prefix)
-        scratch = f"{posixpath.dirname(root)}/{config.restore_scratch_dir}"
+        shared_scratch = f"{posixpath.dirname(root)}/{config.restore_scratch_dir}"
     out = []
     names: dict[str, int] = {}
     for i, vol in enumerate(config.volumes):
@@ -106,6 +107,7 @@ def resolve(config: BackupConfig, pools: Mapping[str, str], source: str,
                              f"no pool {vol.pool!r} in btrfs_pools")
         mount = pools[vol.pool].rstrip("/")
         snapshots = Place(f"{mount}/{vol.snapshot_dir}")
+        scratch = shared_scratch
         if target is not None:
             if vol.subvolume in names:
                 raise InputError(
@@ -113,20 +115,32 @@ def resolve(config: BackupConfig, pools: Mapping[str, str], source: str,
                     f"{vol.subvolume!r} is also volumes[{names[vol.subvolume]}]: their "
                     f"copies would share {target.dir} under one name (rename one)")
             names[vol.subvolume] = i
+            if not local_target:  # restored across the wire onto the source's own pool
+                scratch = f"{mount}/{config.restore_scratch_dir}"
         if local_target and target is not None and \
                 posixpath.normpath(target.dir) == posixpath.normpath(snapshots.dir):
             raise InputError(source, f"{field_prefix}.target.dir",
                              f"{target.dir} is also the snapshot folder of volumes[{i}]: "
                              "backups need a folder of their own")
         out.append(VolumeLayout(vol, f"{mount}/{vol.subvolume}", snapshots, target, scratch))
-    if scratch is not None and target is not None:
-        for what, folder in [("the backup target", target.dir),
-                             *((f"volumes[{i}]'s snapshot folder", v.snapshots.dir)
-                               for i, v in enumerate(out)),
-                             *((f"volumes[{i}]'s subvolume", v.source)
-                               for i, v in enumerate(out))]:
-            if overlaps(scratch, folder):
-                raise InputError(source, f"{field_prefix}.restore_scratch_dir",
-                                 f"restore scratch {scratch} overlaps {what} {folder}: "
-                                 "the restore test deletes what it restores there")
+    _refuse_scratch_overlaps(out, source, field_prefix)
     return out
+
+
+def _refuse_scratch_overlaps(layouts: list[VolumeLayout], source: str,
+                             field_prefix: str) -> None:
+    """A scratch folder equal to, inside or around a folder of ours on the same host:
+    the restore test deletes what it restores there."""
+    for vol in layouts:
+        if vol.scratch is None or vol.target is None:
+            continue
+        local = [("the backup target", vol.target.dir)] if vol.target.ssh is None else []
+        for what, folder in [*local,
+                             *((f"volumes[{i}]'s snapshot folder", v.snapshots.dir)
+                               for i, v in enumerate(layouts)),
+                             *((f"volumes[{i}]'s subvolume", v.source)
+                               for i, v in enumerate(layouts))]:
+            if overlaps(vol.scratch, folder):
+                raise InputError(source, f"{field_prefix}.restore_scratch_dir",
+                                 f"restore scratch {vol.scratch} overlaps {what} {folder}: "
+                                 "the restore test deletes what it restores there")

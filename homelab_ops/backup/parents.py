@@ -11,8 +11,9 @@ ctransid when it first sees it complete, right after the run that received it, a
 refuses a copy whose ctransid has moved since. A copy whose last restore test failed
 is refused too.
 
-Read in-process (btrfsutil), so this covers targets that are folders of this machine
-(@local hosts): ``btrfs subvolume show`` prints no ctransid for a remote one.
+The ctransid is read in-process (btrfsutil), so that check covers targets that are
+folders of this machine (@local hosts): ``btrfs subvolume show`` prints no ctransid for a
+remote one. The restore-test rule covers targets over SSH too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import btrfsutil
 
 from homelab_ops.backup import local, naming
 from homelab_ops.backup.layout import VolumeLayout
-from homelab_ops.backup.restore import copy_failed
+from homelab_ops.backup.restore import address, copy_failed
 
 
 def local_target(host: str, vol: VolumeLayout) -> Path | None:
@@ -46,34 +47,38 @@ def _copies(directory: Path) -> dict[str, dict[str, Any]]:
 
 def unusable(store, host: str, vol: VolumeLayout) -> dict[str, str]:
     """Copies of ``vol`` on its target that are never a parent: name -> why."""
-    directory = local_target(host, vol)
-    if directory is None:
+    if vol.target is None:
         return {}
-    copies = {n: r for n, r in _copies(directory).items()
-              if naming.parse(n).base == vol.base}  # type: ignore[union-attr]
-    known = store.received_copies(host, str(directory))
+    directory = local_target(host, vol)
     out = {}
-    for name, rec in copies.items():
-        first = known.get(name)
-        if first and first["uuid"] == rec["uuid"] and rec["ctransid"] != first["ctransid"]:
-            out[name] = (f"changed after it was received (ctransid {first['ctransid']} "
-                         f"then, {rec['ctransid']} now)")
-    for name, test in last_restore_tests(store, host, vol, directory).items():
-        if name in copies and name not in out and copy_failed(test["detail"]):
+    copies = None
+    if directory is not None:
+        copies = {n: r for n, r in _copies(directory).items()
+                  if naming.parse(n).base == vol.base}  # type: ignore[union-attr]
+        known = store.received_copies(host, str(directory))
+        for name, rec in copies.items():
+            first = known.get(name)
+            if first and first["uuid"] == rec["uuid"] and rec["ctransid"] != first["ctransid"]:
+                out[name] = (f"changed after it was received (ctransid {first['ctransid']} "
+                             f"then, {rec['ctransid']} now)")
+    for name, test in last_restore_tests(store, host, vol).items():
+        # a name marked but gone from the target marks nothing (the deploy reads it there)
+        if (copies is None or name in copies) and name not in out and \
+                copy_failed(test["detail"]):
             error = test["detail"].get("error") or "differences from its source snapshot"
             out[name] = f"its last restore test failed: {error}"
     return out
 
 
-def last_restore_tests(store, host: str, vol: VolumeLayout,
-                       directory: Path) -> dict[str, dict[str, Any]]:
-    """The latest restore test of each copy of ``vol`` in ``directory``, by name."""
+def last_restore_tests(store, host: str, vol: VolumeLayout) -> dict[str, dict[str, Any]]:
+    """The latest restore test of each copy of ``vol`` on its target, by name."""
+    assert vol.target is not None
     key = f"{vol.volume.pool}/{vol.base}"
     tests: dict[str, dict[str, Any]] = {}
     for row in store.backups(action="restore_test", limit=-1):  # newest first
         name, backup = row["detail"].get("snapshot"), row["detail"].get("backup")
         if row["host"] == host and row["subvolume"] == key and name and \
-                backup == str(directory / name):
+                backup == address(vol.target, name):
             tests.setdefault(name, row)
     return tests
 

@@ -3,8 +3,9 @@ restore would (``btrfs send`` from the target, ``btrfs receive`` into scratch), 
 compare it file by file (type, size, mode, SHA-256, link target) with the source
 snapshot of the same name. A backup is only as good as its last restore.
 
-Runs in-process on this machine (btrfsutil for inspection and cleanup); the target must
-be a local directory.
+Runs in-process on this machine (btrfsutil for inspection and cleanup). A target on
+another machine is restored across the wire, as a real restore brings the data home:
+``ssh HOST btrfs send`` into a scratch folder on the source's own pool.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import btrfsutil
+from pyinfra.api import QuoteString, StringCommand
 
 from homelab_ops.backup import local, transfer
 from homelab_ops.backup.layout import VolumeLayout, overlaps
 from homelab_ops.backup.naming import of_volume
+from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes, over_ssh
+from homelab_ops.collection.operations.btrfs import Place
 
 CHUNK = 1 << 20
 LIMIT = 20  # differences listed per kind; the counts are always complete
@@ -64,25 +68,22 @@ def compare(expected: dict[str, tuple], actual: dict[str, tuple]) -> dict[str, l
     }
 
 
-def restore_test(vol: VolumeLayout, scratch_dir: str | None = None) -> dict[str, Any]:
-    """Restore the newest backup of ``vol`` into a fresh folder of its own inside the
-    scratch folder (``vol.scratch``, else ``scratch_dir`` next to the target directory:
-    same pool) and verify it. Only what this test received into that fresh folder is
-    ever deleted, and the folder is always removed."""
-    if vol.target is None or vol.target.ssh:
-        return {"ok": False, "error": "restore tests need a local backup target"}
-    source_dir, target_dir = Path(vol.snapshots.dir), Path(vol.target.dir)
-    if vol.scratch is not None:
-        scratch = Path(vol.scratch)
-    elif scratch_dir is not None:
-        scratch = target_dir.parent / scratch_dir
-    else:
-        return {"ok": False, "error": "no restore scratch folder configured"}
-    for folder in (target_dir, source_dir, Path(vol.source)):
-        if overlaps(str(scratch), str(folder)):  # resolve() refuses these already
+def restore_test(vol: VolumeLayout) -> dict[str, Any]:
+    """Restore the newest backup of ``vol`` into a fresh folder of its own inside its
+    scratch folder and verify it. Only what this test received into that fresh folder
+    is ever deleted, and the folder is always removed."""
+    if vol.target is None or vol.scratch is None:
+        return {"ok": False, "error": "no backup target to restore from"}
+    source_dir, scratch = Path(vol.snapshots.dir), Path(vol.scratch)
+    ours = [vol.target.dir] if vol.target.ssh is None else []
+    for folder in (*ours, str(source_dir), vol.source):
+        if overlaps(str(scratch), folder):  # resolve() refuses these already
             return {"ok": False, "error": f"restore scratch {scratch} overlaps {folder}: "
                                           "refusing to restore there"}
-    source, copies = local.subvolumes(source_dir), local.subvolumes(target_dir)
+    source, copies = local.subvolumes(source_dir), _copies(vol.target)
+    if copies is None:
+        return {"ok": False, "error": f"cannot read the backups in {address(vol.target)}: "
+                                      "host unreachable or folder missing"}
     both = transfer.common(source, copies, vol.base)
     if not both:
         return {"ok": False, "error": "no backup that is also still a local snapshot"}
@@ -91,9 +92,9 @@ def restore_test(vol: VolumeLayout, scratch_dir: str | None = None) -> dict[str,
     scratch.mkdir(exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=scratch))  # new, empty, ours
     restored = run_dir / name
-    result: dict[str, Any] = {"snapshot": name, "backup": str(target_dir / name)}
+    result: dict[str, Any] = {"snapshot": name, "backup": address(vol.target, name)}
     try:
-        error = _send_receive(target_dir / name, run_dir)
+        error = _send_receive(_send_command(vol.target, name), run_dir)
         info = local.subvolume(restored)
         if error or info is None:
             return {**result, "ok": False, "error": error or "nothing was restored"}
@@ -114,6 +115,32 @@ def restore_test(vol: VolumeLayout, scratch_dir: str | None = None) -> dict[str,
         return result
     finally:
         _remove_run_dir(run_dir)
+
+
+def address(place: Place, name: str | None = None) -> str:
+    """Where a copy (or the folder) is, as the store records it: ``HOST:PATH`` over SSH."""
+    path = place.path(name) if name else place.dir
+    return f"{place.ssh}:{path}" if place.ssh else path
+
+
+def _copies(place: Place) -> dict[str, dict[str, Any]] | None:
+    """Subvolumes in the target folder (None: unreadable), through the same command and
+    parser as the backup deploy's fact when the folder is on another machine."""
+    if place.ssh is None:
+        return local.subvolumes(Path(place.dir))
+    fact = BtrfsSubvolumes()
+    command = fact.command(**place.fact_kwargs()).get_raw_value()
+    proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True,
+                          check=False, timeout=300)
+    return fact.process(proc.stdout.splitlines())
+
+
+def _send_command(place: Place, name: str) -> list[str]:
+    """``btrfs send`` of one copy, run where the copy is."""
+    if place.ssh is None:
+        return ["btrfs", "send", "-q", place.path(name)]
+    send = StringCommand("btrfs", "send", "-q", QuoteString(place.path(name)))
+    return ["sh", "-c", over_ssh(send, place.ssh, place.ssh_config).get_raw_value()]
 
 
 def copy_failed(result: dict[str, Any]) -> bool:
@@ -143,10 +170,9 @@ def _remove_run_dir(run_dir: Path) -> None:
         run_dir.rmdir()
 
 
-def _send_receive(snapshot: Path, into: Path) -> str | None:
-    """``btrfs send SNAPSHOT | btrfs receive INTO`` without a shell; an error or None."""
-    with subprocess.Popen(["btrfs", "send", "-q", str(snapshot)], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE) as sender:
+def _send_receive(send: list[str], into: Path) -> str | None:
+    """``SEND | btrfs receive INTO`` without a shell of ours; an error or None."""
+    with subprocess.Popen(send, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as sender:
         receiver = subprocess.run(["btrfs", "receive", str(into)], stdin=sender.stdout,
                                   capture_output=True, text=True, check=False)
         assert sender.stdout is not None

@@ -207,12 +207,11 @@ def backup_verify(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> i
     results = []
     with backup_lock(app.settings.state_dir), app.store() as store:
         for name, data in _hosts(app, inventory, hosts, local_only=True):
-            config, layouts = host_layouts(name, data)
-            for vol in layouts:
+            for vol in host_layouts(name, data)[1]:
                 if vol.target is None:
                     continue
                 key = f"{vol.volume.pool}/{vol.base}"
-                result = restore_test(vol, config.restore_scratch_dir)
+                result = restore_test(vol)
                 store.record_backup(name, key, "restore_test", result["ok"], result)
                 results.append({"host": name, "subvolume": key, **result})
         refresh_metrics(store, app.settings)
@@ -222,7 +221,7 @@ def backup_verify(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> i
 
 def _show_verify(results: list[dict[str, Any]]) -> None:
     if not results:
-        click.echo("nothing to verify: no volume with a local backup target")
+        click.echo("nothing to verify: no volume of an @local host has a backup target")
     for r in results:
         if r["ok"]:
             click.echo(f"ok     {r['host']} {r['subvolume']}: {r['snapshot']} restored, "

@@ -72,6 +72,8 @@ class Lab:
         podman.write_config(paths)
         podman.build_image(paths, self.spec.image)
 
+        the_vm = self._vm()
+        image, timings = the_vm.image() if the_vm is not None else (None, {})
         sshd.ensure_keys(paths)
         if sshd.running_pid(paths) is None and (
                 state.ssh_port is None or sshd.listening(state.ssh_port)):
@@ -79,7 +81,6 @@ class Lab:
         assert state.ssh_port is not None
         sshd.write_config(paths, state.ssh_port, podman.podman_env(paths))
         ssh_hosts = {self.spec.ssh_alias: state.ssh_port}
-        the_vm = self._vm()
         if the_vm is not None:
             if the_vm.running_pid() is None and (
                     state.vm_port is None or sshd.listening(state.vm_port)):
@@ -92,11 +93,10 @@ class Lab:
         sshd.write_client(paths, ssh_hosts)
         state.created_privsep_dir |= sshd.start(paths, state.ssh_port)
         self._save_state(state)  # before booting: `down` must find what it has to stop
-        timings = {}
         if the_vm is not None:
-            assert state.vm_port is not None
-            timings = the_vm.up(state.vm_port, self.spec.pools, self.spec.image,
-                                self._vm_agent_data())
+            assert state.vm_port is not None and image is not None
+            timings |= the_vm.up(image, state.vm_port, self.spec.pools, self.spec.image,
+                                 self._vm_agent_data())
         self._write_inventory(state)
         return self.status() | ({"vm_timings": timings} if timings else {})
 

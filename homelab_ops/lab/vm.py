@@ -208,15 +208,20 @@ class Vm:
         return pid_running(self.pidfile, str(self.overlay))
 
     # -- up -----------------------------------------------------------------------------
-    def up(self, port: int, pools: tuple[PoolSpec, ...], image_name: str,
-           agent_data: dict[str, Any]) -> dict[str, float | bool]:
-        """Build (or reuse) the image, boot the VM unless it runs, wait for its sshd,
-        set up its pools and image and install the agent (``agent_data``: the host
-        data of its own @local). Returns what took how long."""
-        times: dict[str, float | bool] = {}
+    def image(self) -> tuple[Path, dict[str, float | bool]]:
+        """Build (or reuse) the cached image, and how long that took. Called before
+        the lab picks the VM's port: a cold build takes minutes, and a port picked
+        before it could be taken by then."""
         start = time.monotonic()
-        image, times["built"] = ensure_image(self.spec)
-        times["image_s"] = round(time.monotonic() - start, 1)
+        image, built = ensure_image(self.spec)
+        return image, {"built": built, "image_s": round(time.monotonic() - start, 1)}
+
+    def up(self, image: Path, port: int, pools: tuple[PoolSpec, ...], image_name: str,
+           agent_data: dict[str, Any]) -> dict[str, float | bool]:
+        """Boot the VM from ``image`` unless it runs, wait for its sshd, set up its
+        pools and image and install the agent (``agent_data``: the host data of its own
+        @local). Returns what took how long."""
+        times: dict[str, float | bool] = {}
         start, booting = time.monotonic(), self.running_pid() is None
         if booting:
             self._boot(image, port, pools)

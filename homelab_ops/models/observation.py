@@ -138,6 +138,24 @@ class HealthScore(Shape):
     reasons: list[HealthReason] = Field(default_factory=list)
 
 
+class ContainerEventObs(Shape):
+    """One entry of podman's own event log: what happened between two observations,
+    which their difference alone cannot tell (a crash systemd restarted at once)."""
+
+    name: str
+    status: Literal["start", "died", "oom"]
+    ts: float
+    exit_code: int | None = None  # died
+
+
+class PodmanEventLog(Shape):
+    """podman's event log read from the previous observation's ``until`` up to this
+    one's: the next observation reads on from ``until``, so no entry is read twice."""
+
+    until: float
+    events: list[ContainerEventObs] = Field(default_factory=list)
+
+
 class ProbeCost(Shape):
     round_trips: int  # commands sent to the host (each is one SSH exec)
     seconds: float
@@ -156,6 +174,9 @@ class Observation(Shape):
     filesystems: list[FilesystemObs] = Field(default_factory=list)
     stats: HostStats | None = None
     probe_errors: list[str] = Field(default_factory=list)
+    # None: not read (podman logs to the journal where systemd runs; elsewhere the
+    # events are derived from the observations alone)
+    event_log: PodmanEventLog | None = None
     cost: ProbeCost | None = None
     health: HealthScore | None = None
 

@@ -340,13 +340,13 @@ def test_restore_test_deletes_only_what_it_restored(vol: Vol, store: Store) -> N
     hosts = vol.hosts(vol.config())
     assert run_backup(hosts, store, now=T0)["ok"]
     name = f"{vol.name}.20260302T0200"
-    config, (layout,) = host_layouts(*hosts[0])
+    _, (layout,) = host_layouts(*hosts[0])
     scratch = Path(layout.scratch)
     scratch.mkdir(exist_ok=True)
     bystander = scratch / name
     btrfsutil.create_subvolume(str(bystander))
     try:
-        result = restore_test(layout, config.restore_scratch_dir)
+        result = restore_test(layout)
         assert result["ok"], result
         assert local.subvolume(bystander) is not None
         assert sorted(p.name for p in scratch.iterdir()) == [name]  # its own folder gone
@@ -427,8 +427,8 @@ def test_verify_never_passes_silently_on_an_older_copy(vol: Vol, store: Store, l
     older, newest = sorted(local.subvolumes(vol.target))
     subprocess.run(["btrfs", "property", "set", "-f", str(vol.target / newest), "ro",
                     "false"], check=True, capture_output=True)
-    config, [layout] = host_layouts("@local", hosts[0][1])
-    result = restore_test(layout, config.restore_scratch_dir)
+    _, [layout] = host_layouts("@local", hosts[0][1])
+    result = restore_test(layout)
     assert result["ok"] is False and result["snapshot"] == older
     assert result["skipped"] == newest
     assert newest in result["error"] and f"tested the older {older}" in result["error"]
@@ -453,7 +453,8 @@ def test_a_failing_receive_is_reported_with_its_own_message(vol: Vol, store: Sto
     vol.write("a.bin", 64 * 1024)
     assert run_backup(vol.hosts(vol.config()), store, now=T0)["ok"]
     [copy] = local.subvolumes(vol.target)
-    error = _send_receive(vol.target / copy, tmp_path)  # tmp_path lies on ext4
+    error = _send_receive(["btrfs", "send", "-q", str(vol.target / copy)],
+                          tmp_path)  # tmp_path lies on ext4
     assert error and error.startswith("btrfs receive failed: ")
     assert error != "btrfs receive failed: " and "no message" not in error
 

@@ -5,6 +5,10 @@ observe sees it as a host of its own, and backups cross the wire to it."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+import subprocess
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -26,6 +30,7 @@ pytestmark = pytest.mark.lab
 SECRET_ENV = "VM_DB_PASSWORD"
 SECRET = "s3cret-" + uuid.uuid4().hex
 QUADLET = "/etc/containers/systemd"
+T0 = datetime(2026, 3, 2, 2)
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +136,9 @@ def test_a_unit_edited_by_hand_is_drift_and_the_next_deploy_repairs_it(
 
 def test_observe_sees_the_vm_as_a_host_of_its_own(deployed, vm_stack, lab_env, vm) -> None:
     """Two distinct hosts (lab-ssh is a second name of @local, not observed twice); a
-    container killed on lab-vm is brought back by systemd (its unit says
-    Restart=always) and the restart is an event of lab-vm only."""
+    container killed twice on lab-vm is brought back by systemd each time (its unit
+    says Restart=always), and both deaths with their exit code and both restarts are
+    events of lab-vm only, read from its journal (podman's event log there)."""
     name, db = vm_stack["name"], f"{vm_stack['name']}-db"
     observed = {o["host"]: o for o in json.loads(run_cli("observe", "--json",
                                                          env=lab_env).stdout)}
@@ -143,16 +149,22 @@ def test_observe_sees_the_vm_as_a_host_of_its_own(deployed, vm_stack, lab_env, v
     assert {f"{name}-proxy", db, f"{name}-site"} <= vm_names
     assert not vm_names & {c["name"] for c in local["containers"]}
     assert {u["name"] for u in vm_obs["units"]} >= {f"{name}-proxy.service", f"{db}.service"}
-    started = _started(vm, db)
-    vm.ssh("podman", "kill", db)
-    deadline = time.monotonic() + 180
-    while _started(vm, db) in (started, None) and time.monotonic() < deadline:
-        time.sleep(2)
-    assert _started(vm, db) not in (started, None), "systemd did not restart the unit"
+    since = float(vm.ssh("date", "+%s.%N").stdout)  # the VM's clock dates its journal
+    for _ in range(2):  # two crashes between two looks: both told by the journal
+        started = _started(vm, db)
+        vm.ssh("podman", "kill", db)
+        deadline = time.monotonic() + 180
+        while _started(vm, db) in (started, None) and time.monotonic() < deadline:
+            time.sleep(2)
+        assert _started(vm, db) not in (started, None), "systemd did not restart the unit"
     run_cli("observe", "--json", env=lab_env)
     with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:
-        assert store.events(host="lab-vm", subject=db, kinds=["restarted"])
+        died = store.events(host="lab-vm", subject=db, kinds=["died"], since=since)
+        restarted = store.events(host="lab-vm", subject=db, kinds=["restarted"], since=since)
         assert store.events(host="@local", subject=db) == []
+    assert [e.detail["exit_code"] for e in died] == [137, 137], died
+    assert len(restarted) == 2 and all(e.detail["source"] == "podman events"
+                                       for e in restarted), restarted
 
 
 def _started(vm: Vm, container: str) -> str | None:
@@ -161,38 +173,140 @@ def _started(vm: Vm, container: str) -> str | None:
     return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
-def test_backups_go_over_ssh_to_the_vm(lab, vm: Vm, tmp_path: Path) -> None:
-    """@local's subvolume is sent incrementally into lab-vm's backup pool over SSH."""
-    import btrfsutil
+class OverSsh:
+    """A subvolume of @local backed up into lab-vm's backup pool over SSH, through the
+    CLI as a user runs it (its own inventory; the session's store)."""
 
-    sub = f"tovm-{uuid.uuid4().hex[:6]}"
-    source = lab.paths.pool_mount("data") / sub
-    btrfsutil.create_subvolume(str(source))
-    target = {"path": guest_pool("backup"), "dir": f"bk/{sub}", "ssh": "lab-vm",
-              "ssh_config": str(lab.paths.ssh_config)}
-    vm.ssh("mkdir", "-p", f"{guest_pool('backup')}/bk/{sub}")
-    data = dict(lab_hosts(lab.paths.root))["@local"]
-    config = {"volumes": [{"subvolume": sub, "snapshot_dir": f".bk/{sub}"}], "target": target}
-    try:
-        with Store(tmp_path / "state.db") as store:
-            for day in range(2):
-                (source / f"day{day}.bin").write_bytes(bytes(range(256)) * 1024)
-                report = run_backup([("@local", {**data, "backup": config})], store,
-                                    now=datetime(2026, 3, 2, 2) + timedelta(days=day))
-                assert report["ok"], report
-        # a path target keeps each host's copies in a folder of its own
-        listing = vm.ssh("sh", "-c", f"ls {guest_pool('backup')}/bk/{sub}/*").stdout
-        copies = [w for w in listing.split() if w.startswith(f"{sub}.")]
-        assert len(copies) == 2, listing
-        parent = vm.ssh("sh", "-c", f"btrfs subvolume show {guest_pool('backup')}/bk/{sub}/"
-                        f"*/{copies[1]} | grep -i 'parent uuid'").stdout
-        assert parent.split()[-1] != "-", parent  # the second send was incremental
-    finally:
-        vm.ssh("sh", "-c", f"for s in {guest_pool('backup')}/bk/{sub}/*/*; do "
-               'btrfs subvolume delete "$s"; done', check=False)
-        for snap in (lab.paths.pool_mount("data") / ".bk" / sub).glob("*"):
+    def __init__(self, lab, vm: Vm, env: dict[str, str], tmp: Path) -> None:
+        import btrfsutil
+
+        self.lab, self.vm, self.env = lab, vm, env
+        self.name = f"tovm-{uuid.uuid4().hex[:6]}"
+        self.source = lab.paths.pool_mount("data") / self.name
+        btrfsutil.create_subvolume(str(self.source))
+        self.folder = f"{guest_pool('backup')}/bk/{self.name}"
+        vm.ssh("mkdir", "-p", self.folder)
+        target = {"path": guest_pool("backup"), "dir": f"bk/{self.name}", "ssh": "lab-vm",
+                  "ssh_config": str(lab.paths.ssh_config)}
+        data = dict(lab_hosts(lab.paths.root))["@local"]
+        self.volume = {"subvolume": self.name, "snapshot_dir": f".bk/{self.name}"}
+        self.hosts = [("@local", {**data, "backup": {"volumes": [self.volume],
+                                                     "target": target}})]
+        self.inventory = tmp / "inventory.py"
+        self.inventory.write_text(
+            f"import json\nhosts = [tuple(h) for h in json.loads({json.dumps(self.hosts)!r})]\n")
+
+    def run(self, now: datetime) -> dict:
+        """One backup run at ``now`` (snapshot names have minute resolution), recorded
+        in the store the CLI reads."""
+        with Store.open(Path(self.env["HOMELAB_OPS_STATE_DIR"])) as store:
+            return run_backup(self.hosts, store, now=now)
+
+    def cli(self, *args: str, check: bool = True):
+        return run_cli("backup", *args, "-i", str(self.inventory), "--json", env=self.env,
+                       check=check)
+
+    def copies(self) -> dict[str, str]:
+        """Copy name -> its path on the VM (a path target has a folder per host)."""
+        listing = self.vm.ssh("sh", "-c", f"ls -d {self.folder}/*/*").stdout.split()
+        return {Path(p).name: p for p in listing if Path(p).name.startswith(f"{self.name}.")}
+
+    def show(self, path: str) -> str:
+        return self.vm.ssh("btrfs", "subvolume", "show", path).stdout
+
+    def cleanup(self) -> None:
+        import btrfsutil
+
+        self.vm.ssh("sh", "-c", f'for s in {self.folder}/*/*; do btrfs subvolume delete "$s"; '
+                    "done", check=False)
+        for snap in (self.lab.paths.pool_mount("data") / ".bk" / self.name).glob("*"):
             btrfsutil.delete_subvolume(str(snap))
-        btrfsutil.delete_subvolume(str(source))
+        btrfsutil.delete_subvolume(str(self.source))
+
+
+@pytest.fixture
+def over_ssh(lab, vm: Vm, lab_env, tmp_path: Path):
+    rig = OverSsh(lab, vm, lab_env, tmp_path)
+    yield rig
+    rig.cleanup()
+
+
+def _field(show: str, name: str) -> str:
+    """One field of ``btrfs subvolume show`` (``uuid``, ``parent uuid``...)."""
+    [line] = [ln for ln in show.splitlines() if ln.strip().lower().startswith(name + ":")]
+    return line.split()[-1]
+
+
+def test_a_restore_test_across_ssh_passes_then_catches_a_corrupted_file(
+        over_ssh: OverSsh, lab_env) -> None:
+    """@local's subvolume goes incrementally into lab-vm's pool; the restore test brings
+    the newest copy back across the wire and passes; bit rot in that copy on the VM
+    (made writable, one byte changed, read-only again: its received UUID stays) fails
+    it, and the next run builds on the older good copy instead of the damaged one."""
+    rig = over_ssh
+    for day in range(2):
+        (rig.source / f"day{day}.bin").write_bytes(bytes(range(256)) * 1024)
+        assert rig.run(T0 + timedelta(days=day))["ok"]
+    copies = rig.copies()
+    assert len(copies) == 2, copies
+    newest = copies[max(copies)]
+    assert _field(rig.show(newest), "parent uuid") != "-"  # the second send was incremental
+
+    [ok] = json.loads(rig.cli("verify").stdout)
+    assert ok["ok"] and ok["files"] == 2 and ok["backup"] == f"lab-vm:{newest}", ok
+
+    rig.vm.ssh("python3", "-c", "import btrfsutil, sys\n"
+               "p = sys.argv[1]\nbtrfsutil.set_subvolume_read_only(p, False)\n"
+               "f = open(p + '/day1.bin', 'r+b'); f.seek(4096); f.write(b'rot'); f.close()\n"
+               "btrfsutil.set_subvolume_read_only(p, True)", newest)
+    proc = rig.cli("verify", check=False)
+    assert proc.returncode == 1, proc.stderr
+    [bad] = json.loads(proc.stdout)
+    assert bad["ok"] is False and bad["changed"] == ["day1.bin"], bad
+    assert not list((rig.lab.paths.pool_mount("data") / ".restore-test").iterdir())
+
+    (rig.source / "day2.bin").write_bytes(b"new")
+    run = rig.run(T0 + timedelta(days=2))
+    assert run["ok"] and max(copies) in run["hosts"]["@local"]["unusable"][
+        f"{rig.folder}/{socket.gethostname().split('.')[0]}"], run
+    third = rig.copies()[max(rig.copies())]
+    oldest = _field(rig.show(copies[min(copies)]), "uuid")
+    assert third != newest and _field(rig.show(third), "parent uuid") == oldest  # not the rot
+    [again] = json.loads(rig.cli("verify").stdout)
+    assert again["ok"] and again["files"] == 3, again
+
+
+def test_a_send_cut_off_over_ssh_is_cleaned_up_on_the_vm(over_ssh: OverSsh) -> None:
+    """A stream cut off on its way to lab-vm leaves a writable subvolume without a
+    received UUID there; the next run deletes it on the VM and sends again,
+    incrementally."""
+    rig = over_ssh
+    (rig.source / "base.bin").write_bytes(bytes(1024 * 1024))
+    assert rig.run(T0)["ok"]
+    [first] = rig.copies()
+    (rig.source / "big.bin").write_bytes(os.urandom(8 * 1024 * 1024))
+    target = rig.hosts[0][1]["backup"].pop("target")  # a snapshot-only run
+    assert rig.run(T0 + timedelta(hours=1))["ok"]
+    rig.hosts[0][1]["backup"]["target"] = target
+    snaps = rig.lab.paths.pool_mount("data") / ".bk" / rig.name
+    second = max(p.name for p in snaps.iterdir())
+    host_dir = f"{rig.folder}/{socket.gethostname().split('.')[0]}"
+    cut = subprocess.run(
+        f"btrfs send -q -p {snaps / first} {snaps / second} | head -c {256 * 1024} | "
+        f"ssh -F {rig.lab.paths.ssh_config} lab-vm btrfs receive {host_dir}",
+        shell=True, capture_output=True, text=True, timeout=300)
+    assert cut.returncode != 0, cut.stderr
+    garbled = rig.show(f"{host_dir}/{second}")
+    assert "readonly" not in garbled and re.search(r"Received UUID:\s+-", garbled), garbled
+
+    run = rig.run(T0 + timedelta(hours=1))
+    row = run["hosts"]["@local"]["volumes"][f"data/{rig.name}"]
+    assert run["ok"] and row["garbled_cleaned"] == [second] and row["on_target"] == second
+    done = rig.show(f"{host_dir}/{second}")
+    assert "readonly" in done and not re.search(r"Received UUID:\s+-", done), done
+    assert _field(done, "parent uuid") != "-"  # incremental again
+    [ok] = json.loads(rig.cli("verify").stdout)
+    assert ok["ok"] and ok["snapshot"] == second, ok
 
 
 def _next_run(vm: Vm, timer: str) -> datetime:

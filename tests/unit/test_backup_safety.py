@@ -59,6 +59,20 @@ def test_default_scratch_is_its_own_folder() -> None:
     assert vol.target is not None and vol.target.dir == "/mnt/backup/snapshots"
 
 
+def test_a_target_over_ssh_is_restored_onto_each_volumes_own_pool() -> None:
+    """Across the wire the scratch folder is on this host, next to the source, never a
+    folder of the remote target's path taken as a local one."""
+    photos, music = layouts({
+        "volumes": [{"subvolume": "photos"}, {"subvolume": "music", "pool": "data2"}],
+        "target": {"path": "/mnt/backup", "dir": "snapshots", "ssh": "nas2"}})
+    assert (photos.scratch, music.scratch) == ("/mnt/data/.restore-test",
+                                               "/mnt/data2/.restore-test")
+    assert "volumes[0]'s snapshot folder" in refused(
+        {"volumes": [{"subvolume": "photos", "snapshot_dir": "scratch/snaps"}],
+         "target": {"path": "/mnt/backup", "dir": "bk", "ssh": "nas2"},
+         "restore_scratch_dir": "scratch"}, "restore_scratch_dir")
+
+
 # -- finding 2: garbled copies and a target that is a snapshot folder ---------------
 def test_ordinary_snapshots_and_writable_finished_copies_are_not_garbled() -> None:
     target = {

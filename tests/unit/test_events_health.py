@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from homelab_ops.collection.facts.podman import PodmanEvents
 from homelab_ops.events import derive_events
 from homelab_ops.health import WEIGHTS, backup_findings, score
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import (
+    ContainerEventObs,
     ContainerObs,
     FilesystemObs,
     HostStats,
     Observation,
+    PodmanEventLog,
 )
 from homelab_ops.models.settings import Thresholds
 
@@ -46,6 +49,62 @@ def test_restart_between_observations_is_dated_by_the_new_start() -> None:
     assert kinds(ev) == [("web", "restarted")]
     assert ev[0].ts == restarted_at.timestamp()
     assert ev[0].detail["restart_count"] == 1
+
+
+def log(*entries: tuple[str, str, int, int | None]) -> PodmanEventLog:
+    """(container, status, minutes after T0, exit code) entries of podman's event log."""
+    return PodmanEventLog(until=(T0 + timedelta(hours=1)).timestamp(), events=[
+        ContainerEventObs(name=n, status=s, ts=(T0 + timedelta(minutes=m)).timestamp(),
+                          exit_code=x) for n, s, m, x in entries])  # type: ignore[arg-type]
+
+
+def test_each_crash_systemd_undid_between_two_looks_is_a_death_and_a_restart() -> None:
+    """Three crashes of db that systemd restarted, one look later: three deaths with
+    their exit codes and three restarts, dated by the log, not one derived restart."""
+    before = obs(c("db"), c("web"))
+    after = obs(c("db", started=T0 + timedelta(minutes=30)), c("web"),
+                ts=T0 + timedelta(hours=1),
+                event_log=log(("db", "died", 10, 137), ("db", "start", 10, None),
+                              ("db", "died", 20, 1), ("db", "start", 20, None),
+                              ("db", "died", 30, 137), ("db", "start", 30, None)))
+    ev = derive_events(before, before, after)
+    assert kinds(ev) == [("db", "died"), ("db", "restarted")] * 3
+    assert [e.detail["exit_code"] for e in ev if e.kind == "died"] == [137, 1, 137]
+    assert ev[-1].ts == (T0 + timedelta(minutes=30)).timestamp()
+
+
+def test_the_death_that_left_a_container_down_is_its_stop_once() -> None:
+    before = obs(c("db"), c("job", state="exited", exit_code=0))
+    after = obs(c("db", state="exited", exit_code=137, finished_at=T0 + timedelta(minutes=9)),
+                c("job", started=T0 + timedelta(minutes=5)), ts=T0 + timedelta(hours=1),
+                event_log=log(("db", "died", 2, 1), ("db", "start", 2, None),
+                              ("db", "died", 9, 137), ("job", "start", 5, None),
+                              ("db", "oom", 9, None)))
+    ev = derive_events(before, before, after)
+    assert sorted(kinds(ev)) == [("db", "died"), ("db", "oom_killed"), ("db", "restarted"),
+                                 ("db", "stopped"), ("job", "started")]
+    [died] = [e for e in ev if e.kind == "died"]
+    assert died.detail == {"exit_code": 1, "source": "podman events"}
+
+
+def test_the_event_log_is_parsed_from_podman_json() -> None:
+    """podman 5's JSON lines (an exit code of 0 is left out); other statuses ignored."""
+    fact = PodmanEvents()
+    assert "podman events" not in fact.command(None)
+    assert "--since 1796277000.000000" in fact.command(1796277000.0)
+    parsed = fact.process([
+        "until 1796277400.5",
+        '{"ID":"49","Name":"evtest","Status":"start","time":1796277335,'
+        '"timeNano":1796277335306422882,"Type":"container"}',
+        '{"ContainerExitCode":3,"ID":"49","Name":"evtest","Status":"died",'
+        '"time":1796277335,"timeNano":1796277335356690984,"Type":"container"}',
+        '{"ID":"49","Name":"evtest","Status":"died","time":1796277336,"Type":"container"}',
+        '{"ID":"49","Name":"evtest","Status":"cleanup","time":1796277336,"Type":"container"}',
+    ])
+    assert parsed is not None and parsed["until"] == 1796277400.5
+    assert [(e["status"], e["exit_code"]) for e in parsed["events"]] == [
+        ("start", None), ("died", 3), ("died", 0)]
+    assert fact.process([]) is None  # no systemd: not read
 
 
 def test_stop_start_appear_disappear_health_oom() -> None:

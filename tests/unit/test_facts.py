@@ -12,7 +12,7 @@ from homelab_ops.collection.facts.podman import (
     PodmanNetworks,
     parse_time,
 )
-from homelab_ops.collection.facts.probe import RC, SECTION, HostProbe
+from homelab_ops.collection.facts.probe import RC, SECTION, SECTIONS, HostProbe
 from homelab_ops.collection.facts.system import HostStats
 from homelab_ops.collection.facts.systemd import SystemdUnits, parse_timer_line
 
@@ -143,7 +143,7 @@ def test_probe_reports_a_failed_section_and_keeps_the_rest() -> None:
 
 def test_probe_is_one_command() -> None:
     cmd = HostProbe().command()
-    assert isinstance(cmd, str) and cmd.count(SECTION) == 6
+    assert isinstance(cmd, str) and cmd.count(SECTION) == len(SECTIONS) == 7
 
 
 def test_parse_time() -> None:

@@ -15,7 +15,12 @@ from typing import Any
 
 from pyinfra.api import FactBase
 
-from homelab_ops.models.observation import ContainerObs, NetworkObs
+from homelab_ops.models.observation import (
+    ContainerEventObs,
+    ContainerObs,
+    NetworkObs,
+    PodmanEventLog,
+)
 
 STATS_MARK = "@@homelab-ops:stats"
 LOG_MARK = "@@homelab-ops:log "
@@ -202,3 +207,42 @@ class PodmanNetworks(FactBase):
             ).model_dump(mode="json")
             for n in nets
         ]
+
+
+class PodmanEvents(FactBase):
+    """podman's event log of container starts, deaths (with the exit code) and OOM
+    kills from ``since`` (unix seconds) up to now, where systemd runs and podman keeps
+    the log in the journal; None elsewhere. ``until`` is when it was read: the next
+    read starts there. With no ``since`` (a first look) only ``until`` is set.
+
+    ``{"until": 1796277335.3, "events": [{"name": "db", "status": "died", "ts": ...,
+    "exit_code": 137}]}``
+    """
+
+    requires_command = "podman"
+
+    def command(self, since: float | None = None) -> str:
+        read = "" if since is None else (
+            f'podman events --stream=false --since {since:.6f} --until "$u" --format json '
+            "--filter type=container --filter event=start --filter event=died "
+            "--filter event=oom")
+        return (f'[ -d /run/systemd/system ] || exit 0; u=$(date +%s.%N); echo "until $u"; '
+                f"{read or 'true'}")
+
+    def process(self, output: list[str]) -> dict[str, Any] | None:
+        until = next((ln.split()[1] for ln in output if ln.startswith("until ")), None)
+        if until is None:
+            return None
+        events = []
+        for line in output:
+            if not line.startswith("{"):
+                continue
+            raw = json.loads(line)
+            if raw.get("Status") not in ("start", "died", "oom"):
+                continue
+            ts = raw["timeNano"] / 1e9 if raw.get("timeNano") else float(raw["time"])
+            died = raw["Status"] == "died"  # an exit code of 0 is left out of the JSON
+            events.append(ContainerEventObs(
+                name=raw["Name"], status=raw["Status"], ts=ts,
+                exit_code=raw.get("ContainerExitCode", 0) if died else None))
+        return PodmanEventLog(until=float(until), events=events).model_dump(mode="json")

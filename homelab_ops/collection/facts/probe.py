@@ -12,7 +12,7 @@ from typing import Any
 from pyinfra.api import FactBase
 
 from homelab_ops.collection.facts.filesystems import Filesystems
-from homelab_ops.collection.facts.podman import PodmanContainers, PodmanNetworks
+from homelab_ops.collection.facts.podman import PodmanContainers, PodmanEvents, PodmanNetworks
 from homelab_ops.collection.facts.system import HostStats, SystemdIsInit, split_sections
 from homelab_ops.collection.facts.systemd import SystemdUnits
 
@@ -25,18 +25,20 @@ SECTIONS: dict[str, type[FactBase]] = {
     "networks": PodmanNetworks,
     "containers": PodmanContainers,
     "systemd": SystemdUnits,
+    "events": PodmanEvents,
 }
 
 
 class HostProbe(FactBase):
     """{section: value, ..., "errors": [...]} for every section in SECTIONS."""
 
-    def command(self, run_healthchecks: bool | None = None) -> str:
+    def command(self, run_healthchecks: bool | None = None,
+                events_since: float | None = None) -> str:
+        args = {PodmanContainers: (run_healthchecks,), PodmanEvents: (events_since,)}
         parts = []
         for name, fact_cls in SECTIONS.items():
             fact = fact_cls()
-            cmd = (fact.command(run_healthchecks) if fact_cls is PodmanContainers
-                   else fact.command())
+            cmd = fact.command(*args.get(fact_cls, ()))
             need = fact.requires_command
             if callable(need):  # FactBase's default is a method returning None
                 need = need()
