@@ -22,10 +22,6 @@ class Rotation:
         return asdict(self)
 
 
-def cache_key(host: str, mountpoint: str) -> str:
-    return f"prediction:disk:{host}:{mountpoint}"
-
-
 def decide(prediction: dict[str, Any] | None, horizon_days: float) -> Rotation:
     """Rotate early when the pessimistic end of the forecast falls inside the horizon."""
     if not prediction:
