@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+REPORT_KEY = "prediction:all"  # the whole PredictionReport; it carries ``generated_at``
+
 
 def disk_key(host: str, mountpoint: str) -> str:
     """Where the cache keeps a filesystem's DiskPrediction (written by the predictor,

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 
 from homelab_ops.models.prediction import (
+    REPORT_KEY,
     CapacityReport,
     CapacityRequirements,
     DiskPrediction,
@@ -34,7 +35,6 @@ Points = list[tuple[float, float]]
 
 SCOPE = "predictions"
 TTL = 3600.0
-REPORT_KEY = "prediction:all"
 DISK_LOOKBACK = 45 * DAY
 MEM_LOOKBACK = 14 * DAY
 

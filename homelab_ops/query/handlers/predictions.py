@@ -7,11 +7,10 @@ says so and how to get one, instead of guessing from a straight line.
 
 from __future__ import annotations
 
-from homelab_ops.models.prediction import disk_key, leak_key
+from homelab_ops.models.prediction import REPORT_KEY, disk_key, leak_key
 from homelab_ops.query.fmt import clock
 from homelab_ops.query.handlers import Answer, Context, no_observation
 
-REPORT_KEY = "prediction:all"  # the whole report; it carries ``generated_at``
 HOW_TO = "run `homelab-ops predict` (it needs a few days of observations)"
 
 
