@@ -64,7 +64,7 @@ def target_rotation(store, name: str, data: dict[str, Any], config: BackupConfig
             limits = thresholds or _thresholds()
             prediction = predict_filesystem(store, host, mount[1], now.timestamp(),
                                             limits.crit_pct_for(mount[1])).model_dump()
-    return rotation.decide(prediction, config.forecast_horizon_days)
+    return rotation.plan_rotation(prediction, config.forecast_horizon_days)
 
 
 def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | None = None,
