@@ -40,6 +40,9 @@ SCHEDULES = (
 
 CYCLE = (Schedule("homelab-ops-cycle", "homelab-ops autonomous operations cycle",
                   "*-*-* 06:30:00", "cycle", "5min"),)
+# the cycle timer's interval (its calendar above fires daily): the heartbeat's period
+# unless settings ``loop.cycle_period_minutes`` says the cycle runs on another schedule
+CYCLE_PERIOD_MINUTES = 24 * 60.0
 
 
 def timer_names(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str]:
