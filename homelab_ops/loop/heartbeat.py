@@ -6,7 +6,8 @@ succeeded for ``MISSED_PERIODS`` periods (the cycle timer's interval, or setting
 Whichever command notices a missed heartbeat first (status, metrics, report, a backup
 run, or the next cycle itself) sends one alert through the notifier: the alert is
 claimed in the store in the transaction that reads it, so two commands never both
-send it, and a "resolved" follows once when cycles succeed again. A cycle that resumes
+send it (a claim whose every delivery failed is released for the next command to
+retry), and a "resolved" follows once when cycles succeed again. A cycle that resumes
 after a gap nobody noticed says so in one message instead of an alert and its
 resolution back to back.
 """
@@ -89,7 +90,8 @@ def check(store: Store, settings: Settings, now: float | None = None) -> Heartbe
             send = ("homelab-ops cycle resumed", f"resolved: {line(hb, now)}", "info")
         else:
             return hb
-    _notify(settings, *send)
+    if not _notify(settings, *send) and hb.missed:
+        store.cache_delete(ALERT_KEY)  # nobody was told: the next command tries again
     return state(store, settings, now)
 
 
@@ -125,10 +127,13 @@ def line(hb: Heartbeat, now: float | None = None) -> str:
     return f"cycle: last ok {ago} ({every}{took}{halted})"
 
 
-def _notify(settings: Settings, title: str, body: str, level: str) -> None:
+def _notify(settings: Settings, title: str, body: str, level: str) -> bool:
+    """Best effort (a failed delivery is not a crash); False when every configured
+    URL failed."""
     from homelab_ops.loop.notify import notify
 
-    notify(settings, title, body, level)  # best effort: a failed delivery is not a crash
+    result = notify(settings, title, body, level)
+    return not result.deliveries or any(d.sent for d in result.deliveries)
 
 
 def _span(seconds: float) -> str:

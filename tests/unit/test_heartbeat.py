@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,18 @@ def test_status_and_metrics_show_it_and_alert_once(tmp_path: Path,
     assert _metrics(tmp_path, config)["homelab_ops_cycle_heartbeat_missed"] == 0
     assert [m["title"] for m in receiver.got] == ["homelab-ops cycle MISSED",
                                                   "homelab-ops cycle resumed"]
+
+
+def test_an_alert_nobody_received_is_tried_again(tmp_path: Path, receiver: Receiver) -> None:
+    free = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    down = f"json://127.0.0.1:{free.server_address[1]}/"
+    free.server_close()
+    now = 1_800_000_000.0
+    with Store.open(tmp_path) as store:
+        _ran(store, now - 30 * MIN)
+        dead = Settings(state_dir=tmp_path, loop=LoopSettings(cycle_period_minutes=5),
+                        notifications=Notifications(urls=(down,)))
+        assert heartbeat.check(store, dead, now).alerted is None
+        hb = heartbeat.check(store, _settings(tmp_path, receiver), now + 60)
+    assert hb.alerted == now + 60
+    assert [m["title"] for m in receiver.got] == ["homelab-ops cycle MISSED"]
