@@ -24,24 +24,18 @@ from homelab_ops.store import Store
 
 NS = "homelab_ops"
 DAY = 86400.0
-LAST_CYCLE_KEY = "cycle:last"
-LAST_CYCLE_SCOPE = "cycle"
-FOREVER = 100 * 365 * DAY  # the last cycle's timings stay until the next cycle replaces them
-
-
-def record_cycle(store: Store, report: CycleReport) -> None:
-    """Keep the timings of a cycle that ran (not one skipped for the lock) for
-    ``homelab_ops_cycle_phase_duration_seconds``."""
-    if report.skipped is None:
-        store.cache_put(LAST_CYCLE_KEY, {"started": report.started, "phases": report.phases},
-                        FOREVER, LAST_CYCLE_SCOPE)
 
 
 def refresh(store: Store, settings: Settings, report: CycleReport | None = None) -> None:
-    """What the cycle and backup runs call when they finish: remember the cycle's
-    timings, and rewrite the settings' ``metrics_textfile`` when one is set."""
+    """What the cycle and backup runs call when they finish: record the cycle's
+    heartbeat (a backup run checks it instead: it may be the first to notice a missed
+    one), and rewrite the settings' ``metrics_textfile`` when one is set."""
+    from homelab_ops.loop import heartbeat
+
     if report is not None:
-        record_cycle(store, report)
+        heartbeat.beat(store, settings, report)
+    else:
+        heartbeat.check(store, settings)
     if settings.metrics_textfile is not None:
         write_textfile(collect(store, settings), settings.metrics_textfile)
 
@@ -70,7 +64,7 @@ def collect(store: Store, settings: Settings, now: float | None = None) -> Colle
     _controls(registry, store, settings)
     _decisions(registry, store)
     _backups(registry, store, now)
-    _cycle(registry, store)
+    _cycle(registry, store, settings, now)
     return registry
 
 
@@ -181,13 +175,27 @@ def _backups(registry: CollectorRegistry, store: Store, now: float) -> None:
         test_ok.labels(test["host"], test["subvolume"]).set(1 if test["ok"] else 0)
 
 
-def _cycle(registry: CollectorRegistry, store: Store) -> None:
+def _cycle(registry: CollectorRegistry, store: Store, settings: Settings,
+           now: float) -> None:
+    """The heartbeat: Prometheus can alert on ``cycle_heartbeat_missed`` itself, or on
+    ``time() - cycle_last_success_timestamp_seconds > 2 * cycle_period_seconds``."""
+    from homelab_ops.loop import heartbeat
+
+    hb = heartbeat.state(store, settings, now)
     phase = _gauge(registry, "cycle_phase_duration_seconds", "How long each phase of the "
                    "last cycle took.", ("phase",))
-    last = store.cache_get(LAST_CYCLE_KEY)
-    if last is None:  # no cycle has run: no start time rather than 1970
+    _gauge(registry, "cycle_period_seconds", "How often the cycle is expected to run.").set(
+        hb.period_s)
+    _gauge(registry, "cycle_heartbeat_missed", "1 when no cycle has succeeded for "
+           f"{heartbeat.MISSED_PERIODS} periods.").set(1 if hb.missed else 0)
+    if hb.last_ok is None:  # no cycle has run: no time rather than 1970
         return
     _gauge(registry, "cycle_last_start_timestamp_seconds",
-           "When the last cycle started.").set(last["started"])
-    for name, seconds in last["phases"].items():
+           "When the last cycle started.").set(hb.started or hb.last_ok)
+    _gauge(registry, "cycle_last_success_timestamp_seconds",
+           "When the last cycle that ran to its end finished.").set(hb.last_ok)
+    if hb.duration_s is not None:
+        _gauge(registry, "cycle_last_duration_seconds",
+               "How long the last successful cycle took.").set(hb.duration_s)
+    for name, seconds in hb.phases.items():
         phase.labels(name).set(seconds)

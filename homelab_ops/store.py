@@ -486,6 +486,9 @@ class Store:
             (key, scope, json.dumps(value, default=str), now, now + ttl),
         )
 
+    def cache_delete(self, key: str) -> bool:
+        return self.db.execute("DELETE FROM cache WHERE key=?", (key,)).rowcount > 0
+
     def cache_invalidate(self, scope: str | None = None) -> int:
         if scope is None:
             return self.db.execute("DELETE FROM cache").rowcount

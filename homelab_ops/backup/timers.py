@@ -26,6 +26,9 @@ class Schedule:
     calendar: str
     args: str
     jitter: str
+    # a systemd watchdog ("15min"): the service is Type=notify and killed when the agent
+    # goes this long without a WATCHDOG=1 ping (loop/sdnotify.py); "": a plain oneshot
+    watchdog: str = ""
 
 
 SCHEDULES = (
@@ -39,7 +42,10 @@ SCHEDULES = (
 
 
 CYCLE = (Schedule("homelab-ops-cycle", "homelab-ops autonomous operations cycle",
-                  "*-*-* 06:30:00", "cycle", "5min"),)
+                  "*-*-* 06:30:00", "cycle", "5min", watchdog="15min"),)
+# the cycle timer's interval (its calendar above fires daily): the heartbeat's period
+# unless settings ``loop.cycle_period_minutes`` says the cycle runs on another schedule
+CYCLE_PERIOD_MINUTES = 24 * 60.0
 
 
 def timer_names(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str]:
@@ -80,7 +86,7 @@ def render(data: Any, schedules: tuple[Schedule, ...] = SCHEDULES,
         common: Mapping[str, Any] = {"description": s.description, "service": f"{s.stem}.service",
                                      "source": source}
         out[f"{s.stem}.service"] = jenv.get_template("homelab-ops-backup.service.j2").render(
-            **common, exe=exe, args=s.args + inv, environment=env)
+            **common, exe=exe, args=s.args + inv, environment=env, watchdog=s.watchdog)
         out[f"{s.stem}.timer"] = jenv.get_template("homelab-ops-backup.timer.j2").render(
             **common, calendar=s.calendar, jitter=s.jitter)
     return out

@@ -50,14 +50,18 @@ def decisions(ctx: click.Context, since: str, host: str | None, service: str | N
     """The decision log: every decision with its reason, gates and outcome."""
     if ctx.invoked_subcommand is not None:
         return
-    from homelab_ops.loop import log, view
+    from homelab_ops.loop import incidents, log, view
 
     app: App = ctx.obj
     app.json = as_json
+    start = time.time() - _seconds(since)
     with app.store() as store:
-        rows = log.query(store, since=time.time() - _seconds(since), host=host,
-                         service=service, verdict=verdict, outcome=outcome)
-    emit(app, rows, lambda r: _echo(view.decisions(r)))
+        rows = log.query(store, since=start, host=host, service=service, verdict=verdict,
+                         outcome=outcome)
+        weeks = incidents.weekly([i for i in incidents.opened_since(
+            log.entries(store), start, service) if host is None or i.host == host])
+    emit(app, rows, lambda r: _echo(view.decisions(r) + [
+        f"incidents {view.incident_week(w.model_dump())}" for w in weeks]))
 
 
 @command(decisions, "verify")
@@ -99,12 +103,12 @@ def incidents_cmd(app: App, since: str, service: str | None) -> None:
     their time to recover, and per week the share auto-resolved vs escalated."""
     from homelab_ops.loop import incidents, log, view
 
-    start = time.time() - _seconds(since)
     with app.store() as store:
-        every = [i for i in incidents.history(log.entries(store))
-                 if i.opened >= start and (service is None or i.subject == service)]
+        every = incidents.opened_since(log.entries(store), time.time() - _seconds(since),
+                                       service)
     data = {"incidents": [{**i.model_dump(), "state": i.state, "mttr_s": i.mttr}
-                          for i in every], "weeks": incidents.weekly(every)}
+                          for i in every],
+            "weeks": [w.model_dump() for w in incidents.weekly(every)]}
     emit(app, data, lambda d: _echo(view.incidents(d)))
 
 

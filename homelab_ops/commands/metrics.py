@@ -20,9 +20,11 @@ def metrics_cmd(app: App, textfile: Path | None) -> None:
     from prometheus_client import generate_latest
 
     from homelab_ops import metrics
+    from homelab_ops.loop import heartbeat
 
     target = textfile or app.settings.metrics_textfile
     with app.store() as store:
+        heartbeat.check(store, app.settings)  # the first to notice a missed one tells
         registry = metrics.collect(store, app.settings)
     if target is not None:
         metrics.write_textfile(registry, target)

@@ -49,11 +49,15 @@ def observe_cmd(app: App, inventory: Path | None) -> None:
 
 @command(None, "status")
 def status_cmd(app: App) -> None:
-    """Health of every host from the latest observation (reads the store only)."""
+    """Health of every host from the latest observation, and the cycle's heartbeat
+    (reads the store; tells the notifier once when the heartbeat was missed)."""
+    from homelab_ops.loop import heartbeat
     from homelab_ops.render import observations
 
     with app.store() as store:
+        beat = heartbeat.check(store, app.settings)
         latest = store.latest_observations()
     if not latest:
         raise HomelabError("nothing observed yet: run `homelab-ops observe`")
-    emit(app, list(latest.values()), observations)
+    emit(app, list(latest.values()), lambda docs: (observations(docs),
+                                                   click.echo(heartbeat.line(beat))))

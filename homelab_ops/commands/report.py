@@ -25,11 +25,13 @@ def report_cmd(app: App, since: float, html: Path | None, md: Path | None,
                publish: bool) -> None:
     """Health, predictions, what the cycle did, backups, drift and the top resource users
     over a period; without a file option the Markdown goes to stdout."""
+    from homelab_ops.loop import heartbeat
     from homelab_ops.report import publish as out
     from homelab_ops.report import render
     from homelab_ops.report.build import build_report
 
     with app.store() as store:
+        heartbeat.check(store, app.settings)  # the first to notice a missed one tells
         report = build_report(store, app.settings, window=since)
     written = out.write_all([(path, text(report)) for path, text in
                              ((html, render.to_html), (md, render.to_markdown))

@@ -19,7 +19,7 @@ from pyinfra.api import Inventory
 
 from homelab_ops.errors import HomelabError
 from homelab_ops.inventory import distinct_hosts
-from homelab_ops.loop import controls, decide, detect, incidents
+from homelab_ops.loop import controls, decide, detect, incidents, sdnotify
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.act import Actor, act, latest_decisions
 from homelab_ops.models.decision import ActionRecord, CycleReport, Decision, GateResult, Planned
@@ -35,8 +35,10 @@ RESTART_WINDOW_S = 86400.0
 
 def run_cycle(inventory: Inventory, store: Store, settings: Settings, *,
               dry_run: bool = False) -> CycleReport:
-    """A whole cycle; a second cycle while one runs returns at once, acting on nothing."""
+    """A whole cycle; a second cycle while one runs returns at once, acting on nothing.
+    Under systemd it tells its unit it started and pings the watchdog as it goes."""
     report = CycleReport(cycle=_cycle_id(), started=time.time(), dry_run=dry_run)
+    sdnotify.ready(f"cycle {report.cycle} started")
     inventory = distinct_hosts(inventory)
     try:
         with controls.cycle_lock(settings.state_dir):
@@ -293,6 +295,7 @@ def _act(actor: Actor, report: CycleReport, sit: decide.Situation) -> None:
     notes.before(report.planned)
     notes.resolved(report.resolved)
     for i, p in enumerate(report.planned):
+        sdnotify.alive(f"cycle {report.cycle}: act {i + 1} of {len(report.planned)}")
         if report.halted:
             p = report.planned[i] = decide.held(
                 p, "skipped", f"not run: the cycle halted ({report.halted})",
@@ -348,6 +351,7 @@ class _Phases:
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
+        sdnotify.alive(f"cycle {self.report.cycle}: {name}")
         started = time.monotonic()
         try:
             yield

@@ -19,7 +19,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from homelab_ops.loop import log as decision_log
-from homelab_ops.models.decision import Decision
+from homelab_ops.models.decision import Decision, IncidentWeek
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.settings import LoopSettings
 
@@ -159,9 +159,18 @@ def backoff_until(times: Sequence[float], settings: LoopSettings) -> float | Non
     return max(times) + delay * 60
 
 
-def weekly(every: Sequence[Incident]) -> list[dict]:
-    """Per ISO week of opening: incidents, the share resolved without a person
-    (auto-resolved: ended and never escalated) and escalated, and the median MTTR."""
+def opened_since(log: Iterable[Decision], since: float, service: str | None = None
+                 ) -> list[Incident]:
+    """The incidents opened at or after ``since`` (of one service when given), oldest
+    first: what `incidents`, `decisions` and the report count their weeks over."""
+    return [i for i in history(log)
+            if i.opened >= since and (service is None or i.subject == service)]
+
+
+def weekly(every: Sequence[Incident]) -> list[IncidentWeek]:
+    """Per ISO week of opening (local time): the incidents, the share resolved without
+    a person (auto-resolved: ended and never escalated), the share escalated, and the
+    median MTTR of the resolved ones."""
     weeks: dict[str, list[Incident]] = {}
     for inc in every:
         year, week, _ = datetime.fromtimestamp(inc.opened).isocalendar()
@@ -171,8 +180,10 @@ def weekly(every: Sequence[Incident]) -> list[dict]:
         auto = sum(1 for i in items if i.resolved and i.escalated is None)
         escalated = sum(1 for i in items if i.escalated is not None)
         times = [m for i in items if (m := i.mttr) is not None]
-        out.append({"week": week, "incidents": len(items),
-                    "auto_resolved_pct": round(100 * auto / len(items), 1),
-                    "escalated_pct": round(100 * escalated / len(items), 1),
-                    "median_mttr_s": statistics.median(times) if times else None})
+        out.append(IncidentWeek(
+            week=week, incidents=len(items), auto_resolved=auto, escalated=escalated,
+            open=len(items) - auto - escalated,
+            auto_resolved_pct=round(100 * auto / len(items), 1),
+            escalated_pct=round(100 * escalated / len(items), 1),
+            median_mttr_s=statistics.median(times) if times else None))
     return out

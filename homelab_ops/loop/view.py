@@ -112,12 +112,17 @@ def incidents(data: dict[str, Any]) -> list[str]:
         last = f" ({i['last_outcome']})" if i["last_outcome"] else ""
         lines.append(f"#{i['id']} {_ts(i['opened'])} {i['host']}: {i['subject']} "
                      f"({i['finding']}): {i['actions']} action(s){last}{esc}; {end}")
-    for w in data["weeks"]:
-        mttr = _span(w["median_mttr_s"]) if w["median_mttr_s"] is not None else "-"
-        lines.append(f"week {w['week']}: {w['incidents']} incident(s), "
-                     f"{w['auto_resolved_pct']:g} % auto-resolved, {w['escalated_pct']:g} % "
-                     f"escalated, median time to recover {mttr}")
+    lines += [incident_week(w) for w in data["weeks"]]
     return lines or ["no incidents"]
+
+
+def incident_week(w: dict[str, Any]) -> str:
+    """One week's share auto-resolved vs escalated (`incidents`, `decisions`)."""
+    mttr = _span(w["median_mttr_s"]) if w["median_mttr_s"] is not None else "-"
+    still = f", {w['open']} still open" if w["open"] else ""
+    return (f"week {w['week']}: {w['incidents']} incident(s), {w['auto_resolved']} "
+            f"({w['auto_resolved_pct']:g} %) auto-resolved, {w['escalated']} "
+            f"({w['escalated_pct']:g} %) escalated{still}, median time to recover {mttr}")
 
 
 def controls(state: dict[str, Any]) -> list[str]:

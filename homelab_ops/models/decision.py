@@ -113,3 +113,20 @@ class CycleReport(BaseModel):
     phases: dict[str, float] = Field(default_factory=dict)  # phase -> seconds
     halted: str | None = None  # why the cycle stopped early
     skipped: str | None = None  # why the cycle did nothing at all (lock held)
+
+
+class IncidentWeek(BaseModel):
+    """The incidents opened in one ISO week (FBAR's framing): how many the loop ended
+    on its own (resolved, never escalated), how many it handed to a person
+    (escalated), and how many are still open; shares in % of the week's incidents."""
+
+    model_config = ConfigDict(frozen=True)
+
+    week: str  # 2026-W49
+    incidents: int
+    auto_resolved: int
+    escalated: int
+    open: int  # neither yet: not resolved and not escalated
+    auto_resolved_pct: float
+    escalated_pct: float
+    median_mttr_s: float | None = None  # of the resolved ones

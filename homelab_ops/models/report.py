@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from homelab_ops.models.decision import IncidentWeek
 from homelab_ops.models.prediction import DiskPrediction, LeakPrediction
 
 # (unix time, value) points, hourly at most, oldest first
@@ -86,6 +87,8 @@ class Activity(Part):
     per_day: list[DayCount] = Field(default_factory=list)  # every day of the window
     controls: list[Control] = Field(default_factory=list)  # pauses, stops, breaker trips
     breaker_trips: int = 0
+    # incidents opened in the window, per week: auto-resolved vs escalated
+    incident_weeks: list[IncidentWeek] = Field(default_factory=list)
     pending_approvals: int = 0
     halted: str | None = None  # stopped, breaker or paused at the end of the window
     log_ok: bool = True  # the hash chain verified

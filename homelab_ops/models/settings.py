@@ -106,6 +106,9 @@ class LoopSettings(Strict):
     fresh_observation_seconds: Annotated[float, Field(ge=0)] = 30
     # do not repeat the same alert within this many hours
     renotify_hours: Annotated[float, Field(ge=0)] = 24
+    # how often the cycle runs (the heartbeat is missed after two periods without a
+    # successful cycle); unset: the deployed cycle timer's interval (daily)
+    cycle_period_minutes: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> LoopSettings:

@@ -118,7 +118,7 @@ def _disk_urgency(d) -> tuple[int, float, str, str]:
 
 
 def _activity(store: Store, settings: Settings, since: float, now: float) -> Activity:
-    from homelab_ops.loop import controls
+    from homelab_ops.loop import controls, incidents
     from homelab_ops.loop import log as decision_log
 
     entries = decision_log.entries(store)
@@ -134,6 +134,7 @@ def _activity(store: Store, settings: Settings, since: float, now: float) -> Act
         by_outcome=_count(a.outcome for a in actions if a.outcome),
         per_day=per_day(actions, since, now), controls=ctl,
         breaker_trips=sum(1 for c in ctl if c.action == "breaker"),
+        incident_weeks=incidents.weekly(incidents.opened_since(entries, since)),
         pending_approvals=len(store.approvals("pending")),
         log_ok=check.ok, log_problem=check.problem,
         halted=state.halted)

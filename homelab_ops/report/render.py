@@ -142,12 +142,21 @@ def _activity(r: Report) -> Section:
     lines = [f"Decisions: {verdicts}.", f"Outcomes: {outcomes}.",
              f"Circuit breaker trips: {a.breaker_trips}; approvals waiting: "
              f"{a.pending_approvals}; loop now: {a.halted or 'running'}.",
+             f"Incidents: {_share(a)}.",
              f"Decision log (hash chain): {log}."]
     tables = [Table(["#", "time", "host", "verdict", "action", "subject", "finding",
                      "outcome", "snapshot", "why"],
                     [[str(d.id), ts(d.ts), d.host, d.verdict, d.action, d.subject, d.finding,
                       d.outcome or "-", ", ".join(d.snapshot) or "-",
                       d.outcome_reason or d.reason] for d in a.decisions])]
+    if a.incident_weeks:
+        tables.append(Table(
+            ["week", "incidents", "auto-resolved", "escalated", "still open",
+             "median time to recover"],
+            [[w.week, str(w.incidents), f"{w.auto_resolved} ({w.auto_resolved_pct:g} %)",
+              f"{w.escalated} ({w.escalated_pct:g} %)", str(w.open),
+              _num(None if w.median_mttr_s is None else w.median_mttr_s / 60, "{:.0f} min")]
+             for w in a.incident_weeks], caption="incidents: auto-resolved vs escalated"))
     if a.controls:
         tables.append(Table(["time", "control", "reason"],
                             [[ts(c.ts), c.action, c.reason] for c in a.controls],
@@ -155,6 +164,17 @@ def _activity(r: Report) -> Section:
     if not a.decisions:
         lines.append("No decisions in this period.")
     return Section("activity", "What the cycle did", lines, tables)
+
+
+def _share(a) -> str:
+    """The window's incidents in one phrase: auto-resolved vs escalated."""
+    total = sum(w.incidents for w in a.incident_weeks)
+    if not total:
+        return "none opened"
+    auto = sum(w.auto_resolved for w in a.incident_weeks)
+    esc = sum(w.escalated for w in a.incident_weeks)
+    return (f"{total} opened, {auto} ({100 * auto / total:.0f} %) auto-resolved, "
+            f"{esc} ({100 * esc / total:.0f} %) escalated")
 
 
 def _backups(r: Report) -> Section:

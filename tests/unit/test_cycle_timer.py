@@ -1,5 +1,6 @@
-"""The cycle timer: units that systemd accepts, the 06:30 calendar, and a deploy through
-the plain pyinfra CLI on @local that changes nothing the second time."""
+"""The cycle timer: units that systemd accepts (its service with a watchdog), the 06:30
+calendar, and a deploy through the plain pyinfra CLI on @local that changes nothing the
+second time."""
 
 from __future__ import annotations
 
@@ -36,6 +37,18 @@ def test_cycle_units_verify_and_run_the_cycle(tmp_path: Path) -> None:
     assert " cycle -i /etc/homelab-ops/inventory.py\n" in service
     assert "Environment=HOMELAB_OPS_STATE_DIR=/var/lib/homelab-ops" in service
     assert "(deploys/cycle_timer.py)" in service
+
+
+def test_the_cycle_service_has_a_watchdog_and_backups_stay_oneshot() -> None:
+    """A wedged cycle (no WATCHDOG=1 ping for 15 min, loop/sdnotify.py) is killed by
+    systemd; the backup services, which do not ping, are plain oneshots."""
+    service = _units()["homelab-ops-cycle.service"].splitlines()
+    for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=15min"):
+        assert line in service, line
+    assert "Type=oneshot" not in service
+    for name, text in timers.render({}).items():
+        if name.endswith(".service"):
+            assert "Type=oneshot" in text.splitlines() and "WatchdogSec" not in text, name
 
 
 def test_cycle_calendar_is_daily_0630() -> None:

@@ -111,7 +111,7 @@ def test_a_container_that_keeps_failing_backs_off_escalates_once_then_resets() -
     assert (first.state, first.actions, first.last_outcome) == ("resolved", 3, "failed")
     assert first.escalated is not None and second.state == "open"
     [week] = incidents.weekly([first])
-    assert (week["escalated_pct"], week["auto_resolved_pct"]) == (100.0, 0.0)
+    assert (week.escalated_pct, week.auto_resolved_pct) == (100.0, 0.0)
 
 
 def test_a_failure_before_h_healthy_continues_the_incident() -> None:

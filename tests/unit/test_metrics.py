@@ -11,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from homelab_ops import metrics
+from homelab_ops.loop import heartbeat
 from homelab_ops.loop.log import append
 from homelab_ops.models.decision import CycleReport, Decision
 from homelab_ops.models.observation import HealthScore, Observation
@@ -60,8 +61,8 @@ def store(tmp_path: Path):
                         ts=NOW - 3 * DAY)
         s.record_backup("nas", "pool/photos", "restore_test", False, ts=NOW - 20 * DAY)
         s.record_backup("nas", "pool/photos", "restore_test", True, ts=NOW - 5 * DAY)
-        metrics.record_cycle(s, CycleReport(cycle="c1", started=NOW - 600,
-                                            phases={"observe": 1.5, "act": 12.25}))
+        heartbeat.record(s, CycleReport(cycle="c1", started=NOW - 600,
+                                        phases={"observe": 1.5, "act": 12.25}), NOW - 586)
         yield s
 
 
@@ -127,6 +128,10 @@ def test_decisions_controls_backups_and_cycle(store: Store, tmp_path: Path) -> N
         not in got
     assert _get(got, "cycle_phase_duration_seconds", phase="act") == 12.25
     assert _get(got, "cycle_last_start_timestamp_seconds") == NOW - 600
+    assert _get(got, "cycle_last_success_timestamp_seconds") == NOW - 586
+    assert _get(got, "cycle_last_duration_seconds") == 14
+    assert _get(got, "cycle_period_seconds") == 86400
+    assert _get(got, "cycle_heartbeat_missed") == 0
 
 
 def test_breaker_opens_on_a_failed_last_action(store: Store, tmp_path: Path) -> None:
@@ -136,8 +141,8 @@ def test_breaker_opens_on_a_failed_last_action(store: Store, tmp_path: Path) -> 
 
 
 def test_a_skipped_cycle_keeps_the_last_timings(store: Store, tmp_path: Path) -> None:
-    metrics.record_cycle(store, CycleReport(cycle="c2", started=NOW, skipped="busy",
-                                            phases={}))
+    heartbeat.record(store, CycleReport(cycle="c2", started=NOW, skipped="busy",
+                                        phases={}), NOW + 1)
     got = _write(store, tmp_path)
     assert _get(got, "cycle_phase_duration_seconds", phase="observe") == 1.5
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import textwrap
 import tomllib
 from pathlib import Path
 
@@ -82,3 +84,17 @@ def test_every_settings_block_validates() -> None:
     assert len(blocks) >= 5
     for block in blocks:
         Settings.model_validate(tomllib.loads(block))
+
+
+def test_every_alert_rule_passes_promtool(tmp_path: Path) -> None:
+    """Prometheus's own checker (Debian's promtool, installed by scripts/setup.sh)
+    parses each rule the guide shows, with the metric names it uses."""
+    rules = re.findall(r"```yaml\n(- alert:.*?)```", GUIDE, re.S)
+    assert rules
+    path = tmp_path / "rules.yml"
+    path.write_text("groups:\n- name: guide\n  rules:\n"
+                    + "".join(textwrap.indent(r, "  ") for r in rules))
+    check = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in check.stdout

@@ -1,4 +1,6 @@
-"""The daily 06:30 ``homelab-ops cycle`` timer and its oneshot service.
+"""The daily 06:30 ``homelab-ops cycle`` timer and its service, with a systemd
+watchdog (``Type=notify``, ``WatchdogSec=``: the cycle pings it at every phase and
+action, loop/sdnotify.py), so a wedged cycle is killed instead of blocking the next.
 
     pyinfra inventory/lab.py deploys/cycle_timer.py
 """
