@@ -220,7 +220,8 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
     ]
     c = obs.container(finding.subject) if obs else None
     gates.append(grace_gate(finding, c, sit.now, s.loop))
-    gates.append(rolled_back_gate(finding, sit.log))
+    if finding.evidence.get("spec_digest"):  # a finding about a declared spec (drift)
+        gates.append(rolled_back_gate(finding, sit.log))
     inc = incidents_mod.open_incident(sit.incidents, host, finding.subject)
     tried = incidents_mod.attempts(sit.log, inc, host, finding.subject)
     back = incidents_mod.backoff_until(tried, s.loop)

@@ -89,7 +89,7 @@ def test_a_down_stack_container_is_restarted_with_every_gate_recorded() -> None:
     p = decide.plan(_finding(), _obs(_c("wiki")), BOOK, _sit())
     assert (p.playbook, p.verdict, p.risk) == ("restart", "executed", "low")
     assert {g.gate for g in p.gates} == {"protected", "halted", "window", "cooldown", "grace",
-                                         "backoff", "budget", "rolled_back"}
+                                         "backoff", "budget"}
     assert all(g.ok for g in p.gates)
 
 

@@ -146,3 +146,22 @@ def test_restore_commands_and_unsafe_paths() -> None:
     assert any(c.startswith("find /m/c/d -mindepth 1") for c in cmds)
     with pytest.raises(Exception, match="unsafe path"):
         _commands(btrfs.restore_dir, FakeHost({}, {}), snapshot_dir="/m/../x", path="/m")
+
+
+def test_a_failed_rollback_is_queued_for_a_person_and_counts_as_the_escalation(
+        tmp_path: Path) -> None:
+    from homelab_ops.loop import controls, cycle
+    from homelab_ops.loop import log as decision_log
+
+    with Store(tmp_path / "s.db") as store:
+        record, _ = _act(store, verified=False, undone_ok=False)
+        actor = Actor(store, Settings(loop=LoopSettings()), inventory=None, cycle="c",
+                      observations={})
+        sit = decide.Situation(now=100.0, settings=actor.settings, log=[], tallies={},
+                               control=controls.ControlState())
+        cycle._escalate_rollback(actor, _redeploy(), record, sit)
+        [approval] = store.approvals("pending")
+        last = decision_log.entries(store)[-1]
+    assert approval["action"] == "redeploy" and approval["subject"] == "lb-db"
+    assert last.verdict == "queued" and last.detail["notify"]
+    assert last.detail["held_by"]["gate"] == "rollback" and incidents._escalation(last)
