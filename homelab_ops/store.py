@@ -583,7 +583,8 @@ class Store:
         """Decisions newest first, each with the outcome appended for it later (the log
         is append-only: an outcome is its own row pointing at its decision)."""
         cur = self.db.execute(
-            "SELECT d.*, o.outcome AS final_outcome FROM decisions d "
+            "SELECT d.*, o.outcome AS final_outcome, o.reason AS outcome_reason "
+            "FROM decisions d "
             "LEFT JOIN decisions o ON o.ref = d.id "
             "WHERE d.ts >= ? AND d.ref IS NULL AND d.verdict NOT IN ('control', 'incident') "
             "ORDER BY d.ts DESC, d.id DESC LIMIT ?",
@@ -631,6 +632,13 @@ class Store:
     def forget_stack(self, stack: str) -> int:
         """Delete the record of ``stack``'s deployments (its containers stay); how many."""
         return self.db.execute("DELETE FROM deployments WHERE stack = ?", (stack,)).rowcount
+
+    def good_deployments(self, host: str, stack: str, limit: int = 50
+                         ) -> list[dict[str, Any]]:
+        """``stack``'s deployments to ``host`` that passed health, newest first."""
+        return _rows(self.db.execute(
+            "SELECT * FROM deployments WHERE host = ? AND stack = ? AND ok = 1 "
+            "ORDER BY id DESC LIMIT ?", (host, stack, limit)))
 
     def deployments(self, limit: int = 200) -> list[dict[str, Any]]:
         """The newest deployment of every (host, stack, service), newest first."""

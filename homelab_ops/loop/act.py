@@ -14,9 +14,9 @@ from typing import Any
 
 from pyinfra.api import Inventory
 
-from homelab_ops.loop import controls, decide, snapshot
+from homelab_ops.loop import controls, decide, rollback, snapshot
 from homelab_ops.loop import log as decision_log
-from homelab_ops.models.decision import ActionRecord, Decision, GateResult, Planned
+from homelab_ops.models.decision import ActionRecord, Decision, GateResult, Planned, Rollback
 from homelab_ops.models.observation import Observation
 from homelab_ops.models.settings import Settings
 from homelab_ops.store import Store
@@ -37,6 +37,8 @@ class Actor:
     # None means the real ones (property tests pass recording stand-ins)
     runner: Any = None
     snapshotter: Callable[[Actor, Planned], snapshot.Snapshot] | None = None
+    # undoes a failed action (None: loop/rollback.py's undo)
+    rollbacker: Callable[..., Rollback] | None = None
     # finding key -> (id, signature) of the newest decision recorded about it
     last: dict[tuple[str, str, str], tuple[int, tuple]] = field(default_factory=dict)
     # decides whether a held-back decision is told to a person (the cycle's notices)
@@ -120,6 +122,9 @@ def act(actor: Actor, p: Planned) -> ActionRecord | Planned:
     # the store and the state directory (its backup lock) are handed to playbooks that
     # record through the backup component; they never go into the log (params do)
     call = {**p.params, "store": actor.store, "state_dir": actor.settings.state_dir}
+    # what a rollback returns to is read before the action changes it
+    back = rollback.point(actor.store, p) if rollback.can(p.playbook) and \
+        not actor.dry_run else None
     result = playbooks.run_playbook(actor.inventory, f.host, p.playbook, call,
                                     dry_run=actor.dry_run)
     seconds = {"snapshot": round(snap_s, 3), "act": round(result.seconds, 3)}
@@ -129,24 +134,45 @@ def act(actor: Actor, p: Planned) -> ActionRecord | Planned:
         return ActionRecord(decision=decision, playbook=p.playbook, host=f.host,
                             target=f.subject, outcome="dry-run", seconds=seconds,
                             detail=result.detail)
-    # what the run reports (e.g. the snapshots it must have kept) is what verify checks
+    # what the run reports (e.g. the snapshots it must have kept) is what verify checks;
+    # a run that failed half-way is verified too when it can be rolled back
     check = playbooks.verify(actor.inventory, f.host, p.playbook,
-                             {**call, **result.detail}) if result.ok else None
+                             {**call, **result.detail}) \
+        if result.ok or back is not None else None
     if check is not None:
         seconds["verify"] = round(check.seconds, 3)
     ok = result.ok and check is not None and check.ok
     error = result.error if not result.ok else None if ok else (
         check.error if check else None) or "verification failed"
+    undone = None
+    if back is not None and rollback.should(result.ok, check.ok if check else None,
+                                            p.playbook, actor.dry_run):
+        undone = (actor.rollbacker or rollback.undo)(
+            actor, p, back, snap, data_paths(actor.observations.get(f.host), p))
+        seconds["rollback"] = undone.seconds
     reason = (f"{p.playbook} of {f.subject} worked and was verified" if ok
               else f"{p.playbook} of {f.subject} failed: {error}")
+    if undone is not None:
+        reason += "; " + rolled_back_line(undone)
     actor.outcome(decision, p, "success" if ok else "failed", reason,
                   action=result.model_dump(mode="json"),
                   verification=check.model_dump(mode="json") if check else None,
+                  rollback=undone.model_dump(mode="json") if undone else None,
                   seconds=seconds, snapshot=snap.names or None)
     return ActionRecord(decision=decision, playbook=p.playbook, host=f.host,
                         target=f.subject, snapshot=", ".join(snap.names) or None,
-                        outcome="success" if ok else "failed", error=error,
-                        detail=result.detail, seconds=seconds)
+                        outcome="success" if ok else "failed",
+                        error=error if undone is None else f"{error}; "
+                        f"{rolled_back_line(undone)}",
+                        detail=result.detail, seconds=seconds, rollback=undone)
+
+
+def rolled_back_line(r: Rollback) -> str:
+    """The rollback's verdict in one line, for the log's reason and the notification."""
+    if r.ok:
+        return f"rolled back to {r.spec} and its data's pre-action snapshot, verified ok" \
+            if r.restored else f"rolled back to {r.spec}, verified ok"
+    return f"ROLLBACK FAILED: {r.error}"
 
 
 def latest_decisions(log: list[Decision]) -> dict[tuple[str, str, str], tuple[int, tuple]]:

@@ -232,6 +232,7 @@ def _drift(inventory: Inventory, store: Store) -> dict[str, list[Finding]]:
                     code="stack_unavailable", subject=path, host=host, clarity=0.5,
                     message=f"drift of {path} not checked: {exc}"))
             continue
+        digests = {c.name: c.digest() for c in declared.containers}
         by_subject: dict[tuple[str, str], list[Any]] = {}
         for d in diffs:
             if d.kind == "stopped":
@@ -244,6 +245,7 @@ def _drift(inventory: Inventory, store: Store) -> dict[str, list[Finding]]:
                 message=f"{name} differs from stack {declared.name}: "
                         + ", ".join(sorted({d.kind for d in items})),
                 evidence={"stack": declared.name, "stack_file": path,
+                          "spec_digest": digests.get(name),
                           "differences": [d.line() for d in items]}))
     return out
 
@@ -318,6 +320,8 @@ def _act(actor: Actor, report: CycleReport, sit: decide.Situation) -> None:
             continue
         report.actions.append(record)
         notes.acted(p, record)
+        if record.rollback is not None and not record.rollback.ok:
+            _escalate_rollback(actor, p, record, sit)
         if record.outcome == "failed":
             _check_breaker(actor, report, notes)
     report.notifications = notes.send()
@@ -331,6 +335,20 @@ def _enqueue(actor: Actor, p: Planned, decision: int, sit: decide.Situation) -> 
     sit.pending[p.finding.key] = actor.store.add_approval(
         decision=decision, host=p.finding.host, subject=p.finding.subject,
         finding=p.finding.code, action=p.playbook, params=p.params, ts=time.time())
+
+
+def _escalate_rollback(actor: Actor, p: Planned, record: ActionRecord,
+                       sit: decide.Situation) -> None:
+    """A rollback that failed leaves the service in an unknown state: queue the action
+    for a person and alert (the FAILED line is already in the cycle's digest); it is
+    the incident's escalation, never a silent stop."""
+    why = record.rollback.error if record.rollback else ""
+    gate = GateResult(gate="rollback", ok=False, detail=f"the rollback failed: {why}",
+                      change="a person restores the service (its pre-action and "
+                      "pre-rollback snapshots are kept) and fixes the stack file")
+    final = decide.held(p, "queued", f"{p.playbook} of {p.finding.subject} failed and "
+                        f"its rollback failed too: escalated ({why})", gate)
+    _enqueue(actor, final, actor.record(final, True), sit)
 
 
 def _check_breaker(actor: Actor, report: CycleReport, notes) -> None:

@@ -220,6 +220,8 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
     ]
     c = obs.container(finding.subject) if obs else None
     gates.append(grace_gate(finding, c, sit.now, s.loop))
+    if finding.evidence.get("spec_digest"):  # a finding about a declared spec (drift)
+        gates.append(rolled_back_gate(finding, sit.log))
     inc = incidents_mod.open_incident(sit.incidents, host, finding.subject)
     tried = incidents_mod.attempts(sit.log, inc, host, finding.subject)
     back = incidents_mod.backoff_until(tried, s.loop)
@@ -254,6 +256,24 @@ def _gates(finding: Finding, obs: Observation | None, playbook: str,
                        f"a new incident starts after {s.loop.healthy_minutes:g} min "
                        "healthy"))
     return gates
+
+
+def rolled_back_gate(finding: Finding, log: Sequence[Decision]) -> GateResult:
+    """No redeploy of a spec that was already rolled back: the stack file still
+    declares, for this container, the spec digest whose deploy failed its verification
+    (the newest rollback about it says so). One "no action" until the file changes."""
+    digest = finding.evidence.get("spec_digest")
+    last = next((d for d in reversed(log) if d.ref is not None and d.host == finding.host
+                 and d.subject == finding.subject and d.detail.get("rollback")), None)
+    bad = (last.detail["rollback"].get("bad") or {}).get(finding.subject) if last else None
+    if digest is None or last is None or bad != digest:
+        return GateResult(gate="rolled_back", ok=True, detail="no rolled-back spec")
+    return GateResult(
+        gate="rolled_back", ok=False,
+        detail=f"rolled back at {controls.clock(last.ts)}: the stack file still declares "
+               f"the spec {digest} that failed its verification",
+        change=f"fix {finding.evidence.get('stack_file') or 'the stack file'} (the spec "
+               f"of {finding.subject} it declares was deployed, failed and was rolled back)")
 
 
 def grace_gate(finding: Finding, c: ContainerObs | None, now: float,
@@ -310,6 +330,8 @@ def _verdict(by_matrix: Verdict, gates: Sequence[GateResult], conf: float, risk:
             failed["protected"]
     if "grace" in failed:  # starting is not a fault yet: neither act nor alert
         return "skipped", f"{why}, but {failed['grace'].detail}", failed["grace"]
+    if "rolled_back" in failed:  # the known-bad spec is neither applied nor queued
+        return "skipped", f"{why}, but {failed['rolled_back'].detail}", failed["rolled_back"]
     if by_matrix == "alerted":
         detail = f"confidence {conf:.0%} is not above 70 %"
         return "alerted", f"{why}: {detail}, so alert only", GateResult(

@@ -92,9 +92,10 @@ def _moved(d: Decision) -> dict:
 
 
 def _escalation(d: Decision) -> bool:
-    """The budget was spent and the action queued for a person (and told)."""
+    """The budget was spent, or a rollback failed, and the action was queued for a
+    person (and told)."""
     held = d.detail.get("held_by") or {}
-    return d.verdict == "queued" and held.get("gate") == "budget"
+    return d.verdict == "queued" and held.get("gate") in ("budget", "rollback")
 
 
 def open_incident(found: dict[Key, Incident], host: str, subject: str) -> Incident | None:

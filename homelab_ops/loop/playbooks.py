@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from homelab_ops.models.decision import Verification
+
 Risk = Literal["low", "medium", "high"]
 HEALTH_WAIT_S = 60.0  # bound on waiting for a restarted container's healthcheck
 
@@ -40,6 +42,9 @@ class Playbook(BaseModel):
     changes: str
     verifies: str
     handles: tuple[str, ...]
+    # what undoing it restores when its verification fails (loop/rollback.py runs it);
+    # empty: nothing to undo (a restart changes neither data nor definition)
+    rollback: str = ""
 
 
 PLAYBOOKS: dict[str, Playbook] = {p.name: p for p in (
@@ -64,7 +69,9 @@ PLAYBOOKS: dict[str, Playbook] = {p.name: p for p in (
     Playbook(name="redeploy", risk="medium", reversible=True,
              changes="the stack is deployed again from its stack file",
              verifies="the stack's testinfra health checks pass and no drift is left",
-             handles=("drift", "container_down")),
+             handles=("drift", "container_down"),
+             rollback="the service's data from its pre-action snapshot and the stack as "
+                      "last deployed healthy, then verified again"),
 )}
 
 
@@ -76,13 +83,6 @@ class ActionResult(BaseModel):
     changed: bool
     error: str | None = None
     detail: dict[str, Any] = {}
-    seconds: float
-
-
-class Verification(BaseModel):
-    ok: bool
-    checks: list[str]
-    error: str | None = None
     seconds: float
 
 
@@ -232,15 +232,24 @@ def _redeploy(inventory, host, params, dry_run):
 def verify(inventory, host: str, name: str, params: dict[str, Any]) -> Verification:
     """The check after a playbook ran. rotate-snapshots checks ``params["keep"]`` (the
     run's ``detail["keep"]``) when given, else the newest and parent found now."""
+    return _verification(lambda: _VERIFIERS[PLAYBOOKS[name].name](inventory, host, params))
+
+
+def verify_declared(inventory, declared) -> Verification:
+    """A rollback's check: the re-applied stack's health and no drift from it."""
+    return _verification(lambda: _stack_checks(inventory, declared, drift=True))
+
+
+def _verification(checks_of: Callable[[], list[str]]) -> Verification:
     start = time.monotonic()
     try:
-        checks = _VERIFIERS[PLAYBOOKS[name].name](inventory, host, params)
-        bad = next((c for c in checks if ": FAILED" in c), None)
-        return Verification(ok=bad is None, checks=checks, error=bad,
-                            seconds=time.monotonic() - start)
+        checks = checks_of()
     except Exception as exc:
         return Verification(ok=False, checks=[], error=_line(exc),
                             seconds=time.monotonic() - start)
+    bad = next((c for c in checks if ": FAILED" in c), None)
+    return Verification(ok=bad is None, checks=checks, error=bad,
+                        seconds=time.monotonic() - start)
 
 
 def _verdict(what: str, ok: bool, why: str = "") -> str:
@@ -289,16 +298,17 @@ def _verify_one(inventory, host, params):
     return checks
 
 
-def _stack_checks(inventory, stack: str, drift: bool,
+def _stack_checks(inventory, stack, drift: bool,
                   only: tuple[str, str] | None = None) -> list[str]:
-    """The stack's testinfra health (and drift) as verdict lines; ``only`` keeps the
+    """The stack's testinfra health (and drift) as verdict lines; ``stack`` is its file
+    or a DeclaredStack (a rollback checks the spec it re-applied); ``only`` keeps the
     checks of one (host, container): a restart is judged by the service it restarted,
     not by a neighbour that is still down and waiting for its own action."""
     from homelab_ops.stacks import run
     from homelab_ops.stacks.load import load_stack
     from homelab_ops.stacks.secrets import read_secrets
 
-    declared = load_stack(Path(stack))
+    declared = load_stack(Path(stack)) if isinstance(stack, str) else stack
     secrets = read_secrets(declared)
     out = [_verdict(f"{r['host']}: {r['container']} {r['kind']} {r['target']}".rstrip(),
                     r["ok"], str(r["seen"]))

@@ -47,8 +47,9 @@ def cover(layouts: Sequence[Any], paths: Sequence[str]) -> tuple[list[Any], list
 
 
 def take(store, state_dir: Path, host: str, data: Mapping[str, Any],
-         paths: Sequence[str], now: datetime) -> Snapshot:
-    """Snapshot the subvolumes holding ``paths`` on ``host``; never raises."""
+         paths: Sequence[str], now: datetime, tag: str = TAG) -> Snapshot:
+    """Snapshot the subvolumes holding ``paths`` on ``host`` (tagged ``tag``); never
+    raises."""
     from homelab_ops.backup.lock import backup_lock
     from homelab_ops.backup.runner import host_layouts, run_backup
 
@@ -68,7 +69,7 @@ def take(store, state_dir: Path, host: str, data: Mapping[str, Any],
     try:
         with backup_lock(state_dir):
             report = run_backup([(host, {**data, "backup": backup})], store, now=now,
-                                tag=TAG)
+                                tag=tag)
     except HomelabError as exc:
         return Snapshot(ok=False, covered=keys, error=str(exc))
     result = report["hosts"].get(host, {})

@@ -64,6 +64,8 @@ def decisions(rows: Iterable[dict[str, Any]]) -> list[str]:
                      f"{d['action']} {d['subject']} ({d['finding']}, {d['confidence']:.0%}, "
                      f"{d['risk']} risk){outcome}")
         lines.append(f"    {d['reason']}")
+        if d.get("outcome_reason"):  # e.g. the verification's and the rollback's verdicts
+            lines.append(f"    -> {d['outcome_reason']}")
     return lines or ["no decisions match"]
 
 
@@ -77,6 +79,8 @@ def why(service: str, rows: list[dict[str, Any]], now: float) -> list[str]:
         outcome = f" -> {d['outcome']}" if d.get("outcome") else ""
         lines.append(f"  #{d['id']} {_ts(d['ts'])} {d['verdict']:9} {d['action']} "
                      f"({d['finding']}, {d['confidence']:.0%}){outcome}: {d['reason']}")
+        if d.get("outcome_reason"):
+            lines.append(f"      -> {d['outcome_reason']}")
     lines.append(f"to act: {_to_act(rows[0], now)}")
     return lines
 

@@ -36,6 +36,33 @@ class GateResult(BaseModel):
     change: str = ""  # a gate that holds: what would have to change for the loop to act
 
 
+class Verification(BaseModel):
+    """The check after a playbook (or its rollback) ran: each check as a verdict line."""
+
+    ok: bool
+    checks: list[str]
+    error: str | None = None
+    seconds: float
+
+
+class Rollback(BaseModel):
+    """What undoing a failed action did, recorded with the action's outcome next to its
+    own failed verification: the data restored from the pre-action snapshot, the state
+    it replaced (kept as a snapshot), the spec re-applied, and the rollback's own
+    verification. ``ok`` only when all of it worked and verified."""
+
+    ok: bool
+    restored: list[str] = Field(default_factory=list)  # "path <- snapshot dir"
+    kept: list[str] = Field(default_factory=list)  # the replaced state's snapshots
+    spec: str | None = None  # the deployment re-applied, e.g. "deployment #12 of web"
+    # the spec digests (container -> digest) that failed: the loop does not apply them
+    # again until the stack file changes (no redeploy/rollback flap)
+    bad: dict[str, str] = Field(default_factory=dict)
+    verification: Verification | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
 class Decision(BaseModel):
     """A row of the decision log (a decision, an outcome or a control entry)."""
 
@@ -93,6 +120,7 @@ class ActionRecord(BaseModel):
     error: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     seconds: dict[str, float] = Field(default_factory=dict)
+    rollback: Rollback | None = None  # a failed action undone (or the attempt)
 
 
 class CycleReport(BaseModel):

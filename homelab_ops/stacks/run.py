@@ -79,7 +79,8 @@ def _failure(state, host) -> str:
 def record(store, declared: DeclaredStack, result: DeployResult,
            healthy: dict[str, bool]) -> None:
     """One deployment row per host and service: ok when its host deployed and passed
-    health; a failed host keeps its error in the detail."""
+    health; a failed host keeps its error in the detail. The whole declared stack goes
+    with it, so a rollback re-applies exactly what was deployed (``previous``)."""
     digests: dict[str, list[str]] = {}
     for c in declared.containers:
         digests.setdefault(c.service, []).append(c.digest())
@@ -90,7 +91,18 @@ def record(store, declared: DeclaredStack, result: DeployResult,
                 spec_digest="+".join(digests.get(service, [])),
                 ok=h.ok and healthy.get(host, False),
                 detail={"stack_file": declared.source, "changes": h.changes,
+                        "declared": declared.model_dump(mode="json"),
                         **({"error": h.error} if h.error else {})})
+
+
+def previous(store, host: str, stack: str) -> tuple[DeclaredStack, int] | None:
+    """The stack as last deployed to ``host`` with its health passing (its newest ok
+    deployment record that carries the declared stack) and that row's id."""
+    for row in store.good_deployments(host, stack):
+        declared = row["detail"].get("declared")
+        if declared:
+            return DeclaredStack.model_validate(declared), row["id"]
+    return None
 
 
 def plans(session_state, declared: DeclaredStack, secrets: dict[str, str]) -> dict[str, HostPlan]:

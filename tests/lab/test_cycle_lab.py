@@ -577,3 +577,105 @@ def test_a_drifted_stack_service_is_redeployed_after_a_notice(
     finally:
         podman(rig.lab.paths, "rm", "--force", "--time", "0", f"{name}-db", check=False)
         podman(rig.lab.paths, "volume", "rm", "--force", f"{name}-db-data", check=False)
+
+
+@pytest.mark.loop(cooldown_minutes={}, service_cooldown_minutes=0, backoff_base_minutes=0,
+                  backoff_cap_minutes=0)
+def test_a_redeploy_that_breaks_a_service_is_rolled_back(rig: Rig, monkeypatch) -> None:
+    """The stack file now publishes a port another process holds: the cycle's redeploy
+    (drift) removes the healthy database and cannot start the new one, its verification
+    fails, and the cycle restores the volume from the pre-action snapshot (the write
+    the broken version made after it is gone, kept in a pre-rollback snapshot) and
+    deploys the stack as last deployed healthy, verified again. The next cycles record
+    one "no action: rolled back" instead of redeploying the bad file again, with
+    cooldown and backoff off."""
+    from homelab_ops.lab.sshd import free_port
+    from homelab_ops.loop import playbooks
+
+    monkeypatch.setenv("LOOP_DB_PASSWORD", uuid.uuid4().hex)
+    rig.cover("containers")
+    stack = rig.tmp / "stack.yaml"
+    name = f"lb{rig.tag}"
+    db_name, port = f"{name}-db", free_port()
+    spec = {"name": name, "hosts": ["@local"], "secrets": {"pw": {"env": "LOOP_DB_PASSWORD"}},
+            "services": {"db": {"pattern": "database", "params": {"password": "pw"}}}}
+    stack.write_text(json.dumps(spec))
+    volume = rig.lab.paths.volumes / f"{name}-db-data" / "_data"
+    squatter = None
+    try:
+        rig.cli("deploy", str(stack), "--force", "-i", str(rig.inventory_file))
+        (volume / "before.txt").write_text("the state before the action\n")
+        spec["services"]["db"]["params"]["publish_port"] = port
+        stack.write_text(json.dumps(spec))
+        squatter = subprocess.Popen([sys.executable, "-m", "http.server", str(port),
+                                     "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        _wait_port(port)
+        real = playbooks._RUNNERS["redeploy"]
+
+        def broken_writes(inventory, host, params, dry_run):
+            # what the broken version wrote after the pre-action snapshot
+            (volume / "after.txt").write_text("written by the broken deploy\n")
+            return real(inventory, host, params, dry_run)
+
+        monkeypatch.setitem(playbooks._RUNNERS, "redeploy", broken_writes)
+
+        report = rig.cycle()
+        [p] = [p for p in report.planned if p.finding.subject == db_name]
+        assert (p.finding.code, p.playbook, p.verdict) == ("drift", "redeploy", "notified")
+        [a] = report.actions
+        assert a.outcome == "failed" and "address already in use" in (a.error or ""), a
+        assert a.rollback is not None and a.rollback.ok, a.rollback
+        assert a.rollback.verification and a.rollback.verification.ok
+        assert a.rollback.bad == {db_name: p.finding.evidence["spec_digest"]}
+        # the previous spec runs again: no port published, healthy
+        assert rig.state_of(db_name) == "running"
+        ports = podman(rig.lab.paths, "port", db_name, check=False).stdout
+        assert str(port) not in ports
+        # the data is the pre-action state; the broken state is kept as a snapshot
+        assert (volume / "before.txt").exists() and not (volume / "after.txt").exists()
+        snaps = rig.snapshots()
+        assert [s.rsplit("_", 1)[1] for s in snaps if s.startswith("containers.")] == [
+            "pre-action", "pre-rollback"], snaps
+        [kept] = [s for s in snaps if s.endswith("_pre-rollback")]
+        assert (rig.snapdir / kept / "volumes" / f"{name}-db-data" / "_data" /
+                "after.txt").exists()
+        # both verdicts in the decision log, and in `decisions`
+        [d] = [d for d in rig.decisions() if d["subject"] == db_name
+               and d["verdict"] == "notified"]
+        assert d["outcome"] == "failed"
+        with Store.open(rig.state) as store:
+            [out] = [json.loads(r["detail"]) for r in store.decision_rows()
+                     if r["ref"] == d["id"]]
+        assert out["verification"]["ok"] is False
+        assert out["rollback"]["ok"] is True and out["rollback"]["verification"]["ok"]
+        shown = rig.cli("decisions", "--service", db_name).stdout
+        assert "rolled back to deployment #" in shown and "verified ok" in shown
+
+        for _ in range(2):  # no flap: one recorded "no action" while the file is bad
+            again = rig.cycle()
+            assert not again.actions
+            [q] = [q for q in again.planned if q.finding.subject == db_name]
+            assert q.verdict == "skipped" and q.held_by and q.held_by.gate == "rolled_back"
+        held = [d for d in rig.decisions() if d["subject"] == db_name
+                and (d["detail"].get("held_by") or {}).get("gate") == "rolled_back"]
+        assert len(held) == 1, held
+        assert "fix" in rig.cli("why", db_name).stdout
+        assert rig.state_of(db_name) == "running"
+    finally:
+        if squatter is not None:
+            squatter.terminate()
+            squatter.wait(timeout=30)
+        podman(rig.lab.paths, "rm", "--force", "--time", "0", db_name, check=False)
+        podman(rig.lab.paths, "volume", "rm", "--force", f"{name}-db-data", check=False)
+
+
+def _wait_port(port: int) -> None:
+    import socket
+
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")

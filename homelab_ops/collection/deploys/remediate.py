@@ -12,6 +12,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, QuoteString, StringCommand, deploy, operation
 from pyinfra.operations import systemd
 
+from homelab_ops.collection.operations.btrfs import restore_dir
 from homelab_ops.collection.operations.podman import podman
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -99,6 +100,36 @@ def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
                             user_mode=bool(host.data.get("systemd_user")))
         else:
             restarted(name=f"Restart {name}", service=name)
+
+
+@operation(is_idempotent=False)
+def stopped(service: str):
+    """Stop a container with ``podman stop`` (the backend without systemd); a missing
+    one is no error.
+
+    + service: the container's name
+    """
+    yield podman("stop", "--ignore", "--time", "10", _checked(service))
+
+
+@deploy("Restore data from a snapshot")
+def restore_data(paths: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+                 stop: list[str] | tuple[str, ...] = ()):
+    """Stop the containers that write the data, then make each live directory hold what
+    its snapshot holds. Whatever re-applies their spec starts them again.
+
+    + paths: (directory inside a read-only snapshot, live directory) pairs
+    + stop: containers to stop first (``systemctl stop`` of their unit where systemd
+      runs quadlets)
+    """
+    for name in map(_checked, stop):
+        if host.data.get("systemd"):
+            systemd.service(name=f"Stop {name}.service", service=f"{name}.service",
+                            running=False, user_mode=bool(host.data.get("systemd_user")))
+        else:
+            stopped(name=f"Stop {name}", service=name)
+    for snap, live in paths:
+        restore_dir(name=f"Restore {live} from {snap}", snapshot_dir=snap, path=live)
 
 
 @operation()

@@ -1,4 +1,5 @@
-"""BTRFS operations: read-only snapshots, incremental send/receive, retention pruning.
+"""BTRFS operations: read-only snapshots, incremental send/receive, retention pruning,
+restoring a directory from a snapshot.
 
 Each operation reads its facts when it runs (pyinfra 3 generates commands lazily), so a
 send sees the snapshot an earlier operation of the same deploy just took, and every
@@ -239,3 +240,24 @@ def prune(place: Place, base: str, policy: RetentionPolicy, now: datetime,
         return
     yield place.run("btrfs", "subvolume", "delete", *(QuoteString(place.path(n))
                                                         for n in doomed))
+
+
+@operation(is_idempotent=False)
+def restore_dir(snapshot_dir: str, path: str):
+    """Make ``path`` hold exactly what ``snapshot_dir`` (the same directory inside a
+    read-only snapshot) holds: the directory is emptied and filled from the snapshot
+    (``cp --reflink``: shared extents, no second copy). The directory itself stays (a
+    bind mount or a subvolume root keeps its inode). The caller stops what writes to
+    it and keeps the state it replaces as a snapshot first: this deletes that state.
+
+    + snapshot_dir: the directory inside the snapshot
+    + path: the live directory to restore
+    """
+    checked_path(snapshot_dir)
+    checked_path(path)
+    yield StringCommand("test", "-d", QuoteString(snapshot_dir))
+    yield StringCommand("mkdir", "-p", QuoteString(path))
+    yield StringCommand("find", QuoteString(path), "-mindepth", "1", "-maxdepth", "1",
+                        "-exec", "rm", "-rf", "--", "{}", "+")
+    yield StringCommand("cp", "-a", "--reflink=auto", "--",
+                        QuoteString(snapshot_dir.rstrip("/") + "/."), QuoteString(path))
