@@ -62,7 +62,7 @@ def plan(
             decided.extend(_plan_group(snaps, group_policy, now, protect))
         else:
             decided.extend((s.ts, Verdict(s.name, True, f"tag {tag!r} has no retention "
-                                                         "policy")) for s in snaps)
+                                                        "policy")) for s in snaps)
     decided.sort(key=lambda pair: (pair[0], pair[1].name))
     return foreign + [d for _, d in decided]
 

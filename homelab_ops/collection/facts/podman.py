@@ -228,12 +228,12 @@ class PodmanEvents(FactBase):
     requires_command = "podman"
 
     def command(self, since: float | None = None) -> str:
-        read = "" if since is None else (
+        read = "true" if since is None else (
             f'podman events --stream=false --since {since:.6f} --until "$u" --format json '
             "--filter type=container --filter event=start --filter event=died "
             "--filter event=oom")
         return (f'[ -d /run/systemd/system ] || exit 0; u=$(date +%s.%N); echo "until $u"; '
-                f"{read or 'true'}")
+                f"{read}")
 
     def process(self, output: list[str]) -> dict[str, Any] | None:
         until = next((ln.split()[1] for ln in output if ln.startswith("until ")), None)
