@@ -215,7 +215,7 @@ def _rotate(inventory, host, params, dry_run):
 
 def _redeploy(inventory, host, params, dry_run):
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.run import deploy, record
+    from homelab_ops.stacks.run import deploy
     from homelab_ops.stacks.secrets import read_secrets
 
     declared = load_stack(Path(params["stack"]))
@@ -223,10 +223,10 @@ def _redeploy(inventory, host, params, dry_run):
     mine = result.hosts.get(host)
     if mine is None:
         return False, False, f"stack {declared.name} does not deploy to {host}", {}
-    if not dry_run and params.get("store") is not None:  # a redeploy is a deployment
-        record(params["store"], declared, result, {h: d.ok for h, d in result.hosts.items()})
+    # recorded by the verifier, once it knows whether the result is healthy
     return mine.ok, bool(mine.changes) and not dry_run, mine.error or None, {
-        "operations": mine.changed, "dry_run": dry_run}
+        "operations": mine.changed, "dry_run": dry_run,
+        **({} if dry_run else {"deployed": result.model_dump(mode="json")})}
 
 
 def verify(inventory, host: str, name: str, params: dict[str, Any]) -> Verification:
@@ -350,7 +350,24 @@ def _existing(inventory, host: str, paths: list[str]) -> set[str]:
 
 
 def _verify_redeploy(inventory, host, params):
-    return _stack_checks(inventory, params["stack"], drift=True)
+    """Check the redeployed stack, then record the redeploy as a deployment, healthy
+    only when these checks pass: a rollback returns to the last healthy deployment, so
+    a spec that failed here must never count as one (a check that raised records it
+    as unhealthy too)."""
+    from homelab_ops.models.stack import DeployResult
+    from homelab_ops.stacks.load import load_stack
+    from homelab_ops.stacks.run import record
+
+    checks: list[str] = []
+    try:
+        checks = _stack_checks(inventory, params["stack"], drift=True)
+    finally:
+        if params.get("deployed") and params.get("store") is not None:
+            result = DeployResult.model_validate(params["deployed"])
+            healthy = bool(checks) and not any(": FAILED" in c for c in checks)
+            record(params["store"], load_stack(Path(params["stack"])), result,
+                   {h: healthy for h in result.hosts})
+    return checks
 
 
 _VERIFIERS = {"restart": _verify_restart, "restart-leaking": _verify_restart,

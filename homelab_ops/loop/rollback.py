@@ -5,8 +5,8 @@ healthy is deployed again (the declared stack recorded with that deployment, not
 guess from the live host), then both are verified again.
 
 Never the only copy: before anything is replaced, the live state of each subvolume to
-be restored is snapshotted read-only itself (tag ``pre-rollback``; a tag without a
-retention in the backup settings is kept until a person prunes it). When that snapshot
+be restored is snapshotted read-only itself (tag ``pre-rollback``, kept 14 days by
+default: the backup settings' ``tags``). When that snapshot
 cannot be taken nothing is restored. The pre-action snapshot is only read (copied with
 reflinks), never moved or deleted. So the state before the action and the broken state
 both survive, whatever the restore's outcome.

@@ -154,9 +154,11 @@ class BackupConfig(Strict):
 
     volumes: tuple[BackupVolume, ...] = ()
     target: BackupTarget | None = None
-    # tagged snapshots (e.g. before an autonomous action) have their own retention
+    # tagged snapshots have their own retention: before an autonomous action two days;
+    # the broken state a rollback replaced two weeks, time for a person to look at it
     tags: dict[Tag, RetentionPolicy] = Field(
-        default_factory=lambda: {"pre-action": RetentionPolicy(min_keep="2d")})
+        default_factory=lambda: {"pre-action": RetentionPolicy(min_keep="2d"),
+                                 "pre-rollback": RetentionPolicy(min_keep="14d")})
     # space-forecast rotation: prune the target to its minimum when the pool is
     # predicted to cross its threshold within this many days
     forecast_horizon_days: Annotated[float, Field(gt=0)] = 7.0

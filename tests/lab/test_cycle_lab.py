@@ -572,6 +572,8 @@ def test_a_drifted_stack_service_is_redeployed_after_a_notice(
             [outcome] = [json.loads(r["detail"]) for r in store.decision_rows()
                          if r["ref"] == d["id"]]
         assert any("no drift left" in c for c in outcome["verification"]["checks"])
+        with Store.open(rig.state) as store:  # the verified redeploy is a good deployment
+            assert len(store.good_deployments("@local", name)) == 2
         again = rig.cycle()
         assert not again.actions
     finally:
@@ -649,6 +651,13 @@ def test_a_redeploy_that_breaks_a_service_is_rolled_back(rig: Rig, monkeypatch) 
                      if r["ref"] == d["id"]]
         assert out["verification"]["ok"] is False
         assert out["rollback"]["ok"] is True and out["rollback"]["verification"]["ok"]
+        # the spec that failed is recorded, never as a good deployment a later rollback
+        # could return to; the re-applied one is
+        with Store.open(rig.state) as store:
+            rows = store.db.execute("SELECT ok, spec_digest FROM deployments WHERE "
+                                    "stack = ? ORDER BY id", (name,)).fetchall()
+        failed = [(ok, digest == a.rollback.bad[db_name]) for ok, digest in rows]
+        assert failed == [(1, False), (0, True), (1, False)], failed
         shown = rig.cli("decisions", "--service", db_name).stdout
         assert "rolled back to deployment #" in shown and "verified ok" in shown
 

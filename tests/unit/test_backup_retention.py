@@ -185,6 +185,19 @@ def test_tags_have_their_own_retention() -> None:
     assert deletions(decisions) == ["photos.20261120T0900_pre-action"]
 
 
+def test_the_default_tags_keep_a_rollbacks_broken_state_two_weeks() -> None:
+    """``pre-rollback`` (what a rollback replaced) outlives ``pre-action``."""
+    old, recent = NOW - timedelta(days=15), NOW - timedelta(days=13)
+    snaps = [snapshot_name("photos", t, tag) for t in (old, recent)
+             for tag in ("pre-action", "pre-rollback")]
+    snaps.append(snapshot_name("photos", NOW - timedelta(days=1), "pre-action"))
+    decisions = plan(snaps, RetentionPolicy(min_keep="all"), NOW,
+                     tag_policies=load_backup_config({}, "test").tags)
+    assert set(deletions(decisions)) == {snapshot_name("photos", old, "pre-action"),
+                                         snapshot_name("photos", recent, "pre-action"),
+                                         snapshot_name("photos", old, "pre-rollback")}
+
+
 # -- properties -----------------------------------------------------------------------
 policies = st.builds(
     RetentionPolicy,
