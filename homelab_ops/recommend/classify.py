@@ -28,6 +28,7 @@ from homelab_ops.query.tfidf import Index
 from homelab_ops.recommend.catalogue import FILE, load_catalogue
 
 TOP = 3
+NAME_BAR = 1.0  # share of the threshold the rest of a text must reach without a name
 Tally = Mapping[tuple[str, str], tuple[int, int]]  # (category, skill) -> (worked, failed)
 
 
@@ -66,6 +67,7 @@ class _Model:
     synonyms: dict[str, str]
     vocabulary: frozenset[str]
     by_id: dict[str, Skill] = field(default_factory=dict)
+    named: frozenset[str] = frozenset()  # skills whose examples name a service
 
     def canonical(self, text: str) -> str:
         return " ".join(self.synonyms.get(w, w) for w in text.split())
@@ -80,8 +82,10 @@ def _model() -> _Model:
     canonical = _Model(catalogue, Index([]), groups, frozenset()).canonical
     index = Index([(s.id, canonical(normalize(e))) for s in catalogue.skills
                    for e in s.examples])
+    named = frozenset(s.id for s in catalogue.skills
+                      if any("{service}" in e for e in s.examples))
     return _Model(catalogue, index, groups, frozenset(vocabulary),
-                  {s.id: s for s in catalogue.skills})
+                  {s.id: s for s in catalogue.skills}, named)
 
 
 def merged_lexicon(catalogue: Catalogue) -> dict[str, str]:
@@ -112,6 +116,8 @@ def classify(text: str, names: Names, tally: Tally | None = None,
     if not canonical:
         return Recommendation(norm, canonical, None, service=service)
     text_scores = model.index.scores(canonical)
+    if service is None and unknown:
+        text_scores = _as_name(model, canonical, unknown[0], text_scores)
     best = max(text_scores, key=lambda k: text_scores[k])
     limit = cat.threshold if threshold is None else threshold
     if text_scores[best] < limit:
@@ -123,6 +129,18 @@ def classify(text: str, names: Names, tally: Tally | None = None,
                     key=lambda r: -r.score)
     return Recommendation(norm, canonical, category, tuple(ranked[:TOP]), service,
                           unknown, close)
+
+
+def _as_name(model: _Model, canonical: str, word: str, scores: dict[str, float]
+             ) -> dict[str, float]:
+    """Scores with an unknown name-like word read as a service ("gitea keeps crashing"
+    like "{service} keeps crashing"), for skills about a service, only when the text
+    without the word is itself near that skill: a word alone never makes a task."""
+    rest = model.index.scores(" ".join(w for w in canonical.split() if w != word))
+    named = model.index.scores(canonical.replace(word, "{service}", 1))
+    bar = model.catalogue.threshold * NAME_BAR
+    return {k: max(v, named[k]) if k in model.named and rest[k] >= bar else v
+            for k, v in scores.items()}
 
 
 def success_rate(tally: Tally, category: str, skill: str, prior: tuple[float, float]
