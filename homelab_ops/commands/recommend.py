@@ -17,7 +17,8 @@ from homelab_ops.models.skill import CATEGORIES
 @command(None, "recommend")
 @click.argument("text", nargs=-1)
 @click.option("--run", is_flag=True, help="Run the top read-only skill and print its findings.")
-@click.option("--took", metavar="SKILL", help="Record that you took SKILL (with --worked/--failed).")
+@click.option("--took", metavar="SKILL",
+              help="Record that you took SKILL (with --worked/--failed).")
 @click.option("--worked/--failed", default=None, help="Whether the skill taken worked.")
 @click.option("--category", type=click.Choice(CATEGORIES),
               help="The category the outcome counts for (default: the newest recommendation "

@@ -183,8 +183,14 @@ def _looks_like_name(word: str, vocabulary: frozenset[str]) -> bool:
             and word[0].isalpha() and word not in _COMMON)
 
 
-_COMMON = frozenset("""a an the my our your is are was were be been it its this that these
-those and or but of to in on at for from with by about as into than then so if why how
-what when where which who whom whose do does did done can cant could would should will
-wont not no yes me i you we they he she them us please now again still just very really
-too also all any some get got has have had keep keeps kept""".split())
+_COMMON = frozenset((
+    "a", "an", "the", "my", "our", "your", "is", "are", "was", "were", "be", "been",
+    "it", "its", "this", "that", "these", "those", "and", "or", "but", "of", "to",
+    "in", "on", "at", "for", "from", "with", "by", "about", "as", "into", "than",
+    "then", "so", "if", "why", "how", "what", "when", "where", "which", "who", "whom",
+    "whose", "do", "does", "did", "done", "can", "cant", "could", "would", "should",
+    "will", "wont", "not", "no", "yes", "me", "i", "you", "we", "they", "he", "she",
+    "them", "us", "please", "now", "again", "still", "just", "very", "really", "too",
+    "also", "all", "any", "some", "get", "got", "has", "have", "had", "keep", "keeps",
+    "kept",
+))
