@@ -11,7 +11,7 @@ import click
 
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.errors import HomelabError
-from homelab_ops.models.skill import CATEGORIES
+from homelab_ops.recommend import CATEGORIES
 
 
 @command(None, "recommend")

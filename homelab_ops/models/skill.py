@@ -20,10 +20,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from homelab_ops.models.decision import Risk
+from homelab_ops.recommend import CATEGORIES
 
-Category = Literal["deploy", "diagnose", "performance", "capacity", "backup", "security",
-                   "network", "maintenance"]
-CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 SLOTS = ("service",)
 _SLOT = re.compile(r"\{(\w+)\}")
 _FILL_IN = re.compile(r"<[^>\s]+>")

@@ -52,9 +52,13 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
     from homelab_ops.query.slots import Names
 
     latest = store.latest_observations()
-    m = match(question, Names.from_observations(latest.values()))
+    names = Names.from_observations(latest.values())
+    m = match(question, names)
     explain = _explain(m)
     if m.intent is None:
+        handed = None if m.refused else handoff(question, names)
+        if handed is not None:
+            return {**handed, "explain": explain}, UNKNOWN_TTL
         return _unknown(m, explain), UNKNOWN_TTL
     intent = m.intent
     problem = _slot_problem(intent, m, latest)
@@ -108,6 +112,28 @@ def _slot_problem(intent: Intent, m: Match, latest: dict[str, dict]) -> str | No
             known = sorted(Names.from_observations(latest.values()).of(slot_type).values())
             return f"Which {slot_type}? Known: {', '.join(known) or 'none'}."
     return None
+
+
+def handoff(question: str, names: Names) -> dict[str, Any] | None:
+    """A question ask cannot answer that is really a task ("jellyfin keeps crashing",
+    "how do i free disk space"): the recommender's skills, when it is confident (its
+    text score reaches the catalogue's ``handoff``, above its own threshold); else None.
+    Imported here: the recommender loads pydantic, which answers never need."""
+    from homelab_ops.recommend.catalogue import load_catalogue
+    from homelab_ops.recommend.classify import classify
+
+    rec = classify(question, names)
+    if not rec.confident or rec.ranked[0].text < load_catalogue().handoff:
+        return None
+    skills = [{"id": r.skill.id, "title": r.skill.title, "command": r.command,
+               "read_only": r.skill.read_only, "confidence": r.text} for r in rec.ranked]
+    lines = [f"That sounds like a task ({rec.category}), not a question. Try:"]
+    lines += [f"  - {s['title']}: {s['command']}" for s in skills]
+    lines.append(f'(homelab-ops recommend "{question.strip()[:80]}" --run runs the top '
+                 "read-only one)")
+    return {"understood": False, "intent": None, "slots": {}, "lines": lines, "data": None,
+            "as_of": None, "sources": [], "suggestions": [], "recommended": skills,
+            "category": rec.category}
 
 
 def _unknown(m: Match, explain: dict[str, Any]) -> dict[str, Any]:

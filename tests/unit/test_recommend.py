@@ -13,8 +13,8 @@ import pytest
 from homelab_ops.cli import cli
 from homelab_ops.errors import InputError
 from homelab_ops.loop.playbooks import PLAYBOOKS
-from homelab_ops.models.skill import CATEGORIES
 from homelab_ops.query.slots import Names
+from homelab_ops.recommend import CATEGORIES
 from homelab_ops.recommend.catalogue import load_catalogue, parse_catalogue
 from homelab_ops.recommend.classify import classify, fill
 from homelab_ops.recommend.learn import for_finding, recommend, record_outcome
