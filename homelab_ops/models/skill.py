@@ -84,6 +84,7 @@ class Catalogue(BaseModel):
     version: int
     threshold: float = Field(gt=0, lt=1)  # least text score to recommend at all
     handoff: float = Field(gt=0, lt=1)  # least text score for ask to hand a question over
+    task_openers: tuple[str, ...] = ()  # "how do i ...": a question that asks for a task
     prior: tuple[float, float] = (2.0, 2.0)  # Beta(alpha, beta) of a skill's success
     weight: float = Field(0.5, ge=0, le=1)  # how much the success rate moves the ranking
     lexicon: dict[str, list[str]] = Field(default_factory=dict)

@@ -55,10 +55,12 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
     names = Names.from_observations(latest.values())
     m = match(question, names)
     explain = _explain(m)
+    task = None if m.refused else _task(question, m, names)
     if m.intent is None:
-        handed = None if m.refused else handoff(question, names)
-        if handed is not None:
-            return {**handed, "explain": explain}, UNKNOWN_TTL
+        if task is not None:
+            return {"understood": False, "intent": None, "slots": {}, "data": None,
+                    "as_of": None, "sources": [], "suggestions": [], **task,
+                    "explain": explain}, UNKNOWN_TTL
         return _unknown(m, explain), UNKNOWN_TTL
     intent = m.intent
     problem = _slot_problem(intent, m, latest)
@@ -70,8 +72,17 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
         answer = answer_for(store, intent, slots, latest, now)
     reply = {"understood": True, "intent": intent.id, "description": intent.description,
              "slots": slots, **answer.to_dict(), "explain": explain}
-    reply["lines"] = [*_names_used(m), *reply["lines"]]
+    reply["lines"] = [*_names_used(m), *reply["lines"], *(task["lines"] if task else ())]
+    if task is not None:
+        reply.update(category=task["category"], recommended=task["recommended"])
     return reply, intent.ttl
+
+
+def _task(question: str, m: Match, names: Names) -> dict[str, Any] | None:
+    """The recommender's skills when the question is really a task (recommend/handoff.py)."""
+    from homelab_ops.recommend.handoff import task_for
+
+    return task_for(question, names, m.intent.id if m.intent else None, m.canonical)
 
 
 def answer_for(store: Store, intent: Intent, slots: dict[str, str],
@@ -112,28 +123,6 @@ def _slot_problem(intent: Intent, m: Match, latest: dict[str, dict]) -> str | No
             known = sorted(Names.from_observations(latest.values()).of(slot_type).values())
             return f"Which {slot_type}? Known: {', '.join(known) or 'none'}."
     return None
-
-
-def handoff(question: str, names: Names) -> dict[str, Any] | None:
-    """A question ask cannot answer that is really a task ("jellyfin keeps crashing",
-    "how do i free disk space"): the recommender's skills, when it is confident (its
-    text score reaches the catalogue's ``handoff``, above its own threshold); else None.
-    Imported here: the recommender loads pydantic, which answers never need."""
-    from homelab_ops.recommend.catalogue import load_catalogue
-    from homelab_ops.recommend.classify import classify
-
-    rec = classify(question, names)
-    if not rec.confident or rec.ranked[0].text < load_catalogue().handoff:
-        return None
-    skills = [{"id": r.skill.id, "title": r.skill.title, "command": r.command,
-               "read_only": r.skill.read_only, "confidence": r.text} for r in rec.ranked]
-    lines = [f"That sounds like a task ({rec.category}), not a question. Try:"]
-    lines += [f"  - {s['title']}: {s['command']}" for s in skills]
-    lines.append(f'(homelab-ops recommend "{question.strip()[:80]}" --run runs the top '
-                 "read-only one)")
-    return {"understood": False, "intent": None, "slots": {}, "lines": lines, "data": None,
-            "as_of": None, "sources": [], "suggestions": [], "recommended": skills,
-            "category": rec.category}
 
 
 def _unknown(m: Match, explain: dict[str, Any]) -> dict[str, Any]:

@@ -17,15 +17,18 @@ as outcomes accumulate. The query's category is that of its best skill by text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-from homelab_ops.models.skill import Catalogue, Skill
 from homelab_ops.query.intents import load_database, spell, synonyms
 from homelab_ops.query.normalize import normalize
 from homelab_ops.query.slots import Names, find_names, mask, resolve
 from homelab_ops.query.tfidf import Index
-from homelab_ops.recommend.catalogue import FILE, load_catalogue
+from homelab_ops.recommend.catalogue import FILE, load_catalogue, raw_catalogue
+
+if TYPE_CHECKING:  # the models load only when skills are ranked
+    from homelab_ops.models.skill import Catalogue, Skill
 
 TOP = 3
 NAME_BAR = 1.0  # share of the threshold the rest of a text must reach without a name
@@ -61,12 +64,36 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """The text scores of one text, before any ranking: all ``ask`` needs to decide
+    whether a question is a task (no pydantic on this path)."""
+
+    text: str  # normalised
+    canonical: str  # what TF-IDF saw
+    scores: dict[str, float]  # skill id -> text score
+    service: str | None
+    unknown: tuple[str, ...]
+    close: tuple[str, ...]
+
+    @property
+    def best(self) -> tuple[str | None, float]:
+        if not self.scores:
+            return None, 0.0
+        sid = max(self.scores, key=lambda k: self.scores[k])
+        return sid, self.scores[sid]
+
+
+@dataclass(frozen=True)
 class _Model:
-    catalogue: Catalogue
+    """The scoring side of the catalogue, built from the file's raw JSON so ``ask`` can
+    score a question without loading the pydantic models; ranking (which shows skills)
+    loads the validated catalogue."""
+
+    threshold: float
     index: Index
     synonyms: dict[str, str]
     vocabulary: frozenset[str]
-    by_id: dict[str, Skill] = field(default_factory=dict)
+    category: dict[str, str]  # skill id -> category
     named: frozenset[str] = frozenset()  # skills whose examples name a service
 
     def canonical(self, text: str) -> str:
@@ -75,35 +102,39 @@ class _Model:
 
 @cache
 def _model() -> _Model:
-    catalogue = load_catalogue()
-    groups = merged_lexicon(catalogue)
-    vocabulary = {w for s in catalogue.skills for e in s.examples for w in normalize(e).split()}
+    try:
+        raw = raw_catalogue()
+        skills = [(s["id"], s["category"], [normalize(e) for e in s["examples"]])
+                  for s in raw["skills"]]
+        threshold, lexicon = float(raw["threshold"]), raw.get("lexicon", {})
+    except (KeyError, TypeError, ValueError):
+        load_catalogue()  # a broken file: the validated load names the field
+        raise
+    groups = merged_lexicon(lexicon)
+    vocabulary = {w for _, _, examples in skills for e in examples for w in e.split()}
     vocabulary |= set(groups) | set(groups.values())
-    canonical = _Model(catalogue, Index([]), groups, frozenset()).canonical
-    index = Index([(s.id, canonical(normalize(e))) for s in catalogue.skills
-                   for e in s.examples])
-    named = frozenset(s.id for s in catalogue.skills
-                      if any("{service}" in e for e in s.examples))
-    return _Model(catalogue, index, groups, frozenset(vocabulary),
-                  {s.id: s for s in catalogue.skills}, named)
+    canonical = _Model(threshold, Index([]), groups, frozenset(), {}).canonical
+    index = Index([(sid, canonical(e)) for sid, _, examples in skills for e in examples])
+    named = frozenset(sid for sid, _, examples in skills
+                      if any("{service}" in e for e in examples))
+    return _Model(threshold, index, groups, frozenset(vocabulary),
+                  {sid: category for sid, category, _ in skills}, named)
 
 
-def merged_lexicon(catalogue: Catalogue) -> dict[str, str]:
+def merged_lexicon(lexicon: dict[str, list[str]]) -> dict[str, str]:
     """ask's lexicon with the catalogue's groups added; a word the two files put in
     different groups is an error naming skills.json."""
     asks = load_database().synonyms
-    mine = synonyms(catalogue.lexicon, FILE)
+    mine = synonyms(lexicon, FILE)
     clash = sorted(w for w, g in mine.items() if asks.get(w, g) != g)
     if clash:
         raise ValueError(f"{FILE}: lexicon: {clash} are in other groups in intents.json")
     return {**asks, **mine}
 
 
-def classify(text: str, names: Names, tally: Tally | None = None,
-             threshold: float | None = None) -> Recommendation:
-    """Ranked skills for ``text`` given the names that run now and recorded outcomes."""
+def score(text: str, names: Names) -> Scored:
+    """The text score of every skill for ``text``, given the names that run now."""
     model = _model()
-    cat = model.catalogue
     norm = normalize(text)
     tokens = norm.split()
     found = [f for f in find_names(tokens, names) if f.type == "service"]
@@ -113,22 +144,28 @@ def classify(text: str, names: Names, tally: Tally | None = None,
     unknown = tuple(w for w in masked.split() if _looks_like_name(w, model.vocabulary)
                     and w not in load_database().vocabulary)
     close = tuple(c for w in unknown for c in resolve(w, "service", names)[1])
-    if not canonical:
-        return Recommendation(norm, canonical, None, service=service)
-    text_scores = model.index.scores(canonical)
-    if service is None and unknown:
-        text_scores = _as_name(model, canonical, unknown[0], text_scores)
-    best = max(text_scores, key=lambda k: text_scores[k])
-    limit = cat.threshold if threshold is None else threshold
-    if text_scores[best] < limit:
-        return Recommendation(norm, canonical, None, service=service, unknown=unknown,
-                              close=close)
-    category = model.by_id[best].category
-    ranked = sorted((_rank(model.by_id[sid], t, category, tally or {}, cat, service,
-                           unknown) for sid, t in text_scores.items()),
+    scores = model.index.scores(canonical) if canonical else {}
+    if scores and service is None and unknown:
+        scores = _as_name(model, canonical, unknown[0], scores)
+    return Scored(norm, canonical, scores, service, unknown, close)
+
+
+def classify(text: str, names: Names, tally: Tally | None = None,
+             threshold: float | None = None) -> Recommendation:
+    """Ranked skills for ``text`` given the names that run now and recorded outcomes."""
+    s = score(text, names)
+    best, top = s.best
+    limit = _model().threshold if threshold is None else threshold
+    if best is None or top < limit:
+        return Recommendation(s.text, s.canonical, None, service=s.service,
+                              unknown=s.unknown, close=s.close)
+    cat = load_catalogue()
+    category = _model().category[best]
+    ranked = sorted((_rank(cat.skill(sid), t, category, tally or {}, cat, s.service,
+                           s.unknown) for sid, t in s.scores.items()),
                     key=lambda r: -r.score)
-    return Recommendation(norm, canonical, category, tuple(ranked[:TOP]), service,
-                          unknown, close)
+    return Recommendation(s.text, s.canonical, category, tuple(ranked[:TOP]), s.service,
+                          s.unknown, s.close)
 
 
 def _as_name(model: _Model, canonical: str, word: str, scores: dict[str, float]
@@ -138,7 +175,7 @@ def _as_name(model: _Model, canonical: str, word: str, scores: dict[str, float]
     without the word is itself near that skill: a word alone never makes a task."""
     rest = model.index.scores(" ".join(w for w in canonical.split() if w != word))
     named = model.index.scores(canonical.replace(word, "{service}", 1))
-    bar = model.catalogue.threshold * NAME_BAR
+    bar = model.threshold * NAME_BAR
     return {k: max(v, named[k]) if k in model.named and rest[k] >= bar else v
             for k, v in scores.items()}
 

@@ -149,3 +149,38 @@ def test_took_records_an_outcome(tmp_path: Path) -> None:
     bad = run_cli("--state-dir", str(tmp_path), "recommend", "--took", "backup-status",
                   check=False)
     assert bad.returncode == 2 and "--worked or --failed" in bad.stderr
+
+
+def _observed(where: Path, **container) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    with Store.open(where) as store:
+        store.add_observation("nas", now.timestamp(), True, {
+            "host": "nas", "ts": now.isoformat(), "reachable": True, "networks": [],
+            "filesystems": [], "containers": [{"name": "jellyfin", **container}]})
+
+
+@pytest.mark.parametrize(("question", "skill"), [
+    ("jellyfin keeps crashing", "diagnose-service"),
+    ("why is jellyfin slow?", "slow-service"),
+    ("how do i free disk space", "free-disk"),
+    ("is my server secure", "audit"),
+])
+def test_ask_hands_a_task_to_the_recommender(tmp_path: Path, question: str, skill: str) -> None:
+    from homelab_ops.query.service import ask
+
+    _observed(tmp_path, state="exited")
+    with Store.open(tmp_path) as store:
+        reply = ask(store, question)
+    assert reply["recommended"][0]["id"] == skill, reply
+    assert any("That sounds like a task" in line for line in reply["lines"])
+
+
+def test_ask_answers_a_question_without_recommending(tmp_path: Path) -> None:
+    from homelab_ops.query.service import ask
+
+    _observed(tmp_path, state="running")
+    with Store.open(tmp_path) as store:
+        reply = ask(store, "is jellyfin running")
+    assert reply["intent"] == "service_running" and "recommended" not in reply

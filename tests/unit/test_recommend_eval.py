@@ -39,3 +39,20 @@ def test_each_split_covers_every_category_and_out_of_scope() -> None:
                    for c in cases)
         assert sum(1 for c in cases if c["skill"] and not c["service"]
                    and {"nextcloud", "gitea", "plex"} & set(normalize(c["text"]).split())) >= 3
+
+
+def test_ask_hands_over_no_out_of_scope_question() -> None:
+    """ask's refusals stay refusals: of the out-of-scope questions of its held-out
+    splits that its matcher rejects, (almost) none becomes a recommendation (a request
+    to act that ask refuses is never handed over)."""
+    from homelab_ops.query.matcher import match
+    from homelab_ops.recommend.handoff import task_for
+    from tests.unit.ask_eval.evaluate import load as ask_load
+    from tests.unit.ask_eval.evaluate import world
+
+    names = world()
+    for split in ("heldout", "fresh"):
+        rejected = [c["text"] for c in ask_load(split) if c["intent"] is None
+                    for m in [match(c["text"], names)] if m.intent is None and not m.refused]
+        handed = [t for t in rejected if task_for(t, names) is not None]
+        assert len(handed) <= 0.05 * len(rejected), handed
