@@ -162,7 +162,7 @@ def classify(text: str, names: Names, tally: Tally | None = None,
     cat = load_catalogue()
     category = _model().category[best]
     ranked = sorted((_rank(cat.skill(sid), t, category, tally or {}, cat, s.service,
-                           s.unknown) for sid, t in s.scores.items()),
+                           s.unknown, s.close) for sid, t in s.scores.items()),
                     key=lambda r: -r.score)
     return Recommendation(s.text, s.canonical, category, tuple(ranked[:TOP]), s.service,
                           s.unknown, s.close)
@@ -189,7 +189,7 @@ def success_rate(tally: Tally, category: str, skill: str, prior: tuple[float, fl
 
 
 def _rank(skill: Skill, text: float, category: str, tally: Tally, cat: Catalogue,
-          service: str | None, unknown: tuple[str, ...]) -> Ranked:
+          service: str | None, unknown: tuple[str, ...], close: tuple[str, ...]) -> Ranked:
     rate = success_rate(tally, category, skill.id, cat.prior)
     prior_mean = cat.prior[0] / sum(cat.prior)
     score = text * (1 - cat.weight + cat.weight * rate) / (1 - cat.weight
@@ -197,7 +197,8 @@ def _rank(skill: Skill, text: float, category: str, tally: Tally, cat: Catalogue
     command, argv = fill(skill, service)
     reason = f"{skill.title}: {skill.when}"
     if "service" in skill.slots and service is None:
-        reason += (f" (no service called {unknown[0]!r} runs here)" if unknown
+        near = f"; did you mean {', '.join(close)}?" if close else ""
+        reason += (f" (no service called {unknown[0]!r} runs here{near})" if unknown
                    else " (name the service)")
     return Ranked(skill, round(score, 3), round(text, 3), round(rate, 3), reason, command,
                   argv)

@@ -52,13 +52,21 @@ def record_outcome(store: Store, skill: str, worked: bool, category: str | None 
             "rate": round(success_rate(store.skill_tally(), category, skill, cat.prior), 3)}
 
 
-def for_finding(store: Store, finding: str) -> list[tuple[str, str, float]]:
+def for_finding(store: Store, finding: str, record: bool = False,
+                now: float | None = None) -> list[tuple[str, str, float]]:
     """(skill, playbook, success rate) of the skills whose cycle playbook handles the
-    finding code (``container_down``, ``disk_full``, ...), best rate first."""
+    finding code (``container_down``, ``disk_full``, ...), best rate first. With
+    ``record`` the offer is kept as the cycle's recommendation, so the outcome the cycle
+    records next (``record_outcome(..., source="cycle")``) points back to it."""
     from homelab_ops.loop.playbooks import PLAYBOOKS
 
     cat, tally = load_catalogue(), store.skill_tally()
-    out = [(s.id, s.playbook, success_rate(tally, s.category, s.id, cat.prior))
-           for s in cat.skills
-           if s.playbook and finding in PLAYBOOKS[s.playbook].handles]
-    return sorted(out, key=lambda t: -t[2])
+    out = sorted(((s.id, s.playbook, success_rate(tally, s.category, s.id, cat.prior))
+                  for s in cat.skills
+                  if s.playbook and finding in PLAYBOOKS[s.playbook].handles),
+                 key=lambda t: -t[2])
+    if record and out:
+        store.record_recommendation(source="cycle", text=finding,
+                                    category=cat.skill(out[0][0]).category,
+                                    skills=[sid for sid, _, _ in out], ts=now)
+    return out

@@ -74,6 +74,18 @@ def test_a_resolved_name_is_one_argv_element_and_an_unresolved_one_never_runs() 
         "homelab-ops", "diagnose", "jellyfin")
 
 
+def test_a_lexicon_word_in_another_group_than_asks_is_an_error() -> None:
+    from homelab_ops.recommend.classify import merged_lexicon
+
+    with pytest.raises(ValueError, match=r"skills\.json: lexicon: \['ram'\]"):
+        merged_lexicon({"slow": ["ram"]})  # ask reads "ram" as memory
+
+
+def test_a_misspelled_unknown_name_says_which_names_are_close() -> None:
+    rec = classify("jellyfim2 keeps crashing", NAMES)
+    assert "did you mean jellyfin" in rec.ranked[0].reason, rec.ranked[0].reason
+
+
 def test_out_of_scope_text_is_rejected() -> None:
     assert not classify("tell me a joke", NAMES).confident
     assert not classify("", NAMES).confident
@@ -108,6 +120,9 @@ def test_the_cycle_ranks_playbook_skills_for_a_finding_by_their_record(tmp_path:
     with Store.open(tmp_path) as store:
         assert {s for s, _, _ in for_finding(store, "disk_full")} >= {"free-disk",
                                                                       "rotate-snapshots"}
+        picked = for_finding(store, "disk_full", record=True)[0][0]
+        result = record_outcome(store, picked, worked=False, source="cycle")
+        assert result["recommendation"] is not None  # the outcome points at the pick
         for _ in range(5):
             record_outcome(store, "free-disk", worked=False, source="cycle")
         assert for_finding(store, "disk_full")[0][0] != "free-disk"
