@@ -84,6 +84,9 @@ class Catalogue(BaseModel):
     version: int
     threshold: float = Field(gt=0, lt=1)  # least text score to recommend at all
     handoff: float = Field(gt=0, lt=1)  # least text score for ask to hand a question over
+    # an ask answer this near its intent's examples is a question, not a task: the
+    # recommender is not even scored (no task of the learn split came above 0.71)
+    ask_sure: float = Field(0.8, gt=0, le=1)
     task_openers: tuple[str, ...] = ()  # "how do i ...": a question that asks for a task
     prior: tuple[float, float] = (2.0, 2.0)  # Beta(alpha, beta) of a skill's success
     weight: float = Field(0.5, ge=0, le=1)  # how much the success rate moves the ranking

@@ -5,7 +5,9 @@ A question is a task when the recommender's best text score reaches ``handoff``
 (skills.json, above its own acceptance threshold) and either the matcher understood
 nothing, or the question opens like a request for a task (``task_openers``), or the text
 is nearer the recommender's examples than the matcher's examples of the intent it chose
-(both are cosine similarities over the same features). On ask's learn split that marks
+(both are cosine similarities over the same features); an answer nearer its intent
+than ``ask_sure`` is a question without scoring the recommender at all, which keeps a
+cache miss of a plain question as fast as before. On ask's learn split that marks
 4 of 767 answerable questions (which still get their answer, with the skills after
 it) and no out-of-scope one that the matcher rejects but one hostile line.
 Scoring needs no pydantic; only a question found to be a task loads the catalogue.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from homelab_ops.query.normalize import normalize
 from homelab_ops.query.slots import Names
 from homelab_ops.recommend.catalogue import raw_catalogue
 from homelab_ops.recommend.classify import classify, score
@@ -25,15 +28,16 @@ def task_for(question: str, names: Names, intent: str | None = None,
     """The recommended skills for ``question`` when it is a task, else None;
     ``intent`` and ``canonical`` are the matcher's choice and what it saw."""
     raw = raw_catalogue()
-    scored = score(question, names)
-    _, top = scored.best
-    if top < float(raw["handoff"]):
-        return None
-    if intent is not None and not scored.text.startswith(tuple(raw["task_openers"])):
+    asked = 0.0
+    if intent is not None and not normalize(question).startswith(tuple(raw["task_openers"])):
         from homelab_ops.query.matcher import index
 
-        if top <= index().scores(canonical).get(intent, 0.0):
-            return None
+        asked = index().scores(canonical).get(intent, 0.0)
+        if asked >= float(raw["ask_sure"]):
+            return None  # plainly a question: the recommender is not even built
+    _, top = score(question, names).best
+    if top < float(raw["handoff"]) or (asked and top <= asked):
+        return None
     rec = classify(question, names)
     skills = [{"id": r.skill.id, "title": r.skill.title, "command": r.command,
                "read_only": r.skill.read_only, "confidence": r.text} for r in rec.ranked]
