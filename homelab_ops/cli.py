@@ -30,6 +30,7 @@ from homelab_ops.commands.metrics import metrics_cmd
 from homelab_ops.commands.notify import notify
 from homelab_ops.commands.observe import observe_cmd, status_cmd
 from homelab_ops.commands.predict import predict
+from homelab_ops.commands.recommend import recommend_cmd
 from homelab_ops.commands.report import report_cmd
 from homelab_ops.commands.stacks import (
     deploy_cmd,
@@ -89,6 +90,7 @@ cli.add_command(queue)
 cli.add_command(notify)
 cli.add_command(metrics_cmd)
 cli.add_command(report_cmd)
+cli.add_command(recommend_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -190,6 +190,28 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (host, dir, name)
     );
     """,
+    # 5: what recommend offered (a person, ask or the cycle) and what came of a skill
+    # taken, so the ranking learns per (category, skill)
+    """
+    CREATE TABLE recommendations (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        source TEXT NOT NULL,
+        text TEXT NOT NULL,
+        category TEXT NOT NULL,
+        skills TEXT NOT NULL
+    );
+    CREATE TABLE skill_outcomes (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        source TEXT NOT NULL,
+        category TEXT NOT NULL,
+        skill TEXT NOT NULL,
+        worked INTEGER NOT NULL,
+        recommendation INTEGER REFERENCES recommendations(id)
+    );
+    CREATE INDEX skill_outcomes_key ON skill_outcomes(category, skill);
+    """,
 )
 
 # the first link of the decision log's hash chain
@@ -552,6 +574,37 @@ class Store:
                     db.execute("INSERT OR REPLACE INTO received_copies VALUES (?,?,?,?,?,?)",
                                (host, directory, name, uuid, ctransid, ts))
 
+
+    # -- recommendations and what came of them ------------------------------------------
+    def record_recommendation(self, *, source: str, text: str, category: str,
+                              skills: Sequence[str], ts: float | None = None) -> int:
+        cur = self.db.execute(
+            "INSERT INTO recommendations(ts, source, text, category, skills) "
+            "VALUES (?,?,?,?,?)", (time.time() if ts is None else ts, source, text,
+                                   category, json.dumps(list(skills))))
+        return int(cur.lastrowid or 0)
+
+    def recommendation_with(self, skill: str) -> dict[str, Any] | None:
+        """The newest recommendation that offered ``skill``."""
+        rows = self.db.execute(
+            "SELECT r.id, r.ts, r.category FROM recommendations r, json_each(r.skills) j "
+            "WHERE j.value = ? ORDER BY r.id DESC LIMIT 1", (skill,)).fetchall()
+        return {"id": rows[0][0], "ts": rows[0][1], "category": rows[0][2]} if rows else None
+
+    def record_skill_outcome(self, *, source: str, category: str, skill: str, worked: bool,
+                             recommendation: int | None = None,
+                             ts: float | None = None) -> int:
+        cur = self.db.execute(
+            "INSERT INTO skill_outcomes(ts, source, category, skill, worked, recommendation) "
+            "VALUES (?,?,?,?,?,?)", (time.time() if ts is None else ts, source, category,
+                                     skill, int(worked), recommendation))
+        return int(cur.lastrowid or 0)
+
+    def skill_tally(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(category, skill) -> (times it worked, times it failed)."""
+        rows = self.db.execute("SELECT category, skill, SUM(worked), SUM(1 - worked) "
+                               "FROM skill_outcomes GROUP BY category, skill")
+        return {(c, s): (int(w), int(f)) for c, s, w, f in rows}
 
     # -- decisions and deployments -------------------------------------------------------
     def append_decision(self, row: Mapping[str, Any]) -> int:

@@ -20,6 +20,12 @@ class App:
         self._config = config
         self.json = False
 
+    def global_args(self) -> list[str]:
+        """The global options this invocation got, to pass on to a command run in
+        process (``recommend --run``)."""
+        out = ["--state-dir", str(self._state_dir)] if self._state_dir else []
+        return out + (["--config", str(self._config)] if self._config else [])
+
     @cached_property
     def settings(self):
         from homelab_ops.models.settings import load_settings

@@ -102,22 +102,27 @@ class Database:
         return frozenset(words | set(self.synonyms) | self.refuse | self.commands)
 
     def spell(self, text: str) -> str:
-        """Correct words outside the vocabulary to the closest word in it ("memroy" ->
-        "memory", "bakup" -> "backup"). Character n-grams tolerate a typo in a long
-        word, but a transposition in a short keyword breaks most of its n-grams, and the
-        keyword is what tells two intents apart. Short words, placeholders, paths and
-        numbers are left alone, and a word of up to ``SPELL_SAME_LENGTH`` letters is
-        corrected only to a word of its length (a swapped or mistyped letter): one
-        letter more or less in a short word is as often another word ("dice", "die")."""
-        out = []
-        for word in text.split():
-            if len(word) >= SPELL_MIN and word.isalpha() and word not in self.vocabulary:
-                close = [c for c in get_close_matches(word, self.vocabulary, n=3,
-                                                      cutoff=SPELL_CUTOFF)
-                         if len(word) > SPELL_SAME_LENGTH or len(c) == len(word)]
-                word = close[0] if close else word
-            out.append(word)
-        return " ".join(out)
+        """``text`` spelled against this database's vocabulary (see ``spell``)."""
+        return spell(text, self.vocabulary)
+
+
+def spell(text: str, vocabulary: frozenset[str]) -> str:
+    """Correct words outside ``vocabulary`` to the closest word in it ("memroy" ->
+    "memory", "bakup" -> "backup"). Character n-grams tolerate a typo in a long
+    word, but a transposition in a short keyword breaks most of its n-grams, and the
+    keyword is what tells two intents apart. Short words, placeholders, paths and
+    numbers are left alone, and a word of up to ``SPELL_SAME_LENGTH`` letters is
+    corrected only to a word of its length (a swapped or mistyped letter): one
+    letter more or less in a short word is as often another word ("dice", "die")."""
+    out = []
+    for word in text.split():
+        if len(word) >= SPELL_MIN and word.isalpha() and word not in vocabulary:
+            close = [c for c in get_close_matches(word, vocabulary, n=3,
+                                                  cutoff=SPELL_CUTOFF)
+                     if len(word) > SPELL_SAME_LENGTH or len(c) == len(word)]
+            word = close[0] if close else word
+        out.append(word)
+    return " ".join(out)
 
 
 @cache
@@ -130,7 +135,7 @@ def load_database() -> Database:
 def parse_database(raw: dict) -> Database:
     """A database from the file's JSON; a contradiction in it is a ValueError naming
     the field."""
-    synonyms = _synonyms(raw.get("lexicon", {}))
+    groups = synonyms(raw.get("lexicon", {}))
     intents = []
     for item in raw["intents"]:
         slots = dict(item.get("slots", {}))
@@ -146,23 +151,24 @@ def parse_database(raw: dict) -> Database:
             templates=tuple(compile_template(t) for t in item.get("templates", ())),
             words=frozenset(re.findall(r"[a-z]+", " ".join(item.get("templates", ())))),
             examples=tuple(normalize(e) for e in item["examples"]),
-            cues=tuple(_cue(item["id"], c, synonyms) for c in item.get("cues", ())),
+            cues=tuple(_cue(item["id"], c, groups) for c in item.get("cues", ())),
         ))
     matcher, refuse = raw["matcher"], raw.get("refuse", {})
-    return Database(tuple(intents), synonyms, float(matcher["threshold"]),
+    return Database(tuple(intents), groups, float(matcher["threshold"]),
                     float(matcher["margin"]), float(matcher["slot_band"]),
                     frozenset(refuse.get("anywhere", ())),
                     frozenset(refuse.get("commands", ())),
                     frozenset(refuse.get("command_objects", ())))
 
 
-def _synonyms(lexicon: dict[str, list[str]]) -> dict[str, str]:
-    """word -> group; a word in two groups would mean two things, so it is an error."""
+def synonyms(lexicon: dict[str, list[str]], source: str = "intents.json") -> dict[str, str]:
+    """word -> group; a word in two groups would mean two things, so it is an error
+    (naming ``source``, the file the lexicon came from)."""
     out: dict[str, str] = {}
     for group, words in lexicon.items():
         for word in words:
             if out.setdefault(word, group) != group:
-                raise ValueError(f"intents.json: lexicon: {word!r} is in both "
+                raise ValueError(f"{source}: lexicon: {word!r} is in both "
                                  f"{out[word]!r} and {group!r}")
     return out
 

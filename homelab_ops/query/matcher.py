@@ -67,7 +67,7 @@ class Match:
 
 
 @cache
-def _index() -> Index:
+def index() -> Index:
     db = load_database()
     return Index([(i.id, db.canonical(e)) for i in db.intents for e in i.examples])
 
@@ -90,7 +90,7 @@ def match(question: str, names: Names) -> Match:
     if asked := db.action(masked):
         return Match(text, masked, None, 0.0, 0.0, "refused", canonical=canonical,
                      refused=asked)
-    scores = _index().scores(canonical)
+    scores = index().scores(canonical)
     hits = {i.id: m for i in db.intents for m in [_template(i, masked, names)] if m is not None}
     cued = {i.id: fired for i in db.intents
             for fired in [tuple(c.text for c in i.cues if c.fires(words))] if fired}
@@ -128,7 +128,7 @@ def carried(m: Match, n: int = 6) -> list[tuple[str, float]]:
     if not m.ranking or not m.canonical:
         return []
     best = m.intent.id if m.intent else m.ranking[0][0]
-    return _index().carried(m.canonical, best)[:n]
+    return index().carried(m.canonical, best)[:n]
 
 
 def _template(intent: Intent, masked: str, names: Names) -> dict[str, str] | None:

@@ -52,9 +52,15 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
     from homelab_ops.query.slots import Names
 
     latest = store.latest_observations()
-    m = match(question, Names.from_observations(latest.values()))
+    names = Names.from_observations(latest.values())
+    m = match(question, names)
     explain = _explain(m)
+    task = None if m.refused else _task(question, m, names)
     if m.intent is None:
+        if task is not None:
+            return {"understood": False, "intent": None, "slots": {}, "data": None,
+                    "as_of": None, "sources": [], "suggestions": [], **task,
+                    "explain": explain}, UNKNOWN_TTL
         return _unknown(m, explain), UNKNOWN_TTL
     intent = m.intent
     problem = _slot_problem(intent, m, latest)
@@ -66,8 +72,17 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
         answer = answer_for(store, intent, slots, latest, now)
     reply = {"understood": True, "intent": intent.id, "description": intent.description,
              "slots": slots, **answer.to_dict(), "explain": explain}
-    reply["lines"] = [*_names_used(m), *reply["lines"]]
+    reply["lines"] = [*_names_used(m), *reply["lines"], *(task["lines"] if task else ())]
+    if task is not None:
+        reply.update(category=task["category"], recommended=task["recommended"])
     return reply, intent.ttl
+
+
+def _task(question: str, m: Match, names: Names) -> dict[str, Any] | None:
+    """The recommender's skills when the question is really a task (recommend/handoff.py)."""
+    from homelab_ops.recommend.handoff import task_for
+
+    return task_for(question, names, m.intent.id if m.intent else None, m.canonical)
 
 
 def answer_for(store: Store, intent: Intent, slots: dict[str, str],
