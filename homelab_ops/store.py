@@ -600,10 +600,13 @@ class Store:
                                      skill, int(worked), recommendation))
         return int(cur.lastrowid or 0)
 
-    def skill_tally(self) -> dict[tuple[str, str], tuple[int, int]]:
-        """(category, skill) -> (times it worked, times it failed)."""
+    def skill_tally(self, source: str | None = None
+                    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """(category, skill) -> (times it worked, times it failed), of every source
+        (``person``, ``cycle``) or of one."""
         rows = self.db.execute("SELECT category, skill, SUM(worked), SUM(1 - worked) "
-                               "FROM skill_outcomes GROUP BY category, skill")
+                               "FROM skill_outcomes WHERE ?1 IS NULL OR source = ?1 "
+                               "GROUP BY category, skill", (source,))
         return {(c, s): (int(w), int(f)) for c, s, w, f in rows}
 
     # -- decisions and deployments -------------------------------------------------------

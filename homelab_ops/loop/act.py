@@ -19,6 +19,7 @@ from homelab_ops.loop import log as decision_log
 from homelab_ops.models.decision import ActionRecord, Decision, GateResult, Planned, Rollback
 from homelab_ops.models.observation import Observation
 from homelab_ops.models.settings import Settings
+from homelab_ops.recommend.learn import cycle_outcome
 from homelab_ops.store import Store
 
 
@@ -78,6 +79,7 @@ class Actor:
             detail={"message": f.message, "evidence": f.evidence, "clarity": f.clarity,
                     "matrix": p.matrix, "gates": [g.model_dump() for g in p.gates],
                     "held_by": held, "params": p.params, "approval": p.approval,
+                    "skill": p.skill.model_dump() if p.skill else None,
                     "dry_run": self.dry_run, **({"notify": True} if notify else {}),
                     **detail}))
         self.last[f.key] = (rowid, sig)
@@ -154,6 +156,8 @@ def act(actor: Actor, p: Planned) -> ActionRecord | Planned:
               else f"{p.playbook} of {f.subject} failed: {error}")
     if undone is not None:
         reason += "; " + rolled_back_line(undone)
+    if p.skill is not None:  # what people are recommended learns from it too
+        cycle_outcome(actor.store, f.code, p.skill, ok, now=actor.clock())
     actor.outcome(decision, p, "success" if ok else "failed", reason,
                   action=result.model_dump(mode="json"),
                   verification=check.model_dump(mode="json") if check else None,

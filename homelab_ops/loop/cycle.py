@@ -27,6 +27,7 @@ from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import Observation
 from homelab_ops.models.prediction import PredictionReport
 from homelab_ops.models.settings import Settings
+from homelab_ops.recommend.learn import for_finding
 from homelab_ops.store import Store
 
 HISTORY_OBSERVATIONS = 12
@@ -63,7 +64,8 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
             now=time.time(), settings=settings, log=log,
             control=controls.control_state(log, settings.loop.breaker_failures),
             tallies=decide.tallies(log, time.time()), pending=_pending(store),
-            incidents=incidents.incidents(log))
+            incidents=incidents.incidents(log),
+            skills={code: for_finding(store, code) for code in {f.code for f in findings}})
     report.findings = findings
     report.resolved = resolved
     with phase("decide"):

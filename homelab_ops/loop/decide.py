@@ -20,7 +20,14 @@ from homelab_ops.loop import controls
 from homelab_ops.loop import incidents as incidents_mod
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.detect import PATTERN_LABEL, SERVICE_LABEL
-from homelab_ops.models.decision import Decision, GateResult, Planned, Risk, Verdict
+from homelab_ops.models.decision import (
+    Decision,
+    GateResult,
+    Planned,
+    Risk,
+    SkillPick,
+    Verdict,
+)
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import ContainerObs, Observation
 from homelab_ops.models.settings import LoopSettings, Settings
@@ -49,6 +56,8 @@ class Situation(BaseModel):
     tallies: dict[tuple[str, str], tuple[int, int]]
     pending: dict[tuple[str, str, str], int] = {}  # finding key -> open approval id
     incidents: dict[tuple[str, str], incidents_mod.Incident] = {}  # (host, subject)
+    # finding code -> the recommender's skills for it, best first (recommend/learn.py)
+    skills: dict[str, list[SkillPick]] = {}
 
 
 def tallies(log: Iterable[Decision], now: float) -> dict[tuple[str, str], tuple[int, int]]:
@@ -66,8 +75,9 @@ def reliability(successes: int, failures: int) -> float:
     return (successes + PRIOR_SUCCESS) / (successes + failures + PRIOR_SUCCESS + PRIOR_FAILURE)
 
 
-def confidence(finding: Finding, record: tuple[int, int]) -> float:
-    return round(finding.clarity * reliability(*record), 4)
+def confidence(finding: Finding, record: tuple[int, int], people: float = 1.0) -> float:
+    """Clarity x the loop's own record x what people reported (``SkillPick.people``)."""
+    return round(finding.clarity * reliability(*record) * people, 4)
 
 
 def service_risk(playbook_risk: Risk, labels: Mapping[str, str], settings: Settings) -> Risk:
@@ -89,11 +99,14 @@ def matrix(conf: float, risk: Risk) -> Verdict:
     return "alerted"
 
 
-def choose_playbook(finding: Finding, playbooks: Mapping[str, PlaybookLike]
-                    ) -> PlaybookLike | None:
-    """The playbook that handles this kind of finding; a disk that holds backup copies
-    is relieved by rotating them early, any other by freeing space."""
-    fits = [p for p in playbooks.values() if finding.code in p.handles]
+def choose_playbook(finding: Finding, playbooks: Mapping[str, PlaybookLike],
+                    skills: Sequence[SkillPick] = ()) -> PlaybookLike | None:
+    """The playbook that handles this kind of finding, in the recommender's order of
+    its skills (best learned first); a disk that holds backup copies is relieved by
+    rotating them early, any other by freeing space, whatever was learned."""
+    order = {s.playbook: i for i, s in enumerate(skills)}
+    fits = sorted((p for p in playbooks.values() if finding.code in p.handles),
+                  key=lambda p: order.get(p.name, len(order)))
     if finding.code == "disk_full":
         want = "rotate-snapshots" if finding.evidence.get("backup_target") else "free-disk"
         fits = [p for p in fits if p.name == want] or fits
@@ -113,7 +126,8 @@ def is_protected(finding: Finding, obs: Observation | None, names: Sequence[str]
 def plan(finding: Finding, obs: Observation | None, playbooks: Mapping[str, PlaybookLike],
          sit: Situation) -> Planned:
     """One finding's decision with every gate's verdict recorded."""
-    pb = choose_playbook(finding, playbooks)
+    skills = sit.skills.get(finding.code, [])
+    pb = choose_playbook(finding, playbooks, skills)
     if pb is None:
         why = f"no playbook handles {finding.code}"
         return Planned(finding=finding, playbook=None, confidence=finding.clarity,
@@ -123,7 +137,9 @@ def plan(finding: Finding, obs: Observation | None, playbooks: Mapping[str, Play
                                           change="a person must fix it: " + why))
     c = obs.container(finding.subject) if obs else None
     labels = c.labels if c else {}
-    conf = confidence(finding, sit.tallies.get((finding.code, pb.name), (0, 0)))
+    pick = next((s for s in skills if s.playbook == pb.name), None)
+    conf = confidence(finding, sit.tallies.get((finding.code, pb.name), (0, 0)),
+                      pick.people if pick else 1.0)
     risk = service_risk(pb.risk, labels, sit.settings)
     by_matrix = matrix(conf, risk)
     gates = _gates(finding, obs, pb.name, sit)
@@ -135,7 +151,7 @@ def plan(finding: Finding, obs: Observation | None, playbooks: Mapping[str, Play
         params["dependents"] = deps  # restarted with it, in order, verified too
     return Planned(finding=finding, playbook=pb.name, params=params,
                    confidence=conf, risk=risk, matrix=by_matrix, verdict=verdict,
-                   gates=gates, reason=reason, held_by=held_by)
+                   gates=gates, reason=reason, held_by=held_by, skill=pick)
 
 
 def held(p: Planned, verdict: Verdict, reason: str, gate: GateResult) -> Planned:

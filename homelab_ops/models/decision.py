@@ -86,6 +86,21 @@ class Decision(BaseModel):
         return self.verdict in ACTING
 
 
+class SkillPick(BaseModel):
+    """The recommender's pick of a playbook for a cycle finding, kept with the decision
+    (which skill, and why)."""
+
+    skill: str
+    playbook: str
+    rank: int  # 1: the first of ``of`` skills whose playbook handles the finding
+    of: int
+    rate: float  # learned success rate for the category, every source: the ranking
+    # what people reported (``recommend --took``) as a factor <= 1 on the decision's
+    # confidence; the cycle's own outcomes already count through the loop's reliability
+    people: float = 1.0
+    why: str
+
+
 class Planned(BaseModel):
     """What the decider made of one finding, before anything ran."""
 
@@ -99,6 +114,7 @@ class Planned(BaseModel):
     gates: list[GateResult] = Field(default_factory=list)
     reason: str
     approval: int | None = None  # the queue entry this runs for
+    skill: SkillPick | None = None  # the recommender's pick that named the playbook
     # why the loop does not act (None when it does): the gate that decided, with its
     # until and what would have to change; the matrix and protection count as gates
     held_by: GateResult | None = None

@@ -1,9 +1,9 @@
 """Recommendations with memory: what was offered, what was taken, and whether it
 worked, kept in the store so the ranking learns (``classify.success_rate``).
 
-A person reports with ``recommend --took SKILL --worked|--failed``; the cycle calls
-``record_outcome(..., source="cycle")`` for its own picks and ``for_finding`` to rank
-the skills whose playbook handles a finding. Outcomes are kept per (category, skill):
+A person reports with ``recommend --took SKILL --worked|--failed``; the cycle ranks
+the skills whose playbook handles a finding with ``for_finding`` and records what its
+pick did with ``cycle_outcome``. Outcomes are kept per (category, skill):
 restarting works for a crash and may not for slowness.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from homelab_ops.errors import HomelabError
+from homelab_ops.models.decision import SkillPick
 from homelab_ops.query.slots import Names
 from homelab_ops.recommend.catalogue import load_catalogue
 from homelab_ops.recommend.classify import Recommendation, classify, success_rate
@@ -52,21 +53,45 @@ def record_outcome(store: Store, skill: str, worked: bool, category: str | None 
             "rate": round(success_rate(store.skill_tally(), category, skill, cat.prior), 3)}
 
 
-def for_finding(store: Store, finding: str, record: bool = False,
-                now: float | None = None) -> list[tuple[str, str, float]]:
-    """(skill, playbook, success rate) of the skills whose cycle playbook handles the
-    finding code (``container_down``, ``disk_full``, ...), best rate first. With
-    ``record`` the offer is kept as the cycle's recommendation, so the outcome the cycle
-    records next (``record_outcome(..., source="cycle")``) points back to it."""
+def for_finding(store: Store, finding: str) -> list[SkillPick]:
+    """The skills of the cycle playbooks that handle the finding code
+    (``container_down``, ``disk_full``, ...), best learned rate first. Each carries the
+    factor people's own reports put on the cycle's confidence: only lowering it (a
+    person saying a restart did not fix crashes makes the loop ask first), never
+    raising it above what the loop's own record allows."""
     from homelab_ops.loop.playbooks import PLAYBOOKS
 
-    cat, tally = load_catalogue(), store.skill_tally()
-    out = sorted(((s.id, s.playbook, success_rate(tally, s.category, s.id, cat.prior))
-                  for s in cat.skills
-                  if s.playbook and finding in PLAYBOOKS[s.playbook].handles),
-                 key=lambda t: -t[2])
-    if record and out:
-        store.record_recommendation(source="cycle", text=finding,
-                                    category=cat.skill(out[0][0]).category,
-                                    skills=[sid for sid, _, _ in out], ts=now)
+    cat = load_catalogue()
+    tally, people = store.skill_tally(), store.skill_tally(source="person")
+    prior_mean = cat.prior[0] / sum(cat.prior)
+    # one skill per playbook: the one named after it (prune-images also runs free-disk,
+    # for a person who asks for it; the cycle runs the playbook as itself)
+    own = {s.playbook: s for s in cat.skills if s.playbook and s.id == s.playbook}
+    fits = sorted(((success_rate(tally, s.category, s.id, cat.prior), s)
+                   for s in own.values() if finding in PLAYBOOKS[s.playbook or ""].handles),
+                  key=lambda t: -t[0])
+    out = []
+    for rank, (rate, s) in enumerate(fits, 1):
+        worked, failed = people.get((s.category, s.id), (0, 0))
+        mean = success_rate(people, s.category, s.id, cat.prior)
+        factor = min(1.0, (1 - cat.weight + cat.weight * mean)
+                     / (1 - cat.weight + cat.weight * prior_mean))
+        out.append(SkillPick(
+            skill=s.id, playbook=s.playbook or "", rank=rank, of=len(fits),
+            rate=round(rate, 3), people=round(factor, 3),
+            why=f"skill {s.id} ranked {rank} of {len(fits)} for {finding} (learned rate "
+                f"{rate:.2f}; people reported {worked} worked, {failed} failed)"))
     return out
+
+
+def cycle_outcome(store: Store, finding: str, pick: SkillPick, worked: bool,
+                  now: float | None = None) -> None:
+    """The cycle took ``pick`` for ``finding`` and verified whether it worked: the offer
+    and its outcome are kept (under the skill's own category), so what a person is
+    recommended learns from what the loop saw."""
+    category = load_catalogue().skill(pick.skill).category
+    offered = store.record_recommendation(source="cycle", text=finding, category=category,
+                                          skills=[pick.skill], ts=now)
+    store.record_skill_outcome(source="cycle", category=category, skill=pick.skill,
+                               worked=worked, recommendation=offered,
+                               ts=time.time() if now is None else now)

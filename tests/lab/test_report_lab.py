@@ -34,18 +34,24 @@ rig = test_cycle_lab.rig  # the cycle tests' world: own subvolume, store, settin
 HOURS = 7 * 24
 OUTAGE = range(100, 104)  # hours back when the database was down in the simulated week
 DAYS_TO_THRESHOLD = 15.0
+LEAK_MB_PER_HOUR = 0.5  # a cache in the simulated week whose memory only grows
 
 
-def _simulate_week(rig: Rig, db: str) -> tuple[str, float]:
+def _simulate_week(rig: Rig, db: str, leaky: str) -> tuple[str, float]:
     """The real observation of now, copied to every hour of the past week: the data
     pool used less the further back (reaching its threshold in about 15 days from
-    now), and the database down for four hours. Returns the mount and its threshold."""
+    now), the database down for four hours, and a container ``leaky`` (no memory
+    limit, gone by now) growing by LEAK_MB_PER_HOUR. Returns the mount and its
+    threshold."""
     inventory = inventory_from_entries(rig.entries, rig.inventory_file)
     settings = rig.settings()
     with Store.open(rig.state) as store:
         [now] = observe(inventory, store, settings)
     mnt = str(rig.data)
     [fs] = [f for f in now.filesystems if f.mountpoint == mnt]
+    [running] = [c for c in now.containers if c.name == db]
+    cache = running.model_copy(update={"name": leaky, "mem_limit_bytes": 0, "started_at":
+                                       now.ts - timedelta(hours=HOURS + 24)})
     threshold = round(fs.used_pct + 3.0, 2)
     per_hour = (threshold - fs.used_pct) / 100 * (fs.used_bytes + fs.avail_bytes) \
         / (DAYS_TO_THRESHOLD * 24)
@@ -57,6 +63,8 @@ def _simulate_week(rig: Rig, db: str) -> tuple[str, float]:
                  if f.mountpoint == mnt else f for f in now.filesystems]
         containers = [c.model_copy(update={"state": "exited", "exit_code": 137})
                       if c.name == db and back in OUTAGE else c for c in now.containers]
+        containers.append(cache.model_copy(update={
+            "mem_bytes": int((100 + LEAK_MB_PER_HOUR * (HOURS - back)) * 1e6)}))
         obs = now.model_copy(update={"ts": now.ts - timedelta(hours=back),
                                      "filesystems": disks, "containers": containers})
         week.append(obs.model_copy(update={"health": health.score(obs, settings.thresholds)}))
@@ -82,7 +90,7 @@ def test_a_week_a_fault_a_remediation_and_the_report_shows_it(rig: Rig, monkeypa
     db = f"{name}-db"
     try:
         rig.cli("deploy", str(stack), "--force", "-i", str(rig.inventory_file))
-        mnt, threshold = _simulate_week(rig, db)
+        mnt, threshold = _simulate_week(rig, db, f"{name}-cache")
         rig.kill(db)  # the injected fault: a real kill of the deployed database
         cycle = rig.cycle()
         [a] = [a for a in cycle.actions if a.target == db]
@@ -92,8 +100,9 @@ def test_a_week_a_fault_a_remediation_and_the_report_shows_it(rig: Rig, monkeypa
         page, md = rig.tmp / "report.html", rig.tmp / "report.md"
         out = rig.cli("report", "--html", str(page), "--md", str(md), "--json").stdout
         report = Report.model_validate_json(out)
-        _shows_it_all(report, db, mnt, threshold, a.snapshot)
-        _html_agrees_with_json(report, page.read_text(), md.read_text(), mnt)
+        _shows_it_all(report, db, mnt, threshold, a.snapshot, f"{name}-cache")
+        _html_agrees_with_json(report, page.read_text(), md.read_text(), mnt,
+                               f"{name}-cache")
         # what the weekly timer runs: the dated set in report_dir, a summary to the notifier
         lines = rig.cli("report", "--publish").stdout.splitlines()
         assert [ln.rsplit(".", 1)[-1] for ln in lines[:3]] == ["html", "md", "json"]
@@ -106,7 +115,7 @@ def test_a_week_a_fault_a_remediation_and_the_report_shows_it(rig: Rig, monkeypa
 
 
 def _shows_it_all(report: Report, db: str, mnt: str, threshold: float,
-                  snapshot: str) -> None:
+                  snapshot: str, leaky: str) -> None:
     [host] = report.hosts
     assert host.host == "@local" and host.observations >= HOURS + 2
     assert host.score_min is not None and host.score_min < 100 and host.score_now == 100
@@ -116,6 +125,9 @@ def _shows_it_all(report: Report, db: str, mnt: str, threshold: float,
     assert disk.prediction.status == "fills" and disk.prediction.threshold_pct == threshold
     assert 5 < disk.prediction.days_until_threshold < 45, disk.prediction
     assert len(disk.used_pct) >= HOURS
+    [leak] = [m for m in report.leaks if m.prediction.container == leaky]
+    assert abs(leak.prediction.mb_per_hour - LEAK_MB_PER_HOUR) < 0.05, leak.prediction
+    assert len(leak.mem_mb) >= HOURS - 24  # its memory, hour by hour, for the chart
     about = [d for d in report.activity.decisions if d.subject == db]
     acted = [d for d in about if d.action == "restart" and d.outcome is not None]
     assert len(acted) == 1, [(d.verdict, d.action, d.outcome) for d in about]
@@ -128,7 +140,8 @@ def _shows_it_all(report: Report, db: str, mnt: str, threshold: float,
     assert not [x for x in report.attention if x.severity == "critical"], report.attention
 
 
-def _html_agrees_with_json(report: Report, page: str, md: str, mnt: str) -> None:
+def _html_agrees_with_json(report: Report, page: str, md: str, mnt: str,
+                           leaky: str) -> None:
     """Every table cell the JSON gives rise to is in the HTML (and the Markdown), and
     the charts are drawn for what the JSON holds."""
     cells = [c for s in render.sections(report, charts=False) for t in s.tables
@@ -138,6 +151,7 @@ def _html_agrees_with_json(report: Report, page: str, md: str, mnt: str) -> None
     for cell in cells:
         assert f"<td>{escape(cell)}</td>" in page, cell
         assert html.escape(cell, quote=False).replace("|", "\\|") in md, cell
-    for gid in ("chart-health", f"chart-disk-@local-{mnt}", "chart-actions",
+    for gid in ("chart-health", f"chart-disk-@local-{mnt}", f"chart-leak-@local-{leaky}",
+                "chart-actions",
                 "forecast-band", "threshold", "health-@local", "actions-success"):
         assert f'id="{gid}"' in page, gid

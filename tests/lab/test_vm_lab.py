@@ -369,3 +369,65 @@ def test_the_backup_timers_fire_on_the_vm(lab, vm: Vm, lab_env, tmp_path: Path) 
     status = _agent(vm, "backup", "status")["subvolumes"]
     for sub in ("data/photos", "data/containers"):
         assert status[f"@local:{sub}"]["last_ok"]["ts"] >= started, status
+
+
+def _show(vm: Vm, unit: str, *props: str) -> dict[str, str]:
+    shown = vm.ssh("systemctl", "show", *(f"-p{p}" for p in props), unit).stdout
+    return dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+
+
+def _until_stopped(vm: Vm, unit: str, limit: float = 600) -> dict[str, str]:
+    deadline = time.monotonic() + limit
+    while True:
+        state = _show(vm, unit, "ActiveState", "Result", "ExecMainStatus")
+        if state["ActiveState"] in ("inactive", "failed") or time.monotonic() > deadline:
+            return state
+        time.sleep(1)
+
+
+def test_the_cycle_unit_speaks_to_systemds_watchdog_on_the_vm(
+        lab, vm: Vm, lab_env, tmp_path: Path) -> None:
+    """The cycle timer deploy installs a Type=notify service with a watchdog (a second
+    deploy changes nothing); systemd starting it runs the agent's cycle, which tells
+    READY=1 (without it a notify service that exits fails with Result=protocol) and
+    ends in success. A process that pings through loop/sdnotify.py and then wedges is
+    killed by systemd's watchdog (Result=watchdog). The loop is paused while the cycle
+    runs, so it decides and records but changes nothing on the VM."""
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        "from pathlib import Path\nfrom homelab_ops.lab import lab_hosts\n"
+        f"hosts = [h for h in lab_hosts(Path({str(lab.paths.root)!r})) if h[0] == 'lab-vm']\n")
+    first = _pyinfra(str(inventory), "deploys/cycle_timer.py", env=lab_env, timeout=900)
+    assert "[lab-vm] Success" in first
+    second = _pyinfra(str(inventory), "deploys/cycle_timer.py", env=lab_env, timeout=900)
+    assert "[lab-vm] Success" not in second and "[lab-vm] No changes" in second
+
+    service = "homelab-ops-cycle.service"
+    assert _show(vm, service, "Type", "NotifyAccess") == {"Type": "notify",
+                                                          "NotifyAccess": "main"}
+    vm.ssh(vm_agent.EXE, "ops", "pause")
+    try:
+        started = vm.ssh("systemctl", "start", service, check=False, timeout=900)
+        state = _until_stopped(vm, service)
+        journal = vm.ssh("journalctl", "-u", service, "--no-pager", "-n", "30",
+                         check=False).stdout
+        assert started.returncode == 0, started.stderr + journal
+        assert (state["Result"], state["ExecMainStatus"]) == ("success", "0"), (
+            state, journal)
+        # systemd reports the watchdog it armed once the service has started
+        assert _show(vm, service, "WatchdogUSec")["WatchdogUSec"] == "15min"
+    finally:
+        vm.ssh(vm_agent.EXE, "ops", "resume", check=False)
+
+    wedge = ("import time\nfrom homelab_ops.loop import sdnotify\n"
+             "sdnotify.ready('wedge test')\n"
+             "for i in range(3):\n    sdnotify.alive(f'ping {i}')\n    time.sleep(1)\n"
+             "time.sleep(600)\n")
+    unit = f"hlo-wedged-{uuid.uuid4().hex[:8]}"
+    # systemd-run returns once READY=1 arrived (Type=notify), so it is running by then
+    vm.ssh("systemd-run", f"--unit={unit}", "-p", "Type=notify", "-p", "NotifyAccess=main",
+           "-p", "WatchdogSec=3s", f"{vm_agent.VENV}/bin/python", "-c", wedge, timeout=120)
+    assert _show(vm, unit, "ActiveState")["ActiveState"] == "active"
+    state = _until_stopped(vm, unit, limit=120)
+    vm.ssh("systemctl", "reset-failed", unit, check=False)
+    assert state["Result"] == "watchdog", state

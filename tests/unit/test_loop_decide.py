@@ -126,6 +126,47 @@ def test_pause_stop_and_breaker_skip() -> None:
     assert controls.control_state(resumed, 3).halted is None
 
 
+def test_the_recommenders_pick_orders_the_playbooks_and_peoples_reports_lower_confidence(
+        tmp_path: Path) -> None:
+    """On a real store: free-disk failed for people and for the cycle, so the
+    recommender ranks it last; the decision names the skill and why, and people's
+    failures cost confidence (the cycle's own count through the loop's reliability
+    instead, never twice)."""
+    from homelab_ops.recommend.learn import cycle_outcome, for_finding, record_outcome
+    from homelab_ops.store import Store
+
+    disk = _finding("/srv", "disk_full")
+    with Store.open(tmp_path) as store:
+        fresh = for_finding(store, "disk_full")
+        [free] = [p for p in fresh if p.skill == "free-disk"]
+        for _ in range(3):
+            cycle_outcome(store, "disk_full", free, worked=False)
+            record_outcome(store, "free-disk", worked=False)
+        learned = for_finding(store, "disk_full")
+    assert [p.skill for p in learned][-1] == "free-disk"  # ranked below rotate-snapshots
+    # the disk rule stands whatever was learned: rotating copies frees nothing on a
+    # disk that holds none
+    assert decide.choose_playbook(disk, BOOK, learned).name == "free-disk"
+    backup = disk.model_copy(update={"evidence": {"backup_target": True}})
+    assert decide.choose_playbook(backup, BOOK, fresh).name == "rotate-snapshots"
+    # where two playbooks fit, the recommender's order picks
+    both = {**BOOK, "restart-leaking": Entry("restart-leaking", "low", ("unhealthy",))}
+    order = [free.model_copy(update={"skill": n, "playbook": n})
+             for n in ("restart-leaking", "restart")]
+    assert decide.choose_playbook(_finding(code="unhealthy"), both, order).name == \
+        "restart-leaking"
+    assert decide.choose_playbook(_finding(code="unhealthy"), both, order[::-1]).name == \
+        "restart"
+    trusted = decide.plan(disk, _obs(), BOOK, _sit().model_copy(
+        update={"skills": {"disk_full": fresh}}))
+    doubted = decide.plan(disk, _obs(), BOOK,
+                          _sit().model_copy(update={"skills": {"disk_full": learned}}))
+    assert trusted.skill is not None and trusted.skill.skill == "free-disk"
+    assert doubted.skill is not None and "3 failed" in doubted.skill.why
+    assert doubted.confidence < trusted.confidence
+    assert (trusted.verdict, doubted.verdict) == ("executed", "queued")
+
+
 def test_a_success_resets_the_breaker_count() -> None:
     log = [*_acted(0, "a", "failed", 1), *_acted(1, "b", "failed", 2),
            *_acted(2, "c", "success", 3), *_acted(3, "d", "failed", 4)]

@@ -17,7 +17,7 @@ from homelab_ops.query.slots import Names
 from homelab_ops.recommend import CATEGORIES
 from homelab_ops.recommend.catalogue import load_catalogue, parse_catalogue
 from homelab_ops.recommend.classify import classify, fill
-from homelab_ops.recommend.learn import for_finding, recommend, record_outcome
+from homelab_ops.recommend.learn import cycle_outcome, for_finding, recommend, record_outcome
 from homelab_ops.recommend.run import command_path
 from homelab_ops.store import Store
 from tests.conftest import run_cli
@@ -34,6 +34,8 @@ def test_catalogue_covers_every_category_and_every_playbook() -> None:
     cat = load_catalogue()
     assert {s.category for s in cat.skills} == set(CATEGORIES) and len(CATEGORIES) >= 8
     assert set(PLAYBOOKS) <= {s.playbook for s in cat.skills}
+    # each playbook has the skill named after it: the one the cycle's pick is
+    assert set(PLAYBOOKS) <= {s.id for s in cat.skills if s.id == s.playbook}
     assert {s.playbook for s in cat.skills} - {None} <= set(PLAYBOOKS)
 
 
@@ -118,14 +120,24 @@ def test_an_unknown_skill_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_the_cycle_ranks_playbook_skills_for_a_finding_by_their_record(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
-        assert {s for s, _, _ in for_finding(store, "disk_full")} >= {"free-disk",
+        assert {p.skill for p in for_finding(store, "disk_full")} >= {"free-disk",
                                                                       "rotate-snapshots"}
-        picked = for_finding(store, "disk_full", record=True)[0][0]
-        result = record_outcome(store, picked, worked=False, source="cycle")
-        assert result["recommendation"] is not None  # the outcome points at the pick
-        for _ in range(5):
-            record_outcome(store, "free-disk", worked=False, source="cycle")
-        assert for_finding(store, "disk_full")[0][0] != "free-disk"
+        [free] = [p for p in for_finding(store, "disk_full") if p.skill == "free-disk"]
+        for _ in range(6):
+            cycle_outcome(store, "disk_full", free, worked=False)
+        [offered] = store.db.execute("SELECT COUNT(*) FROM skill_outcomes o JOIN "
+                                     "recommendations r ON r.id = o.recommendation "
+                                     "WHERE r.source = 'cycle'").fetchone()
+        assert offered == 6  # each outcome points at the cycle's own offer
+        picks = for_finding(store, "disk_full")
+        assert picks[0].skill != "free-disk" and picks[-1].skill == "free-disk"
+        # the cycle's own failures rank it lower but leave its confidence alone (the
+        # loop's reliability counts them); a person's failures lower the confidence
+        assert picks[-1].people == 1.0
+        for _ in range(4):
+            record_outcome(store, "free-disk", worked=False)
+        [free] = [p for p in for_finding(store, "disk_full") if p.skill == "free-disk"]
+        assert free.people < 1.0 and "people reported 0 worked, 4 failed" in free.why
 
 
 def test_run_invokes_the_top_read_only_skill_in_process(tmp_path: Path) -> None:
