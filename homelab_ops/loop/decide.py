@@ -101,11 +101,13 @@ def matrix(conf: float, risk: Risk) -> Verdict:
 
 def choose_playbook(finding: Finding, playbooks: Mapping[str, PlaybookLike],
                     skills: Sequence[SkillPick] = ()) -> PlaybookLike | None:
-    """The playbook that handles this kind of finding, in the recommender's order of
-    its skills (best learned first); a disk that holds backup copies is relieved by
-    rotating them early, any other by freeing space, whatever was learned."""
+    """The playbook that handles this kind of finding and has the evidence it needs,
+    in the recommender's order of its skills (best learned first; equal rates keep the
+    registry's order); a disk that holds backup copies is relieved by rotating them
+    early, any other by freeing space, whatever was learned."""
     order = {s.playbook: i for i, s in enumerate(skills)}
-    fits = sorted((p for p in playbooks.values() if finding.code in p.handles),
+    fits = sorted((p for p in playbooks.values() if finding.code in p.handles
+                   and all(finding.evidence.get(k) for k in getattr(p, "needs", ()))),
                   key=lambda p: order.get(p.name, len(order)))
     if finding.code == "disk_full":
         want = "rotate-snapshots" if finding.evidence.get("backup_target") else "free-disk"

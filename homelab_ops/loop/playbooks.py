@@ -42,6 +42,9 @@ class Playbook(BaseModel):
     changes: str
     verifies: str
     handles: tuple[str, ...]
+    # evidence a finding must carry for this playbook to run on it (redeploy needs the
+    # stack file its container was deployed from)
+    needs: tuple[str, ...] = ()
     # what undoing it restores when its verification fails (loop/rollback.py runs it);
     # empty: nothing to undo (a restart changes neither data nor definition)
     rollback: str = ""
@@ -69,7 +72,7 @@ PLAYBOOKS: dict[str, Playbook] = {p.name: p for p in (
     Playbook(name="redeploy", risk="medium", reversible=True,
              changes="the stack is deployed again from its stack file",
              verifies="the stack's testinfra health checks pass and no drift is left",
-             handles=("drift", "container_down"),
+             handles=("drift", "container_down"), needs=("stack_file",),
              rollback="the service's data from its pre-action snapshot and the stack as "
                       "last deployed healthy, then verified again"),
 )}

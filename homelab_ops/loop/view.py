@@ -79,6 +79,8 @@ def why(service: str, rows: list[dict[str, Any]], now: float) -> list[str]:
         outcome = f" -> {d['outcome']}" if d.get("outcome") else ""
         lines.append(f"  #{d['id']} {_ts(d['ts'])} {d['verdict']:9} {d['action']} "
                      f"({d['finding']}, {d['confidence']:.0%}){outcome}: {d['reason']}")
+        if skill := (d.get("detail") or {}).get("skill"):
+            lines.append(f"      picked by the recommender: {skill['why']}")
         if d.get("outcome_reason"):
             lines.append(f"      -> {d['outcome_reason']}")
     lines.append(f"to act: {_to_act(rows[0], now)}")

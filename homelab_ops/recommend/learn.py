@@ -67,9 +67,10 @@ def for_finding(store: Store, finding: str) -> list[SkillPick]:
     # one skill per playbook: the one named after it (prune-images also runs free-disk,
     # for a person who asks for it; the cycle runs the playbook as itself)
     own = {s.playbook: s for s in cat.skills if s.playbook and s.id == s.playbook}
+    registry = list(PLAYBOOKS)  # equal rates keep the registry's order
     fits = sorted(((success_rate(tally, s.category, s.id, cat.prior), s)
                    for s in own.values() if finding in PLAYBOOKS[s.playbook or ""].handles),
-                  key=lambda t: -t[0])
+                  key=lambda t: (-t[0], registry.index(t[1].playbook or "")))
     out = []
     for rank, (rate, s) in enumerate(fits, 1):
         worked, failed = people.get((s.category, s.id), (0, 0))

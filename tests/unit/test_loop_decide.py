@@ -157,6 +157,15 @@ def test_the_recommenders_pick_orders_the_playbooks_and_peoples_reports_lower_co
         "restart-leaking"
     assert decide.choose_playbook(_finding(code="unhealthy"), both, order[::-1]).name == \
         "restart"
+    # a redeploy needs the stack file the container came from: without it a restart
+    # stays the pick however the rates moved
+    from homelab_ops.loop.playbooks import PLAYBOOKS
+
+    first = [free.model_copy(update={"skill": n, "playbook": n})
+             for n in ("redeploy", "restart")]
+    assert decide.choose_playbook(_finding(), PLAYBOOKS, first).name == "restart"
+    stacked = _finding().model_copy(update={"evidence": {"stack_file": "/s.yaml"}})
+    assert decide.choose_playbook(stacked, PLAYBOOKS, first).name == "redeploy"
     trusted = decide.plan(disk, _obs(), BOOK, _sit().model_copy(
         update={"skills": {"disk_full": fresh}}))
     doubted = decide.plan(disk, _obs(), BOOK,

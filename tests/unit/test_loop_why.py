@@ -17,6 +17,7 @@ from homelab_ops.models.decision import Decision
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import ContainerObs, Observation
 from homelab_ops.models.settings import Settings
+from homelab_ops.recommend.learn import for_finding
 from homelab_ops.store import Store
 from tests.conftest import run_cli
 from tests.unit.test_loop_decide import BOOK
@@ -28,7 +29,8 @@ def _plan(store: Store, subject: str, clarity: float = 1.0):
     s = Settings()
     sit = decide.Situation(now=now, settings=s, log=log,
                            control=controls.control_state(log, 3),
-                           tallies=decide.tallies(log, now))
+                           tallies=decide.tallies(log, now),
+                           skills={"container_down": for_finding(store, "container_down")})
     obs = Observation(host="nas", ts=datetime.fromtimestamp(now, UTC), reachable=True,
                       containers=[ContainerObs(name=subject, id=subject, image="app:1",
                                                state="exited")])
@@ -60,6 +62,8 @@ def test_why_explains_protection_cooldown_and_confidence(tmp_path: Path) -> None
     assert "cooldown after restart of wiki" in out and last.startswith("to act: cooldown:")
     assert re.search(r"\(in \d+ min\)$", last), last
     assert "not above 70 %" in why("cron")
+    assert "picked by the recommender: skill restart ranked 1 of 2 for container_down" \
+        in why("cron")
     assert "nothing wrong" in why("media")
     data = json.loads(run_cli("--state-dir", str(state), "why", "wiki", "--json").stdout)
     assert [d["verdict"] for d in data["decisions"]] == ["skipped", "executed"]
