@@ -131,7 +131,10 @@ def plan(finding: Finding, obs: Observation | None, playbooks: Mapping[str, Play
     skills = sit.skills.get(finding.code, [])
     pb = choose_playbook(finding, playbooks, skills)
     if pb is None:
-        why = f"no playbook handles {finding.code}"
+        short = [f"{p.name} needs {', '.join(getattr(p, 'needs', ()))}"
+                 for p in playbooks.values() if finding.code in p.handles]
+        why = f"no playbook handles {finding.code}" + (
+            f" with this evidence ({'; '.join(short)})" if short else "")
         return Planned(finding=finding, playbook=None, confidence=finding.clarity,
                        risk="low", matrix="alerted", verdict="alerted",
                        reason=f"{why}: a person must look",
