@@ -1,0 +1,67 @@
+"""``homelab-ops diagnose SERVICE | audit | netcheck SERVICE``: the read-only routines
+(``recommend --run`` runs them by these command lines). They never change a host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from homelab_ops.commands.base import App, command, emit
+from homelab_ops.commands.observe import inventory_option, resolve_inventory
+
+
+def _failures(d: dict[str, Any]) -> None:
+    for f in d.get("failures", []):
+        click.echo(f"host {f['host']}: {f['error']}")
+
+
+@command(None, "diagnose")
+@click.argument("service")
+@inventory_option
+def diagnose_cmd(app: App, service: str, inventory: Path | None) -> None:
+    """Diagnose one service: its state, exit code, OOM kills, healthcheck log,
+    restarts, recent events, memory trend and leak prediction, its stack's drift and
+    its last log lines; names the cause in one line when the evidence says so."""
+    from homelab_ops.diagnose.service import diagnose
+
+    inv = resolve_inventory(app, inventory)
+    with app.store() as store:
+        result = diagnose(inv, store, app.settings, service)
+    emit(app, result.model_dump(mode="json"), _show_diagnosis)
+
+
+def _show_diagnosis(d: dict[str, Any]) -> None:
+    c = d["container"]
+    click.echo(f"{d['service']} on {d['host']}: "
+               + (f"CAUSE: {d['cause']}" if d["cause"] else "no cause found"))
+    code = d["last_exit_code"] if d["last_exit_code"] is not None else c["exit_code"]
+    click.echo(f"  state {c['state']}, health {c['health'] or '-'}, restarts "
+               f"{c['restart_count']} (podman), {d['restarts_1h']} in 1 h (events), last exit "
+               f"code {'-' if code is None else code}, OOM-killed {c['oom_killed']}, "
+               f"{d['ooms_1h']} OOM kills in 1 h")
+    for f in d["findings"][1:]:
+        click.echo(f"  also: {f['message']}")
+    if d["leak"]:
+        click.echo(f"  memory: {d['leak']['basis']}")
+    for run in d["health_log"][-3:]:
+        click.echo(f"  healthcheck exit {run['exit_code']}: {run['output'] or '(no output)'}")
+    for e in d["events"][:5]:
+        detail = f" exit code {e['exit_code']}" if e.get("exit_code") is not None else ""
+        click.echo(f"  event {e['kind']}{detail} at {_when(e['ts'])}")
+    for line in d["drift"]:
+        click.echo(f"  drift: {line}")
+    if d["log_tail"]:
+        click.echo("  last log lines:")
+        for line in d["log_tail"][-10:]:
+            click.echo(f"    {line}")
+    for note in d["notes"]:
+        click.echo(f"  note: {note}")
+    _failures(d)
+
+
+def _when(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
