@@ -65,3 +65,27 @@ def _when(ts: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@command(None, "audit")
+@inventory_option
+def audit_cmd(app: App, inventory: Path | None) -> int:
+    """Security audit of what runs: ports published beyond loopback, web services
+    without authelia in front, secret files others may read, privileged containers.
+    Exit 0 when clean, 1 with findings, 2 when a host could not be audited."""
+    from homelab_ops.diagnose.audit import audit
+
+    report = audit(resolve_inventory(app, inventory))
+    emit(app, report.model_dump(mode="json"), _show_audit)
+    return 1 if report.findings else 2 if report.failures else 0
+
+
+def _show_audit(d: dict[str, Any]) -> None:
+    for f in d["findings"]:
+        click.echo(f"{f['severity'].upper():<6} {f['host']}: {f['subject']}: {f['message']}")
+        click.echo(f"       fix: {f['fix']}")
+    hosts = ", ".join(d["hosts"]) or "no host"
+    verdict = f"{len(d['findings'])} finding(s)" if d["findings"] else "no findings"
+    click.echo(f"audited {hosts}: {d['containers']} running container(s), "
+               f"{d['secret_files']} secret file(s): {verdict}")
+    _failures(d)
