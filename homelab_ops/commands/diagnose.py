@@ -89,3 +89,48 @@ def _show_audit(d: dict[str, Any]) -> None:
     click.echo(f"audited {hosts}: {d['containers']} running container(s), "
                f"{d['secret_files']} secret file(s): {verdict}")
     _failures(d)
+
+
+@command(None, "netcheck")
+@click.argument("service")
+@inventory_option
+def netcheck_cmd(app: App, service: str, inventory: Path | None) -> int:
+    """The networks a service is on and, for each peer there, its DNS name and whether
+    the service reaches it (checked inside its network namespace with its own tools).
+    Exit 1 when a peer is unreachable or its name does not resolve to it, 2 when no
+    peer could be checked (the container lacks a shell or the tools: it says which)."""
+    from homelab_ops.diagnose.netcheck import netcheck
+
+    result = netcheck(resolve_inventory(app, inventory), service)
+    emit(app, result.model_dump(mode="json"), _show_netcheck)
+    bad = [p for p in result.peers if p.reachable is False or p.dns_ok is False]
+    told = [p for p in result.peers if p.reachable is not None]
+    return 1 if bad else 2 if result.peers and not told else 0
+
+
+def _show_netcheck(d: dict[str, Any]) -> None:
+    nets = {n["name"]: n for n in d["networks"]}
+    click.echo(f"{d['service']} on {d['host']}"
+               + (f" (tools inside: {', '.join(d['tools'])})" if d["tools"] else ""))
+    for a in d["attachments"]:
+        n = nets.get(a["network"], {})
+        flags = ", ".join(f for f, on in (("DNS", n.get("dns_enabled")),
+                                          ("internal", n.get("internal"))) if on)
+        click.echo(f"  network {a['network']}: {a['address'] or '-'}"
+                   + (f" ({flags})" if flags else ""))
+    for p in d["peers"]:
+        if p["reachable"] is None:
+            verdict = "not checked" if not p["note"] else p["note"]
+        else:
+            verdict = "reachable" if p["reachable"] else "UNREACHABLE"
+        dns = ", ".join(p["dns_names"]) or "-"
+        if p["dns_ok"] is not None:
+            dns += " (resolves)" if p["dns_ok"] else f" (RESOLVES TO {p['resolved'] or 'nothing'})"
+        ports = " ".join(f"{x['port']}:{x['result']}" for x in p["ports"])
+        ping = "" if p["ping"] is None else f" ping {'ok' if p['ping'] else 'no answer'}"
+        click.echo(f"  peer {p['peer']} on {p['network']} at {p['address'] or '-'}: {verdict};"
+                   f" DNS {dns}{ping}" + (f" ports {ports}" if ports else "")
+                   + (f" ({p['note']})" if p["note"] and p["reachable"] is not None else ""))
+    for note in d["notes"]:
+        click.echo(f"  note: {note}")
+    _failures(d)
