@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from homelab_ops.collection.facts.look import SecretFiles
 from homelab_ops.collection.facts.podman import PodmanContainers
 from homelab_ops.diagnose.audit import forward_auth, host_findings, ordered
@@ -96,3 +98,37 @@ def test_privileged_and_readable_secrets() -> None:
                              ("low", "secret_dir_open", SECRETS)]
     assert found[0].fix == f"chmod 600 {SECRETS}/home-db.env"
     assert "mode 0644: everyone may read it" in found[0].message
+
+
+@pytest.fixture()
+def silent_host(tmp_path) -> list[str]:
+    """CLI arguments for a state dir and an inventory whose one host's SSH port is a
+    closed loopback port (a real connect that fails)."""
+    from homelab_ops.lab.sshd import free_port
+
+    inv = tmp_path / "inv.py"
+    inv.write_text(f"hosts = [('nas', {{'ssh_hostname': '127.0.0.1', "
+                   f"'ssh_port': {free_port()}, 'ssh_user': 'root'}})]\n")
+    return ["--state-dir", str(tmp_path / "state"), "-i", str(inv)]
+
+
+def _cli(args: list[str]) -> int:
+    from homelab_ops.cli import main
+
+    with pytest.raises(SystemExit) as out:
+        main(args)
+    return out.value.code
+
+
+def test_a_host_that_does_not_answer_is_one_line(silent_host, capsys) -> None:
+    state, inv = silent_host[:2], silent_host[2:]
+    assert _cli([*state, "audit", *inv]) == 2
+    out = capsys.readouterr()
+    assert out.out.splitlines()[-1].startswith("host nas: unreachable: ")
+    for args in (["diagnose", "jellyfin"], ["netcheck", "jellyfin"]):
+        assert _cli([*state, *args, *inv]) == 1
+        out = capsys.readouterr()
+        (line,) = out.err.strip().splitlines()
+        assert line.startswith("homelab-ops: error: no service 'jellyfin' on any host "
+                               "(nas: unreachable: ")
+        assert "Traceback" not in out.out + out.err
