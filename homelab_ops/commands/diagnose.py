@@ -125,7 +125,9 @@ def _show_netcheck(d: dict[str, Any]) -> None:
             verdict = "reachable" if p["reachable"] else "UNREACHABLE"
         dns = ", ".join(p["dns_names"]) or "-"
         if p["dns_ok"] is not None:
-            dns += " (resolves)" if p["dns_ok"] else f" (RESOLVES TO {p['resolved'] or 'nothing'})"
+            dns += " (resolves)" if p["dns_ok"] else (
+                f" (RESOLVES TO {p['resolved'] or 'nothing'}"
+                + (f": {p['dns_said']}" if p["dns_said"] else "") + ")")
         ports = " ".join(f"{x['port']}:{x['result']}" for x in p["ports"])
         ping = "" if p["ping"] is None else f" ping {'ok' if p['ping'] else 'no answer'}"
         click.echo(f"  peer {p['peer']} on {p['network']} at {p['address'] or '-'}: {verdict};"

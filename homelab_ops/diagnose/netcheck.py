@@ -97,8 +97,11 @@ def _peer(p: PeerCheck, seen: dict | None, tools: list[str]) -> PeerCheck:
     ping = None if seen["ping"] is None else seen["ping"] == 0
     answered = ping or any(x.result != "no answer" for x in probes)
     tried = ping is not None or bool(probes)
+    said = [ln.partition(" ")[2].strip() for ln in seen["dns"]]
+    said = [ln for ln in said if ln] if resolved == [] else []
     return p.model_copy(update={
         "resolved": resolved, "ping": ping, "ports": probes,
+        "dns_said": said[-1] if said else "",
         "dns_ok": None if resolved is None or not p.dns_names else p.address in resolved,
         "reachable": True if answered else (False if tried else None),
         "note": p.note if tried else "no ping, and no port known to try with nc"})

@@ -139,6 +139,7 @@ class PeerCheck(Shape):
     dns_names: list[str] = Field(default_factory=list)  # what DNS on the network serves
     resolved: list[str] | None = None  # addresses the service's resolver gave (None: untried)
     dns_ok: bool | None = None
+    dns_said: str = ""  # the resolver's last words when it gave no address
     ping: bool | None = None
     ports: list[PortProbe] = Field(default_factory=list)
     reachable: bool | None = None  # None: could not tell (see note)

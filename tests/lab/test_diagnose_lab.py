@@ -34,9 +34,12 @@ def env(lab_env) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def example(lab, env, tmp_path_factory) -> str:
-    """The example stack (all nine patterns) as a user deploys it, on free host ports
-    (the file's fixed ones may be taken on a shared machine)."""
+    """The example stack (all nine patterns) as a user deploys it, under a name and on
+    host ports of its own: on a shared machine the file's fixed ports may be taken, and
+    podman's DNS (aardvark) keeps its records by network name in one directory for
+    every podman installation, so another lab's home-proxy would be this one's too."""
     stack = yaml.safe_load(EXAMPLE.read_text())
+    stack["name"] = f"ex{uuid.uuid4().hex[:6]}"
     for service in stack["services"].values():
         for key in ("http_port", "publish_port", "port"):
             if key in service.get("params", {}):
@@ -90,27 +93,31 @@ def test_the_example_stack_passes_the_audit(example, env) -> None:
 
 
 def test_netcheck_on_the_example_reaches_its_peer_by_name(example, env) -> None:
-    proc = run_cli("netcheck", "whoami", "--json", env=env)  # ask's spelling: home-whoami
+    proc = run_cli("netcheck", "whoami", "--json", env=env, check=False)  # ask's spelling
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     d = json.loads(proc.stdout)
-    assert d["service"] == "home-whoami" and d["host"] == "@local"
-    assert [a["network"] for a in d["attachments"]] == ["home-proxy"]
+    assert d["service"] == f"{example}-whoami" and d["host"] == "@local"
+    assert [a["network"] for a in d["attachments"]] == [f"{example}-proxy"]
     assert d["networks"][0]["dns_enabled"] is True
     assert {"ping", "nslookup", "nc"} <= set(d["tools"])
-    proxy = next(p for p in d["peers"] if p["peer"] == "home-proxy")
+    proxy = next(p for p in d["peers"] if p["peer"] == f"{example}-proxy")
     assert proxy["reachable"] is True and proxy["ping"] is True
-    assert proxy["dns_ok"] is True and "home-proxy" in proxy["dns_names"]
+    assert proxy["dns_ok"] is True and f"{example}-proxy" in proxy["dns_names"]
     assert proxy["resolved"] == [proxy["address"]]
     assert {"port": 80, "result": "open"} in proxy["ports"]  # traefik's entrypoint
-    db = run_cli("netcheck", "home-cloud-db", "--json", env=env)  # on the internal network
+    db = run_cli("netcheck", f"{example}-cloud-db", "--json", env=env, check=False)
+    assert db.returncode == 0, db.stdout + db.stderr  # on the app's internal network
     peers = {p["peer"]: p for p in json.loads(db.stdout)["peers"]}
-    assert peers["home-cloud"]["reachable"] is True and peers["home-cloud"]["dns_ok"] is True
-    human = run_cli("netcheck", "home-whoami", env=env).stdout
-    assert "network home-proxy" in human and "peer home-proxy on home-proxy" in human
+    app = peers[f"{example}-cloud"]
+    assert app["reachable"] is True and app["dns_ok"] is True
+    human = run_cli("netcheck", f"{example}-whoami", env=env).stdout
+    assert f"network {example}-proxy" in human
+    assert f"peer {example}-proxy on {example}-proxy" in human and "(resolves)" in human
 
 
 def test_the_audit_finds_the_exposed_stack_and_a_readable_secret(lab, example, exposed,
                                                                  env) -> None:
-    secret = lab.paths.root / "quadlet" / "homelab-ops-secrets" / "home-db.env"
+    secret = lab.paths.root / "quadlet" / "homelab-ops-secrets" / f"{example}-db.env"
     os.chmod(secret, 0o644)
     try:
         rc, report, human = _audit(env)
@@ -119,7 +126,7 @@ def test_the_audit_finds_the_exposed_stack_and_a_readable_secret(lab, example, e
     found = {(f["severity"], f["code"], f["subject"]) for f in report["findings"]}
     assert found == {("high", "port_all_interfaces", f"{exposed}-web"),
                      ("medium", "no_sso", f"{exposed}-web"),
-                     ("high", "secret_readable", "home-db")}, human
+                     ("high", "secret_readable", f"{example}-db")}, human
     assert rc == 1
     port = next(f for f in report["findings"] if f["code"] == "port_all_interfaces")
     assert "0.0.0.0:" in port["message"] and f"stack {exposed}" in port["fix"]
