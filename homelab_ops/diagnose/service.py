@@ -14,8 +14,7 @@ from homelab_ops.collection.facts.look import ContainerLook, checked_name
 from homelab_ops.diagnose.cause import Evidence, findings
 from homelab_ops.diagnose.hosts import find_service, reader
 from homelab_ops.errors import HomelabError
-from homelab_ops.models.diagnosis import ContainerLook as Look
-from homelab_ops.models.diagnosis import Diagnosis
+from homelab_ops.models.diagnosis import ContainerView, Diagnosis
 from homelab_ops.models.prediction import REPORT_KEY
 from homelab_ops.models.settings import Settings
 from homelab_ops.models.stack import STACK_LABEL
@@ -51,9 +50,9 @@ def diagnose(inventory: Inventory, store: Store, settings: Settings, said: str,
     return _judged(known, died, inventory, store, settings)
 
 
-def _looks(hosts, name: str) -> dict[str, Look]:
+def _looks(hosts, name: str) -> dict[str, ContainerView]:
     got = hosts.read(ContainerLook, lambda h: {"container": name, "lines": LOG_LINES})
-    return {h: Look.model_validate(v) for h, v in got.items()}
+    return {h: ContainerView.model_validate(v) for h, v in got.items()}
 
 
 def _known(d: Diagnosis, store: Store, now: float) -> tuple[Diagnosis, list[int]]:

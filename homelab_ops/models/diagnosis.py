@@ -1,5 +1,5 @@
 """What the read-only routines report: a service's diagnosis, the security audit and
-the network check. Declared once: the facts fill the ``*Look`` shapes, the routines
+the network check. Declared once: the facts fill the views and looks, the routines
 turn them into these results, and ``--json`` is their ``model_dump``."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class HealthRun(Shape):
     output: str = ""
 
 
-class ContainerLook(Shape):
+class ContainerView(Shape):
     """A fresh look at one container on one host (the ContainerLook fact)."""
 
     names: list[str] = Field(default_factory=list)  # every container on the host

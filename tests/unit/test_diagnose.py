@@ -14,8 +14,7 @@ from homelab_ops.collection.facts.podman import PodmanEvents
 from homelab_ops.diagnose.cause import Evidence, cause, exit_meaning, findings
 from homelab_ops.diagnose.hosts import find_service
 from homelab_ops.errors import HomelabError
-from homelab_ops.models.diagnosis import ContainerLook as Look
-from homelab_ops.models.diagnosis import HealthRun, HostFailure
+from homelab_ops.models.diagnosis import ContainerView, HealthRun, HostFailure
 from homelab_ops.models.observation import ContainerObs
 
 DATA = Path(__file__).parent / "data"
@@ -37,7 +36,7 @@ def _look_output(name: str, logs: list[str], events: list[str]) -> list[str]:
 def test_look_parses_a_real_inspect_its_log_and_podman4_events() -> None:
     died = json.dumps({"ContainerExitCode": 3, "Name": "oneshot", "Status": "died",
                        "Time": "2026-12-03T09:16:02.782579883Z", "Type": "container"})
-    out = Look.model_validate(ContainerLook().process(_look_output(
+    out = ContainerView.model_validate(ContainerLook().process(_look_output(
         "oneshot", ["starting", "config file missing", ""], [died])))
     assert out.names == ["jellyfin", "broken", "oneshot"]
     assert out.container is not None and out.container.state == "exited"
@@ -48,7 +47,7 @@ def test_look_parses_a_real_inspect_its_log_and_podman4_events() -> None:
 
 
 def test_look_keeps_the_healthcheck_log() -> None:
-    out = Look.model_validate(ContainerLook().process(_look_output("broken", [], [])))
+    out = ContainerView.model_validate(ContainerLook().process(_look_output("broken", [], [])))
     assert out.container is not None and out.container.health == "unhealthy"
     assert [r.exit_code for r in out.health_log] == [1]
 

@@ -14,8 +14,7 @@ from pyinfra.api import FactBase, QuoteString, StringCommand
 
 from homelab_ops.collection.facts.podman import PodmanEvents, _container, parse_time
 from homelab_ops.collection.facts.system import MARK, split_sections
-from homelab_ops.models.diagnosis import ContainerLook as LookModel
-from homelab_ops.models.diagnosis import HealthRun, SecretFileLook
+from homelab_ops.models.diagnosis import ContainerView, HealthRun, SecretFileLook
 
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 LOG_WIDTH = 300
@@ -60,7 +59,7 @@ class ContainerLook(FactBase):
         inspected = json.loads(text) if text.startswith("[") else []
         raw = inspected[0] if inspected else None
         logs = [ln[2:] for ln in parts.get("logs", []) if ln.startswith("| ")]
-        return LookModel(
+        return ContainerView(
             names=[n.strip() for n in parts.get("names", []) if n.strip()],
             container=_container(raw, None) if raw else None,
             last_exit_code=(raw.get("State") or {}).get("ExitCode") if raw else None,
