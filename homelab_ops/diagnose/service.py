@@ -71,7 +71,7 @@ def _known(d: Diagnosis, store: Store, now: float) -> tuple[Diagnosis, list[int]
     return d.model_copy(update={
         "events": [{"ts": e.ts, "kind": e.kind, **e.detail} for e in recent[:EVENTS_SHOWN]],
         "restarts_1h": max(sum(e.kind in (ev.RESTARTED, ev.DIED) for e in hour),
-                           sum(e.status == "died" for e in logged)),
+                           restarts_logged(logged)),
         "ooms_1h": max(sum(e.kind == ev.OOM_KILLED for e in hour),
                        sum(e.status == "oom" for e in logged)),
         "leak": leak, "notes": d.notes + notes}), [c for c in died if isinstance(c, int)]
@@ -109,3 +109,10 @@ def _drift(d: Diagnosis, inventory: Inventory, store: Store) -> tuple[list[str],
         return [], f"drift not checked: {exc}"
     mine = (d.service, f"{d.service}.container")
     return [x.line() for x in found if x.host == d.host and x.subject in mine], ""
+
+
+def restarts_logged(events) -> int:
+    """Restarts in podman's event log: deaths that a later start followed (whoever
+    started it again: podman's restart policy, systemd or a person)."""
+    starts = [e.ts for e in events if e.status == "start"]
+    return sum(any(s > e.ts for s in starts) for e in events if e.status == "died")

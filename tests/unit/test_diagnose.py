@@ -136,3 +136,12 @@ def test_service_names_are_spelled_as_ask_spells_them() -> None:
     down = [HostFailure(host="nas", error="unreachable: refused")]
     with pytest.raises(HomelabError, match=r"\(nas: unreachable: refused\)"):
         find_service("nothing", names, down)
+
+
+def test_restarts_in_podmans_log_are_deaths_a_start_followed() -> None:
+    from homelab_ops.diagnose.service import restarts_logged
+    from homelab_ops.models.observation import ContainerEventObs
+
+    log = [ContainerEventObs(name="a", status=s, ts=t, exit_code=3 if s == "died" else None)
+           for t, s in enumerate(["start", "died", "start", "died", "start", "died"])]
+    assert restarts_logged(log) == 2
