@@ -17,6 +17,7 @@ import click
 from homelab_ops.commands.ask import ask_cmd, cache
 from homelab_ops.commands.backup import backup
 from homelab_ops.commands.base import App, command, emit
+from homelab_ops.commands.diagnose import audit_cmd, diagnose_cmd, netcheck_cmd
 from homelab_ops.commands.lab import lab
 from homelab_ops.commands.loop import (
     cycle_cmd,
@@ -91,6 +92,9 @@ cli.add_command(notify)
 cli.add_command(metrics_cmd)
 cli.add_command(report_cmd)
 cli.add_command(recommend_cmd)
+cli.add_command(diagnose_cmd)
+cli.add_command(audit_cmd)
+cli.add_command(netcheck_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

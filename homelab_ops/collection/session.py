@@ -94,6 +94,8 @@ def fact_per_host(
                 return get_fact(state, host, fact, kwargs=kwargs)
             except (PyinfraError, OSError) as exc:
                 return FactFailed(str(exc) or type(exc).__name__)
+            except (ValueError, KeyError, IndexError, TypeError) as exc:  # its parser
+                return FactFailed(f"unparseable output ({type(exc).__name__}: {exc})")
 
     with ctx_state.use(state):
         jobs = {host.name: state.pool.spawn(one, host) for host in state.activated_hosts}

@@ -54,6 +54,7 @@ class ContainerObs(Shape):
     env_digest: dict[str, str] = Field(default_factory=dict)
     mounts: list[MountObs] = Field(default_factory=list)
     command: list[str] = Field(default_factory=list)
+    privileged: bool = False  # --privileged: every capability and device of the host
 
     @property
     def running(self) -> bool:

@@ -152,6 +152,11 @@ SERVICE_LABEL = "homelab-ops.service"
 PATTERN_LABEL = "homelab-ops.pattern"
 GRACE_LABEL = "homelab-ops.grace"  # a service's start-up grace, in seconds
 DIGEST_LABEL = "homelab-ops.spec-digest"
+# who signs users in to a routed web service that authelia does not guard: "own" (the
+# app itself, e.g. jellyfin, nextcloud) or "public" (meant to be open, e.g. a static
+# site). Without it such a service is a finding of the security audit.
+AUTH_LABEL = "homelab-ops.auth"
+AUTH_VALUES = ("own", "public")
 # first line of every file homelab-ops writes for a stack (units, secret env files)
 STACK_MARKER = "# homelab-ops-stack: "
 

@@ -23,9 +23,6 @@ from homelab_ops.store import Store
 from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
-# Commands built on another branch (wt-skills) at the same time; accepted by name until
-# that branch is merged. LEAD: remove this set once diagnose/audit/netcheck are in cli.
-PENDING_MERGE = {"diagnose", "audit", "netcheck"}
 NAMES = Names.from_observations([{"containers": [
     {"name": n, "state": "running"} for n in ("jellyfin", "immich-server", "redis")]}])
 
@@ -48,9 +45,6 @@ def test_every_command_exists(skill) -> None:
         data = dict(a.split("=", 1) for a in argv[3:] if "=" in a)
         if "playbook" in data:
             assert data["playbook"] in PLAYBOOKS and data["playbook"] in deploy.read_text()
-        return
-    if argv[1] in PENDING_MERGE:
-        assert argv[1] not in cli.commands or command_path(argv) is not None
         return
     assert command_path(argv) is not None, skill.command
 

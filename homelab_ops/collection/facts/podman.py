@@ -178,6 +178,7 @@ def _container(c: dict[str, Any], stats: dict[str, Any] | None,
             for m in c.get("Mounts") or []
         ],
         command=config.get("Cmd") or [],
+        privileged=bool((c.get("HostConfig") or {}).get("Privileged")),
     )
 
 
@@ -246,9 +247,22 @@ class PodmanEvents(FactBase):
             raw = json.loads(line)
             if raw.get("Status") not in ("start", "died", "oom"):
                 continue
-            ts = raw["timeNano"] / 1e9 if raw.get("timeNano") else float(raw["time"])
+            ts = _event_time(raw)
             died = raw["Status"] == "died"  # an exit code of 0 is left out of the JSON
             events.append(ContainerEventObs(
                 name=raw["Name"], status=raw["Status"], ts=ts,
                 exit_code=raw.get("ContainerExitCode", 0) if died else None))
         return PodmanEventLog(until=float(until), events=events).model_dump(mode="json")
+
+
+def _event_time(raw: dict[str, Any]) -> float:
+    """An event's time: ``timeNano``/``time`` from the journal (podman 5), the RFC 3339
+    ``Time`` from podman 4's file logger."""
+    if raw.get("timeNano"):
+        return raw["timeNano"] / 1e9
+    if raw.get("time") is not None:
+        return float(raw["time"])
+    when = parse_time(raw.get("Time"))
+    if when is None:
+        raise ValueError(f"podman event without a time: {raw}")
+    return when.timestamp()
