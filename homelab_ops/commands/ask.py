@@ -32,12 +32,37 @@ def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
         reply = ask(store, text)
     if not explain:
         reply.pop("explain", None)
+    if ran := _run_task(app, reply):
+        reply["ran"] = ran
     emit(app, reply, _render)
+
+
+def _run_task(app: App, reply: dict) -> dict | None:
+    """A question that is really a task about a service that runs ("jellyfin keeps
+    crashing") gets the top recommended skill run too when it only reads (diagnose,
+    audit, netcheck): in process, its argv as the recommender filled it, never a shell.
+    Only such questions pay for it; a plain question stays a read of the store."""
+    from homelab_ops.errors import HomelabError
+
+    top = next((s for s in reply.get("recommended") or [] if s["read_only"]), None)
+    if top is None or not top["argv"]:
+        return None
+    from homelab_ops.recommend.run import run_argv
+
+    try:
+        code, output = run_argv(tuple(top["argv"]), app.global_args(), capture=True)
+    except (HomelabError, click.ClickException) as exc:  # one line, never a traceback
+        return {"skill": top["id"], "argv": top["argv"], "exit": 1, "output": "",
+                "error": f"{top['id']} failed: {exc}"}
+    return {"skill": top["id"], "argv": top["argv"], "exit": code, "output": output}
 
 
 def _render(reply: dict) -> None:
     for line in reply["lines"]:
         click.echo(line)
+    if ran := reply.get("ran"):
+        click.echo(f"ran {' '.join(ran['argv'])}:")
+        click.echo(ran.get("error") or ran["output"].rstrip())
     click.echo(reply["freshness"] + (" [cached]" if reply.get("cached") else ""))
     why = reply.get("explain")
     if why:

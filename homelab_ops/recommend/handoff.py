@@ -40,7 +40,8 @@ def task_for(question: str, names: Names, intent: str | None = None,
         return None
     rec = classify(question, names)
     skills = [{"id": r.skill.id, "title": r.skill.title, "command": r.command,
-               "read_only": r.skill.read_only, "confidence": r.text} for r in rec.ranked]
+               "read_only": r.skill.read_only, "confidence": r.text,
+               "argv": list(r.argv) if r.argv else None} for r in rec.ranked]
     lines = [f"That sounds like a task ({rec.category}). Try:"]
     lines += [f"  - {s['title']}: {s['command']}" for s in skills]
     lines.append(f'(homelab-ops recommend "{question.strip()[:80]}" --run runs the top '

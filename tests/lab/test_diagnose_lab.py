@@ -178,3 +178,20 @@ def test_diagnose_names_the_cause_of_a_crash_loop(crash_loop, env) -> None:
     (line,) = unknown.stderr.strip().splitlines()
     assert line.startswith("homelab-ops: error: no service 'no-such-service-anywhere' on "
                            "any host")
+
+
+def test_recommend_and_ask_name_the_crash_loops_cause(crash_loop, env) -> None:
+    """The recommender resolves the name against what was observed, runs the top
+    read-only skill (diagnose), and it names the cause; ask hands the same question
+    over and runs it too."""
+    run_cli("observe", env=env)
+    out = run_cli("recommend", f"{crash_loop} keeps crashing", "--run", env=env).stdout
+    assert f"running: homelab-ops diagnose {crash_loop}" in out, out
+    assert f"{crash_loop} on @local: CAUSE: exits with code 3" in out, out
+    reply = json.loads(run_cli("ask", f"{crash_loop} keeps crashing", "--json",
+                               env=env).stdout)
+    assert reply["ran"]["argv"] == ["homelab-ops", "diagnose", crash_loop], reply
+    assert reply["ran"]["exit"] == 0
+    assert json.loads(reply["ran"]["output"])["cause"].startswith("exits with code 3")
+    said = run_cli("ask", f"why does {crash_loop} keep crashing", env=env).stdout
+    assert "CAUSE: exits with code 3" in said, said
