@@ -50,6 +50,9 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
     phase = _Phases(report)
     with phase("observe"):
         observations, predictions = _observe(inventory, store, settings)
+        # quadlet containers of failed units are gone from podman: seen from history
+        observations = {h: detect.with_failed_units(o, _recent(store, o)[1:])
+                        for h, o in observations.items()}
     with phase("orient"):
         log = decision_log.entries(store)
         report.interrupted = _close_interrupted(store, log, report.cycle)

@@ -47,6 +47,31 @@ def detect(obs: Observation, history: History, predictions: PredictionReport,
     return sorted(found.values(), key=lambda f: (f.code, f.subject))
 
 
+def with_failed_units(obs: Observation, earlier: Sequence[Observation]) -> Observation:
+    """This view of a systemd host with the containers of its failed units put back.
+
+    A quadlet container whose unit systemd gave up on (``failed``: its start limit hit,
+    or a start that failed) is gone from podman (quadlet runs it with ``--rm``), so no
+    container detector would see it. It is put back as it was last seen (``earlier``,
+    newest first), in state ``failed``: found down and acted on like any stopped
+    container, with its labels, mounts and dependents known. A failed unit that never
+    ran a container seen here is left alone: nothing says it is one."""
+    if not obs.systemd or not obs.reachable:
+        return obs
+    present = {c.name for c in obs.containers}
+    back: list[ContainerObs] = []
+    for unit in obs.units:
+        name = unit.name.removesuffix(".service")
+        if unit.active != "failed" or name == unit.name or name in present:
+            continue
+        seen = next((c for o in earlier for c in o.containers if c.name == name), None)
+        if seen is not None and name not in {c.name for c in back}:
+            back.append(seen.model_copy(update={
+                "state": "failed", "health": None, "log_tail": [], "exit_code": None,
+                "finished_at": None, "mem_bytes": None, "cpu_pct": None}))
+    return obs.model_copy(update={"containers": [*obs.containers, *back]}) if back else obs
+
+
 def _containers(obs: Observation, history: History, settings: Settings) -> list[Finding]:
     t = settings.thresholds
     out = []
