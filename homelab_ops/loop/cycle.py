@@ -245,6 +245,7 @@ def _drift(inventory: Inventory, store: Store) -> dict[str, list[Finding]]:
                 message=f"{name} differs from stack {declared.name}: "
                         + ", ".join(sorted({d.kind for d in items})),
                 evidence={"stack": declared.name, "stack_file": path,
+                          "kinds": sorted({d.kind for d in items}),
                           "differences": [d.line() for d in items]}))
     return out
 
