@@ -179,12 +179,9 @@ def _snapshot(actor: Actor, p: Planned) -> snapshot.Snapshot:
 
 
 def data_paths(obs: Observation | None, p: Planned) -> list[str]:
-    """Where the affected data lives: the container's writable mounts (those of its
-    last observation for one that is gone, as a failed quadlet unit's is), or the
+    """Where the affected data lives: the container's writable mounts, or the
     mountpoint."""
     if "mountpoint" in p.params:
         return [p.params["mountpoint"]]
     c = obs.container(p.finding.subject) if obs else None
-    if c is None:
-        return list(p.finding.evidence.get("data_paths") or [])
-    return [m.source for m in c.mounts if m.rw]
+    return [m.source for m in c.mounts if m.rw] if c else []

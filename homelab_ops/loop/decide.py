@@ -107,9 +107,6 @@ def is_protected(finding: Finding, obs: Observation | None, names: Sequence[str]
     known = {finding.subject}
     if c is not None:
         known |= {c.labels.get(SERVICE_LABEL, ""), _image_name(c.image)}
-    else:  # gone (a failed quadlet unit): as it was last seen
-        known |= {finding.evidence.get("service") or "",
-                  _image_name(finding.evidence.get("image") or "")}
     return bool(known & set(names))
 
 

@@ -39,8 +39,8 @@ def detect(obs: Observation, history: History, predictions: PredictionReport,
                         message=f"{obs.host} is unreachable: {obs.error}", clarity=0.5,
                         evidence={"error": obs.error})]
     found: dict[tuple[str, str], Finding] = {}
-    failed, drift = _failed_units(obs, history, drift)
-    for f in [*_containers(obs, history, settings), *failed,
+    drift = _failed_units(obs, drift)
+    for f in [*_containers(obs, history, settings),
               *_disks(obs, history, predictions, settings),
               *_leaks(obs, predictions, settings), *backup, *drift]:
         f = f.model_copy(update={"host": obs.host})
@@ -108,30 +108,13 @@ def _containers(obs: Observation, history: History, settings: Settings) -> list[
     return out
 
 
-def _failed_units(obs: Observation, history: History, drift: Sequence[Finding]
-                  ) -> tuple[list[Finding], list[Finding]]:
-    """A declared container whose quadlet unit systemd gave up on (``failed``, e.g. its
-    start limit hit): quadlet removes the container, so drift sees it ``missing`` and
-    no container detector sees it at all. It is a stopped container (restart its unit),
-    not drift (a redeploy would be refused by the same start limit). Its data paths,
-    service and image come from its last observation, when there is one."""
-    failed = {u.name.removesuffix(".service") for u in obs.units if u.active == "failed"}
-    out, rest = [], []
-    for d in drift:
-        if not (d.code == "drift" and d.subject in failed and obs.container(d.subject) is None
-                and d.evidence.get("kinds") == ["missing"]):
-            rest.append(d)
-            continue
-        seen = next((c for o in history.recent if (c := o.container(d.subject))), None)
-        last = {"data_paths": [m.source for m in seen.mounts if m.rw], **_facts(seen)} \
-            if seen else {}
-        out.append(Finding(
-            code="container_down", subject=d.subject, clarity=1.0,
-            message=f"{d.subject}: systemd gave up on its unit {d.subject}.service (failed)",
-            evidence={**last, "state": "failed", "unit": f"{d.subject}.service",
-                      "managed": True, "stack": d.evidence.get("stack"),
-                      "stack_file": d.evidence.get("stack_file")}))
-    return out, rest
+def _failed_units(obs: Observation, drift: Sequence[Finding]) -> list[Finding]:
+    """``drift`` without the ``missing`` of a container whose quadlet unit failed (put
+    back in the view by ``with_failed_units``): it is a stopped container, restarted
+    like any other; a redeploy would only start the unit systemd refuses."""
+    failed = {c.name for c in obs.containers if c.state == "failed"}
+    return [d for d in drift if not (d.code == "drift" and d.subject in failed
+                                     and d.evidence.get("kinds") == ["missing"])]
 
 
 def _down(f: Finding, c: ContainerObs, history: History) -> Finding:

@@ -114,3 +114,23 @@ def test_a_failed_quadlet_unit_brings_its_gone_container_back_as_down() -> None:
                              [_obs(last)]).containers == [last]
     assert with_failed_units(now.model_copy(update={"systemd": False}),
                              [_obs(last)]).containers == []
+
+
+def test_a_failed_units_container_is_down_not_drift() -> None:
+    """Drift sees the container of a failed quadlet unit ``missing``; it is one finding,
+    down (restart its unit), not also drift (a redeploy meets the same start limit).
+    Drift of anything else about it, or of another container, stays."""
+    from homelab_ops.models.finding import Finding
+
+    def drift(subject: str, *kinds: str) -> Finding:
+        return Finding(code="drift", subject=subject, message="differs", clarity=0.95,
+                       evidence={"stack": "home", "kinds": list(kinds)})
+
+    back = _c("home-wiki", state="failed", labels={"homelab-ops.stack": "home"})
+    found = detect(_obs(back, _c("home-db")), History(), NONE, Settings(),
+                   drift=[drift("home-wiki", "missing"), drift("home-db", "env")])
+    assert [(f.code, f.subject) for f in found] == [("container_down", "home-wiki"),
+                                                   ("drift", "home-db")]
+    changed = detect(_obs(back), History(), NONE, Settings(),
+                     drift=[drift("home-wiki", "missing", "unit_changed")])
+    assert sorted(f.code for f in changed) == ["container_down", "drift"]
