@@ -42,9 +42,9 @@ def observe(inventory: Inventory, store: Store, settings: Settings,
     """Observe every distinct host of ``inventory``; ``now`` pins the timestamp
     (simulations)."""
     inventory = distinct_hosts(inventory)
+    since = {h.name: store.event_log_until(h.name) for h in inventory}
     with pyinfra_session(inventory) as session:
         started = time.monotonic()
-        since = {h.name: _event_log_until(store, h.name) for h in inventory}
         probes = fact_per_host(session.state, HostProbe,
                                lambda h: {**_probe_kwargs(h), "events_since": since[h.name]})
         elapsed = time.monotonic() - started
@@ -71,12 +71,6 @@ def _probe_kwargs(host: Host) -> dict[str, object]:
     """Run healthchecks ourselves unless systemd runs them (None: the probe detects)."""
     systemd = host_data(host).systemd
     return {"run_healthchecks": None if systemd is None else not systemd}
-
-
-def _event_log_until(store: Store, host: str) -> float | None:
-    """Where the previous observation stopped reading podman's event log."""
-    doc = store.previous_observation(host, float("inf"))
-    return ((doc or {}).get("event_log") or {}).get("until")
 
 
 def build_observation(host: str, ts: datetime, probe: dict, seconds: float) -> Observation:

@@ -358,6 +358,14 @@ class Store:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def event_log_until(self, host: str) -> float | None:
+        """Where the newest observation of ``host`` stopped reading podman's event log
+        (read out of its document by SQLite, not by parsing the whole observation)."""
+        row = self.db.execute(
+            "SELECT json_extract(doc, '$.event_log.until') FROM observations "
+            "WHERE host=? AND reachable=1 ORDER BY ts DESC LIMIT 1", (host,)).fetchone()
+        return row[0] if row else None
+
     def health_history(self, since: float = 0.0, until: float = float("inf")
                        ) -> list[tuple[str, float, bool, dict | None]]:
         """(host, ts, reachable, health score document) of every observation in the

@@ -27,7 +27,7 @@ from homelab_ops.models.backup import UNIT_NAMES, UNITS, RetentionPolicy
 
 
 @dataclass(frozen=True)
-class Decision:
+class Verdict:
     name: str
     keep: bool
     reason: str
@@ -40,39 +40,39 @@ def plan(
     *,
     protect: Collection[str] = (),
     tag_policies: Mapping[str, RetentionPolicy] | None = None,
-) -> list[Decision]:
+) -> list[Verdict]:
     """Decide every snapshot in ``names``; result is sorted oldest first (names that
     are not snapshots first).
 
     Untagged snapshots follow ``policy``; tagged ones the policy of their tag (a tag
     without a policy is kept: we never delete what nobody told us how to age)."""
     groups: dict[tuple[str, str | None], list[SnapshotName]] = defaultdict(list)
-    foreign: list[Decision] = []
+    foreign: list[Verdict] = []
     for name in names:
         snap = parse(name)
         if snap is None:
-            foreign.append(Decision(name, True, "not a snapshot name this tool made"))
+            foreign.append(Verdict(name, True, "not a snapshot name this tool made"))
         else:
             groups[(snap.base, snap.tag)].append(snap)
     tag_policies = tag_policies or {}
-    decided: list[tuple[datetime, Decision]] = []
+    decided: list[tuple[datetime, Verdict]] = []
     for (_, tag), snaps in groups.items():
         if tag is None or tag in tag_policies:
             group_policy = policy if tag is None else tag_policies[tag]
             decided.extend(_plan_group(snaps, group_policy, now, protect))
         else:
-            decided.extend((s.ts, Decision(s.name, True, f"tag {tag!r} has no retention "
-                                                         "policy")) for s in snaps)
+            decided.extend((s.ts, Verdict(s.name, True, f"tag {tag!r} has no retention "
+                                                        "policy")) for s in snaps)
     decided.sort(key=lambda pair: (pair[0], pair[1].name))
     return foreign + [d for _, d in decided]
 
 
-def deletions(decisions: Iterable[Decision]) -> list[str]:
+def deletions(decisions: Iterable[Verdict]) -> list[str]:
     return [d.name for d in decisions if not d.keep]
 
 
 def _plan_group(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetime,
-                protect: Collection[str]) -> list[tuple[datetime, Decision]]:
+                protect: Collection[str]) -> list[tuple[datetime, Verdict]]:
     """Apply the schedule until it is stable.
 
     btrbk's classes build on each other (a monthly backup is the first *weekly* one of
@@ -95,7 +95,7 @@ def _plan_group(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetim
 def _plan_once(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetime,
                protect: Collection[str], counts: dict[str, int | None],
                now_buckets: dict[str, int], buckets: dict[str, dict[str, int]]
-               ) -> list[Decision]:
+               ) -> list[Verdict]:
     past = [s for s in snaps if s.ts <= now]
     newest = past[-1] if past else None
     firsts = _firsts(past, buckets)
@@ -111,7 +111,7 @@ def _plan_once(snaps: list[SnapshotName], policy: RetentionPolicy, now: datetime
         else:
             keep, reason = _by_policy(s.name, buckets[s.name], policy, counts, now_buckets,
                                       firsts)
-        out.append(Decision(s.name, keep, reason))
+        out.append(Verdict(s.name, keep, reason))
     return out
 
 

@@ -22,11 +22,7 @@ class Rotation:
         return asdict(self)
 
 
-def cache_key(host: str, mountpoint: str) -> str:
-    return f"prediction:disk:{host}:{mountpoint}"
-
-
-def decide(prediction: dict[str, Any] | None, horizon_days: float) -> Rotation:
+def plan_rotation(prediction: dict[str, Any] | None, horizon_days: float) -> Rotation:
     """Rotate early when the pessimistic end of the forecast falls inside the horizon."""
     if not prediction:
         return Rotation(False, "no disk prediction for the backup target")

@@ -11,6 +11,7 @@ from typing import Any
 from homelab_ops.backup import naming, parents, retention, rotation, transfer
 from homelab_ops.backup.layout import VolumeLayout, resolve
 from homelab_ops.models.backup import BackupConfig, load_backup_config
+from homelab_ops.models.prediction import disk_key
 from homelab_ops.models.settings import Thresholds
 from homelab_ops.store import Event
 
@@ -56,14 +57,14 @@ def target_rotation(store, name: str, data: dict[str, Any], config: BackupConfig
     prediction = None
     if mount is not None:
         host = mount[0] or name
-        prediction = store.cache_get(rotation.cache_key(host, mount[1]))
+        prediction = store.cache_get(disk_key(host, mount[1]))
         if prediction is None and config.target is not None and config.target.pool:
             from homelab_ops.predict.service import predict_filesystem
 
             limits = thresholds or _thresholds()
             prediction = predict_filesystem(store, host, mount[1], now.timestamp(),
                                             limits.crit_pct_for(mount[1])).model_dump()
-    return rotation.decide(prediction, config.forecast_horizon_days)
+    return rotation.plan_rotation(prediction, config.forecast_horizon_days)
 
 
 def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | None = None,

@@ -8,6 +8,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+REPORT_KEY = "prediction:all"  # the whole PredictionReport; it carries ``generated_at``
+
+
+def disk_key(host: str, mountpoint: str) -> str:
+    """Where the cache keeps a filesystem's DiskPrediction (written by the predictor,
+    read by backup rotation and ``ask``)."""
+    return f"prediction:disk:{host}:{mountpoint}"
+
+
+def leak_key(host: str, container: str) -> str:
+    """Where the cache keeps a container's LeakPrediction."""
+    return f"prediction:leak:{host}:{container}"
+
 
 class Result(BaseModel):
     model_config = ConfigDict(frozen=True)

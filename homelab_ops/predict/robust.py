@@ -80,10 +80,6 @@ class Trend:
     def value_at(self, t: float, slope: float | None = None) -> float:
         return self.level + (self.slope if slope is None else slope) * (t - self.at)
 
-    @property
-    def p_down(self) -> float:
-        return _NORMAL.cdf(self.z)
-
 
 def kendall_trend(groups: Sequence[Sequence[Point]], conf: float = 0.8) -> Trend | None:
     """Theil-Sen slope, Sen's interval and Mann-Kendall test pooled over ``groups``

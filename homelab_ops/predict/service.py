@@ -13,11 +13,14 @@ import time
 from collections.abc import Mapping
 
 from homelab_ops.models.prediction import (
+    REPORT_KEY,
     CapacityReport,
     CapacityRequirements,
     DiskPrediction,
     LeakPrediction,
     PredictionReport,
+    disk_key,
+    leak_key,
 )
 from homelab_ops.models.settings import Settings
 from homelab_ops.predict.disk import MIN_SPAN as DISK_MIN_SPAN
@@ -32,17 +35,8 @@ Points = list[tuple[float, float]]
 
 SCOPE = "predictions"
 TTL = 3600.0
-REPORT_KEY = "prediction:all"
 DISK_LOOKBACK = 45 * DAY
 MEM_LOOKBACK = 14 * DAY
-
-
-def disk_key(host: str, mountpoint: str) -> str:
-    return f"prediction:disk:{host}:{mountpoint}"
-
-
-def leak_key(host: str, container: str) -> str:
-    return f"prediction:leak:{host}:{container}"
 
 
 def predict_all(store: Store, settings: Settings, now: float | None = None,

@@ -8,15 +8,15 @@ anything to do, so "drift is empty" and "a deploy changes nothing" cannot disagr
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from homelab_ops.collection.facts.podman import value_digest
+from homelab_ops.collection.operations.quadlet import digest as unit_digest
 from homelab_ops.models.observation import ContainerObs
 from homelab_ops.models.stack import STACK_LABEL, ContainerSpec
-from homelab_ops.stacks.secrets import value_digest
 
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")  # volumes an image declares, named by podman
 
@@ -100,7 +100,7 @@ def stack_drift(host: str, stack: str, specs: list[ContainerSpec], units: dict[s
                        live=c.image)
             for c in containers if c.labels.get(STACK_LABEL) == stack and c.name not in declared]
     for name, text in sorted(units.items()):
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        digest = unit_digest(text)
         if name not in live_units:
             out.append(Difference(host=host, stack=stack, subject=name, kind="unit_missing"))
         elif live_units[name] != digest:

@@ -4,17 +4,12 @@ spec, label, log line or store row ever holds one."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from homelab_ops.collection.facts.podman import value_digest
 from homelab_ops.errors import InputError, read_text
 from homelab_ops.models.stack import STACK_MARKER, ContainerSpec, DeclaredStack
-
-
-def value_digest(value: str) -> str:
-    """The same digest the podman fact keeps of every environment value."""
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def read_secrets(stack: DeclaredStack) -> dict[str, str]:

@@ -149,20 +149,20 @@ snapshots/photos.20261125T1500
 # -- space-forecast rotation ----------------------------------------------------------
 def test_rotation_uses_the_pessimistic_end_of_the_forecast() -> None:
     soon = {"days_until_threshold": 9.0, "low": 4.5, "high": 12.0, "basis": "trend 14d"}
-    decision = rotation.decide(soon, horizon_days=7)
+    decision = rotation.plan_rotation(soon, horizon_days=7)
     assert decision.early and "4.5 days" in decision.reason and "trend 14d" in decision.reason
-    assert not rotation.decide({**soon, "low": 8.0}, horizon_days=7).early
-    assert not rotation.decide(None, 7).early
-    assert not rotation.decide({"days_until_threshold": None, "low": None, "high": None,
+    assert not rotation.plan_rotation({**soon, "low": 8.0}, horizon_days=7).early
+    assert not rotation.plan_rotation(None, 7).early
+    assert not rotation.plan_rotation({"days_until_threshold": None, "low": None, "high": None,
                                 "basis": "flat"}, 7).early
 
 
 def test_rotation_alerts_when_minimum_is_not_enough() -> None:
-    early = rotation.decide({"days_until_threshold": 1.0, "low": None, "high": None,
+    early = rotation.plan_rotation({"days_until_threshold": 1.0, "low": None, "high": None,
                              "basis": "x"}, 7)
     assert rotation.alert(early, deletable_at_minimum=0)
     assert rotation.alert(early, deletable_at_minimum=3) is None
-    assert rotation.alert(rotation.decide(None, 7), 0) is None
+    assert rotation.alert(rotation.plan_rotation(None, 7), 0) is None
 
 
 # -- status ---------------------------------------------------------------------------

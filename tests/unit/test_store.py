@@ -184,3 +184,13 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
     assert [p.returncode for p in procs] == [0] * 6, errors
     with Store(tmp_path / "s.db") as store:
         assert store.schema_version == len(MIGRATIONS)
+
+
+def test_event_log_until_is_read_from_the_newest_reachable_observation(tmp_path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert store.event_log_until("vm") is None
+        store.add_observation("vm", 1.0, True, {"event_log": {"until": 10.5, "events": []}})
+        store.add_observation("vm", 2.0, False, {"event_log": None})
+        assert store.event_log_until("vm") == 10.5
+        store.add_observation("vm", 3.0, True, {"event_log": None})  # not a systemd host
+        assert store.event_log_until("vm") is None

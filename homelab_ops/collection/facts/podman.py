@@ -44,6 +44,12 @@ RUN_HEALTHCHECKS = (
 )
 
 
+def value_digest(value: str) -> str:
+    """What the facts keep of an environment value: enough to tell it changed (drift),
+    never the value itself (secrets)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
 class PodmanInfo(FactBase):
     """Version and storage/runtime configuration of the host's podman."""
 
@@ -165,7 +171,7 @@ def _container(c: dict[str, Any], stats: dict[str, Any] | None,
         networks=sorted(settings.get("Networks") or {}),
         ports=sorted(ports, key=lambda p: (p["host_port"], p["protocol"])),
         labels=config.get("Labels") or {},
-        env_digest={k: hashlib.sha256(v.encode()).hexdigest()[:16] for k, v in env.items()},
+        env_digest={k: value_digest(v) for k, v in env.items()},
         mounts=[
             {"source": m.get("Source", ""), "destination": m.get("Destination", ""),
              "rw": bool(m.get("RW", True)), "type": m.get("Type", "bind")}
@@ -222,12 +228,12 @@ class PodmanEvents(FactBase):
     requires_command = "podman"
 
     def command(self, since: float | None = None) -> str:
-        read = "" if since is None else (
+        read = "true" if since is None else (
             f'podman events --stream=false --since {since:.6f} --until "$u" --format json '
             "--filter type=container --filter event=start --filter event=died "
             "--filter event=oom")
         return (f'[ -d /run/systemd/system ] || exit 0; u=$(date +%s.%N); echo "until $u"; '
-                f"{read or 'true'}")
+                f"{read}")
 
     def process(self, output: list[str]) -> dict[str, Any] | None:
         until = next((ln.split()[1] for ln in output if ln.startswith("until ")), None)

@@ -7,12 +7,10 @@ says so and how to get one, instead of guessing from a straight line.
 
 from __future__ import annotations
 
+from homelab_ops.models.prediction import REPORT_KEY, disk_key, leak_key
 from homelab_ops.query.fmt import clock
 from homelab_ops.query.handlers import Answer, Context, no_observation
 
-DISK_KEY = "prediction:disk:{host}:{mountpoint}"
-LEAK_KEY = "prediction:leak:{host}:{container}"
-REPORT_KEY = "prediction:all"  # the whole report; it carries ``generated_at``
 HOW_TO = "run `homelab-ops predict` (it needs a few days of observations)"
 
 
@@ -33,7 +31,7 @@ def disk_full_prediction(ctx: Context, slots: dict[str, str]) -> Answer:
             mp = fs["mountpoint"]
             if only and mp != only:
                 continue
-            pred = ctx.store.cache_get(DISK_KEY.format(host=host, mountpoint=mp))
+            pred = ctx.store.cache_get(disk_key(host, mp))
             (found if pred else missing).append((host, mp, pred))
     if not found:
         return Answer([f"No disk prediction is cached: {HOW_TO}."], [], ctx.observed_at,
@@ -79,7 +77,7 @@ def memory_leaks(ctx: Context, slots: dict[str, str]) -> Answer:
     for host, c in ctx.containers():
         if only and c["name"] != only:
             continue
-        pred = ctx.store.cache_get(LEAK_KEY.format(host=host, container=c["name"]))
+        pred = ctx.store.cache_get(leak_key(host, c["name"]))
         if pred:
             found.append((host, c["name"], pred))
         else:
