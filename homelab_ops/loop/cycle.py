@@ -53,10 +53,13 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
     phase = _Phases(report)
     with phase("observe"):
         observations, predictions = _observe(inventory, store, settings)
+        # quadlet containers of failed units are gone from podman: seen from history
+        observations = {h: detect.with_failed_units(o, _recent(store, o)[1:])
+                        for h, o in observations.items()}
     with phase("orient"):
         log = decision_log.entries(store)
         report.interrupted = _close_interrupted(store, log, report.cycle)
-        findings = _findings(inventory, store, settings, observations, predictions)
+        findings = _findings(inventory, store, settings, observations, predictions, log)
         resolved = _track_incidents(store, findings, observations, report.cycle, settings,
                                     time.time())
         log = decision_log.entries(store)
@@ -153,8 +156,8 @@ def _track_incidents(store: Store, findings: list[Finding],
 
 
 def _findings(inventory: Inventory, store: Store, settings: Settings,
-              observations: dict[str, Observation],
-              predictions: PredictionReport) -> list[Finding]:
+              observations: dict[str, Observation], predictions: PredictionReport,
+              log: list[Decision]) -> list[Finding]:
     from homelab_ops.backup.status import backup_status
     from homelab_ops.health import backup_findings
 
@@ -164,7 +167,7 @@ def _findings(inventory: Inventory, store: Store, settings: Settings,
     found = []
     for host, obs in observations.items():
         history = detect.History(
-            recent=_recent(store, obs), restarts=_restarts(store, host, now),
+            recent=_recent(store, obs), restarts=_restarts(store, host, now, log),
             backup_targets=_backup_targets(inventory, host))
         backup = [f.model_copy(update={"clarity": 0.9}) for f in
                   backup_findings(backups, host)] if obs.reachable else []
@@ -196,11 +199,15 @@ def _recent(store: Store, obs: Observation) -> list[Observation]:
     return out
 
 
-def _restarts(store: Store, host: str, now: float) -> dict[str, int]:
+def _restarts(store: Store, host: str, now: float, log: list[Decision]) -> dict[str, int]:
+    """Restarts per container in the last 24 h, without those the loop's own restart or
+    redeploy made: they are no crash loop (the restart budget counts those)."""
+    own = decision_log.action_spans(log, host)
     counts: dict[str, int] = {}
     for e in store.events(host=host, kinds=("restarted",), since=now - RESTART_WINDOW_S,
                           limit=10_000):
-        counts[e.subject] = counts.get(e.subject, 0) + 1
+        if not any(a <= e.ts <= b for a, b in own.get(e.subject, ())):
+            counts[e.subject] = counts.get(e.subject, 0) + 1
     return counts
 
 
@@ -248,6 +255,7 @@ def _drift(inventory: Inventory, store: Store) -> dict[str, list[Finding]]:
                         + ", ".join(sorted({d.kind for d in items})),
                 evidence={"stack": declared.name, "stack_file": path,
                           "spec_digest": digests.get(name),
+                          "kinds": sorted({d.kind for d in items}),
                           "differences": [d.line() for d in items]}))
     return out
 

@@ -39,12 +39,38 @@ def detect(obs: Observation, history: History, predictions: PredictionReport,
                         message=f"{obs.host} is unreachable: {obs.error}", clarity=0.5,
                         evidence={"error": obs.error})]
     found: dict[tuple[str, str], Finding] = {}
-    for f in [*_containers(obs, history, settings), *_disks(obs, history, predictions,
-                                                            settings),
+    drift = _failed_units(obs, drift)
+    for f in [*_containers(obs, history, settings),
+              *_disks(obs, history, predictions, settings),
               *_leaks(obs, predictions, settings), *backup, *drift]:
         f = f.model_copy(update={"host": obs.host})
         found.setdefault((f.code, f.subject), f)
     return sorted(found.values(), key=lambda f: (f.code, f.subject))
+
+
+def with_failed_units(obs: Observation, earlier: Sequence[Observation]) -> Observation:
+    """This view of a systemd host with the containers of its failed units put back.
+
+    A quadlet container whose unit systemd gave up on (``failed``: its start limit hit,
+    or a start that failed) is gone from podman (quadlet runs it with ``--rm``), so no
+    container detector would see it. It is put back as it was last seen (``earlier``,
+    newest first), in state ``failed``: found down and acted on like any stopped
+    container, with its labels, mounts and dependents known. A failed unit that never
+    ran a container seen here is left alone: nothing says it is one."""
+    if not obs.systemd or not obs.reachable:
+        return obs
+    present = {c.name for c in obs.containers}
+    back: list[ContainerObs] = []
+    for unit in obs.units:
+        name = unit.name.removesuffix(".service")
+        if unit.active != "failed" or name == unit.name or name in present:
+            continue
+        seen = next((c for o in earlier for c in o.containers if c.name == name), None)
+        if seen is not None and name not in {c.name for c in back}:
+            back.append(seen.model_copy(update={
+                "state": "failed", "health": None, "log_tail": [], "exit_code": None,
+                "finished_at": None, "mem_bytes": None, "cpu_pct": None}))
+    return obs.model_copy(update={"containers": [*obs.containers, *back]}) if back else obs
 
 
 def _containers(obs: Observation, history: History, settings: Settings) -> list[Finding]:
@@ -80,6 +106,15 @@ def _containers(obs: Observation, history: History, settings: Settings) -> list[
                                message=f"{c.name} restarted {restarts} times in 24 h",
                                evidence={**_facts(c), "restarts_24h": restarts}))
     return out
+
+
+def _failed_units(obs: Observation, drift: Sequence[Finding]) -> list[Finding]:
+    """``drift`` without the ``missing`` of a container whose quadlet unit failed (put
+    back in the view by ``with_failed_units``): it is a stopped container, restarted
+    like any other; a redeploy would only start the unit systemd refuses."""
+    failed = {c.name for c in obs.containers if c.state == "failed"}
+    return [d for d in drift if not (d.code == "drift" and d.subject in failed
+                                     and d.evidence.get("kinds") == ["missing"])]
 
 
 def _down(f: Finding, c: ContainerObs, history: History) -> Finding:

@@ -95,6 +95,16 @@ def acted(log: Iterable[Decision]) -> list[tuple[Decision, Decision | None]]:
             if d.verdict in ACTING and d.ref is None and not d.detail.get("dry_run")]
 
 
+def action_spans(log: Iterable[Decision], host: str) -> dict[str, list[tuple[float, float]]]:
+    """Subject -> (decided, finished) of every action the loop ran to its end on
+    ``host``: what the playbook itself restarted in there is not the service's doing."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for d, result in acted(log):
+        if d.host == host and result is not None and result.outcome != "interrupted":
+            out.setdefault(d.subject, []).append((d.ts, result.ts))
+    return out
+
+
 def refused(log: Iterable[Decision]) -> list[tuple[Decision, None]]:
     """Every action refused at the moment of acting (it never ran), in order."""
     return [(d, None) for d in log

@@ -53,7 +53,7 @@ class Playbook(BaseModel):
 PLAYBOOKS: dict[str, Playbook] = {p.name: p for p in (
     Playbook(name="restart", risk="low", reversible=True,
              changes="the container is restarted (podman restart, or systemctl restart "
-                     "of its quadlet unit)",
+                     "of its quadlet unit, its failed state reset first)",
              verifies="running, healthy when it has a healthcheck, and its stack's "
                       "testinfra checks",
              handles=("container_down", "unhealthy", "restart_loop", "oom_killed")),

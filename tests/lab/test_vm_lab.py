@@ -65,6 +65,12 @@ def vm_stack(vm: Vm, lab_env, tmp_path_factory) -> dict:
     }))
     yield {"name": name, "file": path}
     run_cli("stacks", "forget", name, env=lab_env, check=False)
+    remove_stack(vm, name)
+
+
+def remove_stack(vm: Vm, name: str) -> None:
+    """Take stack ``name`` off lab-vm: units stopped, unit and secret files, containers,
+    volumes and networks removed (lab-vm left as it was before the deploy)."""
     vm.ssh("sh", "-c", f"for u in {QUADLET}/{name}-*.container; do "
            'systemctl stop "$(basename "$u" .container).service"; done; '
            f"rm -rf {QUADLET}/{name}-* {QUADLET}/homelab-ops-secrets/{name}-*; "

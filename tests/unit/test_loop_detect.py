@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from homelab_ops.loop.detect import History, detect
-from homelab_ops.models.observation import ContainerObs, FilesystemObs, Observation
+from homelab_ops.loop.detect import History, detect, with_failed_units
+from homelab_ops.models.observation import (
+    ContainerObs,
+    FilesystemObs,
+    MountObs,
+    Observation,
+    UnitObs,
+)
 from homelab_ops.models.prediction import DiskPrediction, LeakPrediction, PredictionReport
 from homelab_ops.models.settings import Settings
 
@@ -85,3 +91,46 @@ def test_a_disk_over_its_threshold_now_needs_no_history() -> None:
                         used_bytes=95, avail_bytes=5)]
     [f] = detect(_obs(fs=fs), History(), NONE, Settings())
     assert (f.code, f.subject, f.evidence["status"]) == ("disk_full", "/data", "over_threshold")
+
+
+def test_a_failed_quadlet_unit_brings_its_gone_container_back_as_down() -> None:
+    """systemd gave up on home-wiki.service (start limit) and quadlet's --rm took the
+    container away: it is down, as last seen (labels, mounts), found like any other;
+    a failed unit that never ran a container seen here (ssh) is not one."""
+    last = _c("home-wiki", labels={"homelab-ops.stack": "home"}, health="healthy",
+              mounts=[MountObs(source="/srv/pools/data/containers/v", destination="/d")])
+    units = [UnitObs(name="home-wiki.service", active="failed", sub="failed"),
+             UnitObs(name="ssh.service", active="failed", sub="failed"),
+             UnitObs(name="cron.service", active="active", sub="running")]
+    now = Observation(host="nas", ts=T0, reachable=True, systemd=True, units=units)
+    view = with_failed_units(now, [_obs(last, ts=T0 - timedelta(hours=1))])
+    [back] = view.containers
+    assert (back.name, back.state, back.health, back.mounts) == (
+        "home-wiki", "failed", None, last.mounts)
+    [f] = detect(view, History(recent=[view]), NONE, Settings())
+    assert (f.code, f.subject, f.clarity) == ("container_down", "home-wiki", 1.0)
+    # a container still there, a host without systemd: nothing added
+    assert with_failed_units(now.model_copy(update={"containers": [last]}),
+                             [_obs(last)]).containers == [last]
+    assert with_failed_units(now.model_copy(update={"systemd": False}),
+                             [_obs(last)]).containers == []
+
+
+def test_a_failed_units_container_is_down_not_drift() -> None:
+    """Drift sees the container of a failed quadlet unit ``missing``; it is one finding,
+    down (restart its unit), not also drift (a redeploy meets the same start limit).
+    Drift of anything else about it, or of another container, stays."""
+    from homelab_ops.models.finding import Finding
+
+    def drift(subject: str, *kinds: str) -> Finding:
+        return Finding(code="drift", subject=subject, message="differs", clarity=0.95,
+                       evidence={"stack": "home", "kinds": list(kinds)})
+
+    back = _c("home-wiki", state="failed", labels={"homelab-ops.stack": "home"})
+    found = detect(_obs(back, _c("home-db")), History(), NONE, Settings(),
+                   drift=[drift("home-wiki", "missing"), drift("home-db", "env")])
+    assert [(f.code, f.subject) for f in found] == [("container_down", "home-wiki"),
+                                                   ("drift", "home-db")]
+    changed = detect(_obs(back), History(), NONE, Settings(),
+                     drift=[drift("home-wiki", "missing", "unit_changed")])
+    assert sorted(f.code for f in changed) == ["container_down", "drift"]

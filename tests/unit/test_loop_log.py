@@ -107,3 +107,30 @@ def test_an_action_without_outcome_is_unfinished_for_a_later_cycle(tmp_path: Pat
         entries = log.entries(s)
         assert [d.subject for d in log.unfinished(entries, "c2")] == ["a"]
         assert log.unfinished(entries, "c1") == []  # the cycle itself is still at it
+
+
+def test_restarts_the_loops_own_actions_made_are_no_crash_loop(tmp_path: Path) -> None:
+    """A restart that fell inside an action the loop ran to its end (decided ..
+    finished) is the playbook's own, not counted; one outside it, or inside an action
+    that was interrupted, is the service's."""
+    from homelab_ops.loop.cycle import _restarts
+    from homelab_ops.store import Event
+
+    def action(s: Store, ts: float, outcome: str, subject: str = "db") -> None:
+        d = log.append(s, Decision(ts=ts, cycle="c", host="h", subject=subject,
+                                   finding="drift", action="redeploy", verdict="notified",
+                                   reason="x"))
+        log.append(s, Decision(ts=ts + 30, cycle="c", host="h", subject=subject,
+                               finding="drift", action="redeploy", verdict="notified",
+                               reason="done", outcome=outcome, ref=d))
+
+    now = 100_000.0
+    with Store(tmp_path / "s.db") as s:
+        action(s, now - 500, "success")
+        action(s, now - 300, "interrupted")
+        action(s, now - 200, "failed", subject="web")  # another service's
+        s.add_events([Event("h", ts, "db", "restarted", {}) for ts in (
+            now - 900, now - 480, now - 290, now - 190)]
+            + [Event("other", now - 480, "db", "restarted", {})])
+        assert _restarts(s, "h", now, log.entries(s)) == {"db": 3}
+        assert _restarts(s, "other", now, log.entries(s)) == {"db": 1}

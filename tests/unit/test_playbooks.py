@@ -10,6 +10,7 @@ from pyinfra.context import ctx_host
 from pyinfra.facts.systemd import SystemdStatus
 
 from homelab_ops.collection.deploys import remediate
+from homelab_ops.collection.facts.systemd import UnitFailed
 from homelab_ops.inventory import inventory_from_entries
 from homelab_ops.loop.playbooks import PLAYBOOKS, run_playbook, verify
 
@@ -64,11 +65,13 @@ def test_restart_picks_the_backend_from_host_data(monkeypatch, systemd: bool, ch
     monkeypatch.setattr(remediate.systemd, "service",
                         lambda **kw: calls.append(("systemd", kw)))
     monkeypatch.setattr(remediate, "restarted", lambda **kw: calls.append(("podman", kw)))
+    monkeypatch.setattr(remediate, "reset_failed", lambda **kw: calls.append(("reset", kw)))
     with ctx_host.use(FakeHost({"systemd": systemd}, {})):
         remediate.restart._inner(service="home-wiki")
-    assert [c[0] for c in calls] == [chosen]
+    assert [c[0] for c in calls] == (["reset", chosen] if systemd else [chosen])
     if systemd:
-        kw = calls[0][1]
+        assert calls[0][1]["unit"] == "home-wiki.service"
+        kw = calls[1][1]
         assert kw["service"] == "home-wiki.service" and kw["restarted"] and kw["running"]
         # and pyinfra's own systemd operation turns that into the restart command
         monkeypatch.undo()
@@ -76,6 +79,25 @@ def test_restart_picks_the_backend_from_host_data(monkeypatch, systemd: bool, ch
         kw = {k: v for k, v in kw.items() if k != "name"}
         assert _commands(remediate.systemd.service, FakeHost({}, facts), **kw) == [
             "systemctl restart home-wiki.service"]
+
+
+@pytest.mark.parametrize("user_mode", [False, True])
+def test_reset_failed_clears_a_failed_unit_only(user_mode: bool) -> None:
+    flag = " --user" if user_mode else ""
+    failed = FakeHost({}, {UnitFailed: True})
+    assert _commands(remediate.reset_failed, failed, unit="home-wiki.service",
+                     user_mode=user_mode) == [f"systemctl{flag} reset-failed home-wiki.service"]
+    fine = FakeHost({}, {UnitFailed: False})
+    assert _commands(remediate.reset_failed, fine, unit="home-wiki.service") == []
+    assert fine.noops == ["home-wiki.service is not failed"]
+
+
+def test_unit_failed_fact_reads_is_failed() -> None:
+    command = UnitFailed().command(unit="home wiki.service", user_mode=True)
+    assert command.get_raw_value() == (
+        "systemctl --user is-failed --quiet 'home wiki.service' && echo failed || true")
+    assert UnitFailed().process(["failed"]) is True
+    assert UnitFailed().process([]) is False
 
 
 def test_free_disk_commands_from_what_is_reclaimable() -> None:

@@ -12,6 +12,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, QuoteString, StringCommand, deploy, operation
 from pyinfra.operations import systemd
 
+from homelab_ops.collection.facts.systemd import UnitFailed
 from homelab_ops.collection.operations.btrfs import restore_dir
 from homelab_ops.collection.operations.podman import podman
 
@@ -77,10 +78,28 @@ def restarted(service: str):
     yield podman("restart", _checked(service))
 
 
+@operation()
+def reset_failed(unit: str, user_mode: bool = False):
+    """Clear ``unit``'s failed state so systemd accepts a start again: after its start
+    limit (``StartLimitBurst`` restarts within ``StartLimitIntervalSec``) every
+    ``systemctl restart`` is refused ("Start request repeated too quickly") until
+    ``systemctl reset-failed``. Nothing when the unit is not failed.
+
+    + unit: the unit's full name, e.g. ``home-wiki.service``
+    + user_mode: the user's systemd instance instead of the system's
+    """
+    if not host.get_fact(UnitFailed, unit=unit, user_mode=user_mode):
+        host.noop(f"{unit} is not failed")
+        return
+    yield StringCommand("systemctl", *(("--user",) if user_mode else ()), "reset-failed",
+                        QuoteString(unit))
+
+
 @deploy("Restart container")
 def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
     """Restart a container: ``systemctl restart NAME.service`` where systemd runs its
-    quadlet unit (host data ``systemd``), else ``podman restart NAME``; then the
+    quadlet unit (host data ``systemd``; a unit failed on its start limit is
+    ``reset-failed`` first), else ``podman restart NAME``; then the
     containers that share its network namespace or require it, in order. Restarting a
     leaking container before it reaches its limit is the same deploy.
 
@@ -95,9 +114,11 @@ def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
     """
     for name in [_checked(service), *map(_checked, dependents)]:
         if host.data.get("systemd"):
+            user_mode = bool(host.data.get("systemd_user"))
+            reset_failed(name=f"Clear {name}.service's failed state", unit=f"{name}.service",
+                         user_mode=user_mode)
             systemd.service(name=f"Restart {name}.service", service=f"{name}.service",
-                            running=True, restarted=True,
-                            user_mode=bool(host.data.get("systemd_user")))
+                            running=True, restarted=True, user_mode=user_mode)
         else:
             restarted(name=f"Restart {name}", service=name)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pyinfra.api import FactBase
+from pyinfra.api import FactBase, QuoteString, StringCommand
 
 from homelab_ops.collection.facts.system import split_sections
 from homelab_ops.models.observation import TimerObs, UnitObs
@@ -65,3 +65,16 @@ def parse_timer_line(line: str, scope: str) -> TimerObs:
         stamps[0] if stamps and not starts_with_next else None)
     return TimerObs(name=parts[-2], scope=scope, next=next_run, last=last_run,
                     activates=parts[-1])
+
+
+class UnitFailed(FactBase):
+    """Whether ``unit`` is in systemd's ``failed`` state (``systemctl is-failed``): a unit
+    that hit its start limit stays refused until ``reset-failed``, whatever restarts it."""
+
+    def command(self, unit: str, user_mode: bool = False) -> StringCommand:
+        flag = ("--user",) if user_mode else ()
+        return StringCommand("systemctl", *flag, "is-failed", "--quiet", QuoteString(unit),
+                             "&&", "echo", "failed", "||", "true")
+
+    def process(self, output: list[str]) -> bool:
+        return "failed" in (line.strip() for line in output)
