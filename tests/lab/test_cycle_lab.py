@@ -32,6 +32,7 @@ from homelab_ops.models.observation import Observation
 from homelab_ops.models.settings import load_settings
 from homelab_ops.store import SeriesKey, Store
 from tests.conftest import run_cli
+from tests.lab.test_stack_lab import _remove_stack
 
 pytestmark = pytest.mark.lab
 MIB, DAY = 2**20, 86400.0
@@ -579,7 +580,7 @@ def test_a_drifted_stack_service_is_redeployed_after_a_notice(
         again = rig.cycle()
         assert not again.actions
     finally:
-        podman(rig.lab.paths, "rm", "--force", "--time", "0", f"{name}-db", check=False)
+        _remove_stack(rig.lab, name)
         podman(rig.lab.paths, "volume", "rm", "--force", f"{name}-db-data", check=False)
 
 
@@ -677,7 +678,7 @@ def test_a_redeploy_that_breaks_a_service_is_rolled_back(rig: Rig, monkeypatch) 
         if squatter is not None:
             squatter.terminate()
             squatter.wait(timeout=30)
-        podman(rig.lab.paths, "rm", "--force", "--time", "0", db_name, check=False)
+        _remove_stack(rig.lab, name)
         podman(rig.lab.paths, "volume", "rm", "--force", f"{name}-db-data", check=False)
 
 

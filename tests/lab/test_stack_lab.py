@@ -42,8 +42,9 @@ def stack_file(lab, lab_env, tmp_path_factory) -> Path:
 
 
 def _remove_stack(lab, name: str, env: dict[str, str] | None = None) -> None:
-    """Remove a test stack's containers and networks and, given the CLI's environment,
-    forget it in the store, so later tests' default health and drift do not check it."""
+    """Remove a test stack's containers, networks, unit and secret files and, given the
+    CLI's environment, forget it in the store, so later tests' default health, drift and
+    audit do not see it."""
     if env is not None:
         run_cli("stacks", "forget", name, env=env, check=False)
     ids = podman(lab.paths, "ps", "-aq", "--filter", f"label=homelab-ops.stack={name}").stdout
@@ -52,6 +53,9 @@ def _remove_stack(lab, name: str, env: dict[str, str] | None = None) -> None:
     nets = podman(lab.paths, "network", "ls", "-q", "--filter", f"name=^{name}-").stdout
     if nets.split():
         podman(lab.paths, "network", "rm", *nets.split())
+    quadlet = lab.paths.root / "quadlet"
+    for left in (*quadlet.glob(f"{name}-*"), *quadlet.glob(f"homelab-ops-secrets/{name}-*")):
+        left.unlink()
 
 
 def deploy(stack_file: Path, env: dict[str, str]) -> dict:
