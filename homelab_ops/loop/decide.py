@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,7 +35,7 @@ from homelab_ops.models.stack import GRACE_LABEL
 
 PRIOR_SUCCESS, PRIOR_FAILURE = 29.0, 1.0
 LEARN_WINDOW_S = 90 * 86400
-RISKS: tuple[Risk, ...] = ("low", "medium", "high")
+RISKS: tuple[Risk, ...] = get_args(Risk)  # in order of rising risk
 
 
 class PlaybookLike(Protocol):

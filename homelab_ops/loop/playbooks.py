@@ -21,13 +21,12 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from homelab_ops.models.decision import Verification
+from homelab_ops.models.decision import Risk, Verification
 
-Risk = Literal["low", "medium", "high"]
 HEALTH_WAIT_S = 60.0  # bound on waiting for a restarted container's healthcheck
 
 
