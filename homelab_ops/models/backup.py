@@ -15,14 +15,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
 from homelab_ops.errors import validate_input
+from homelab_ops.models.base import Strict
 
 UNITS = ("h", "d", "w", "m", "y")
 UNIT_NAMES = {"h": "hourly", "d": "daily", "w": "weekly", "m": "monthly", "y": "yearly"}
@@ -32,7 +31,7 @@ _MIN_KEEP = re.compile(r"^(all|latest|no|\d{1,6}[hdwmy])$")
 
 # Names reach btrfs commands: the same strict pattern everywhere (btrbk allows a little
 # more; we refuse anything a shell or a path could misread).
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+@-]{0,63}$")]
+BtrfsName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+@-]{0,63}$")]
 Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 _SEG = r"[A-Za-z0-9._+@-]{1,64}"
 
@@ -45,8 +44,9 @@ def _no_dots(value: str) -> str:
 
 RelDir = Annotated[str, Field(pattern=rf"^{_SEG}(/{_SEG}){{0,3}}$"), AfterValidator(_no_dots)]
 AbsPath = Annotated[str, Field(pattern=rf"^(/{_SEG}){{1,16}}$"), AfterValidator(_no_dots)]
-SshDest = Annotated[
-    str, Field(pattern=r"^([a-z_][a-z0-9_-]{0,31}@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")]
+# [user@]host: what ssh is handed as its destination (the collection checks it too)
+SSH_DEST_PATTERN = r"^([a-z_][a-z0-9_-]{0,31}@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"
+SshDest = Annotated[str, Field(pattern=SSH_DEST_PATTERN)]
 
 
 def parse_preserve(text: str) -> dict[str, int | None]:
@@ -67,10 +67,6 @@ def parse_preserve(text: str) -> dict[str, int | None]:
         seen.append(unit)
         counts[unit] = None if count == "*" else int(count)
     return counts
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RetentionPolicy(Strict):
@@ -119,8 +115,8 @@ class TargetRetentionPolicy(RetentionPolicy):
 class BackupVolume(Strict):
     """One subvolume of a pool that is snapshotted (and sent when a target is set)."""
 
-    subvolume: Name
-    pool: Name = "data"
+    subvolume: BtrfsName
+    pool: BtrfsName = "data"
     snapshot_dir: RelDir = ".snapshots"
     schedule: Literal["daily", "weekly"] = "daily"
     # btrbk's snapshot_create: "onchange" takes no new snapshot of an unchanged subvolume,
@@ -134,7 +130,7 @@ class BackupTarget(Strict):
     """Where snapshots are received: a directory in a pool of the same host, or an
     absolute path on another host reached with ``ssh <ssh>`` (btrfs-progs there)."""
 
-    pool: Name | None = None
+    pool: BtrfsName | None = None
     path: AbsPath | None = None
     dir: RelDir = "snapshots"
     ssh: SshDest | None = None

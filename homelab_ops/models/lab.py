@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+# names of lab pools, subvolumes, the VM and its ssh alias (files and host names)
+LabName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
 
 class PoolSpec(BaseModel):
@@ -15,9 +16,9 @@ class PoolSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Name
+    name: LabName
     size_mib: Annotated[int, Field(ge=160)]  # mkfs.btrfs refuses much smaller devices
-    subvolumes: tuple[Name, ...] = ()
+    subvolumes: tuple[LabName, ...] = ()
 
 
 VM_PACKAGES = (
@@ -37,7 +38,7 @@ class VmSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Name = "lab-vm"
+    name: LabName = "lab-vm"
     suite: str = "trixie"
     mirror: str = "http://deb.debian.org/debian"
     packages: tuple[str, ...] = VM_PACKAGES
@@ -54,7 +55,7 @@ class LabSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     image: str = "localhost/homelab-lab:latest"
-    ssh_alias: Name = "lab-ssh"
+    ssh_alias: LabName = "lab-ssh"
     pools: tuple[PoolSpec, ...] = (
         PoolSpec(name="data", size_mib=1024, subvolumes=("containers", "media", "photos")),
         PoolSpec(name="backup", size_mib=1024),

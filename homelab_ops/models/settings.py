@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     field_serializer,
     field_validator,
@@ -24,15 +22,10 @@ from pydantic import (
 
 from homelab_ops.errors import InputError, read_text, validate_input
 from homelab_ops.locations import DEFAULT_STATE_DIR, STATE_DIR_ENV, config_path, env_path
+from homelab_ops.models.base import Strict
 
 Percent = Annotated[float, Field(gt=0, le=100)]
 ServiceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo in a settings file must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Thresholds(Strict):

@@ -15,7 +15,9 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from homelab_ops.models.base import Strict
 
 # Names reach podman and file names: lowercase, digits, single hyphens; short enough
 # that <stack>-<service>-<role> stays a valid container and unit name.
@@ -73,12 +75,6 @@ EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class Strict(BaseModel):
-    """Unknown keys are errors, so a typo in a stack or pattern file is never ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # -- the container spec ---------------------------------------------------------------
 class PortSpec(Strict):
     host_ip: IPv4 = "127.0.0.1"
@@ -113,28 +109,40 @@ class HttpCheck(Strict):
     path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/"
 
 
-class ContainerSpec(Strict):
-    name: FullName  # <stack>-<service>, or <stack>-<service>-<role> for extra roles
-    stack: Name
-    service: Name
-    pattern: Name
+class ContainerShape(Strict):
+    """What a container is, as a pattern's template renders it and as it is deployed:
+    declared once. ``networks`` and ``depends_on`` name the pattern's own networks and
+    roles here; ``ContainerSpec`` narrows them to full names."""
+
     role: Name = "main"
     image: Line
     command: list[Line] = Field(default_factory=list)
     env: dict[EnvName, Line] = Field(default_factory=dict)
     # environment variable -> secret name; values never enter the spec, only digests
     secret_env: dict[EnvName, Name] = Field(default_factory=dict)
-    secret_digests: dict[EnvName, str] = Field(default_factory=dict)
-    env_file: AbsPath | None = None  # where the secret environment lives on the host
     labels: dict[Line, Line] = Field(default_factory=dict)
     ports: list[PortSpec] = Field(default_factory=list)
-    networks: list[FullName] = Field(default_factory=list)
-    mounts: list[MountSpec] = Field(default_factory=list)
+    networks: list[Name] = Field(default_factory=list)
+    mounts: list[MountSpec] = Field(default_factory=list)  # volume sources: local names
     devices: list[AbsPath] = Field(default_factory=list)
     healthcheck: HealthSpec | None = None
     http_check: HttpCheck | None = None
-    depends_on: list[FullName] = Field(default_factory=list)  # container names
+    depends_on: list[Name] = Field(default_factory=list)
     memory_bytes: Annotated[int, Field(ge=0)] = 0  # 0 = no limit
+
+
+class ContainerSpec(ContainerShape):
+    """One container of a stack, resolved: full names, where it runs, its secrets'
+    digests. The quadlet unit, podman-run arguments, checks and drift derive from it."""
+
+    name: FullName  # <stack>-<service>, or <stack>-<service>-<role> for extra roles
+    stack: Name
+    service: Name
+    pattern: Name
+    secret_digests: dict[EnvName, str] = Field(default_factory=dict)
+    env_file: AbsPath | None = None  # where the secret environment lives on the host
+    networks: list[FullName] = Field(default_factory=list)
+    depends_on: list[FullName] = Field(default_factory=list)  # container names
 
     def digest(self) -> str:
         """A digest of everything that shapes the running container. Stored as a label,
@@ -161,14 +169,22 @@ AUTH_VALUES = ("own", "public")
 STACK_MARKER = "# homelab-ops-stack: "
 
 
-class NetworkSpec(Strict):
-    name: FullName
+class PatternNetwork(Strict):
+    name: Name
     internal: bool = False  # no route out: for databases only their apps reach
 
 
-class VolumeSpec(Strict):
-    name: FullName
+class PatternVolume(Strict):
+    name: Name
     size_bytes: Annotated[int, Field(ge=0)] = 0  # expected size, for the capacity check
+
+
+class NetworkSpec(PatternNetwork):
+    name: FullName  # <stack>-<network>
+
+
+class VolumeSpec(PatternVolume):
+    name: FullName  # <stack>-<volume>
 
 
 # -- patterns -------------------------------------------------------------------------
@@ -188,33 +204,8 @@ class PatternDef(Strict):
         Field(default_factory=dict))
 
 
-class PatternContainer(Strict):
+class PatternContainer(ContainerShape):
     """One container as a pattern template renders it (local names, no stack yet)."""
-
-    role: Name = "main"
-    image: Line
-    command: list[Line] = Field(default_factory=list)
-    env: dict[EnvName, Line] = Field(default_factory=dict)
-    secret_env: dict[EnvName, Name] = Field(default_factory=dict)
-    labels: dict[Line, Line] = Field(default_factory=dict)
-    ports: list[PortSpec] = Field(default_factory=list)
-    networks: list[Name] = Field(default_factory=list)  # the pattern's own networks
-    mounts: list[MountSpec] = Field(default_factory=list)  # volume sources: local names
-    devices: list[AbsPath] = Field(default_factory=list)
-    healthcheck: HealthSpec | None = None
-    http_check: HttpCheck | None = None
-    depends_on: list[Name] = Field(default_factory=list)  # roles of this pattern
-    memory_bytes: Annotated[int, Field(ge=0)] = 0
-
-
-class PatternNetwork(Strict):
-    name: Name
-    internal: bool = False
-
-
-class PatternVolume(Strict):
-    name: Name
-    size_bytes: Annotated[int, Field(ge=0)] = 0
 
 
 class PatternUnits(Strict):

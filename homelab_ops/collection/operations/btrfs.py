@@ -21,10 +21,10 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from homelab_ops.backup import naming, retention, transfer
 from homelab_ops.collection.facts.btrfs import BtrfsSubvolume, BtrfsSubvolumes, over_ssh
-from homelab_ops.models.backup import RetentionPolicy
+from homelab_ops.models.backup import SSH_DEST_PATTERN, RetentionPolicy
 
 _PATH = re.compile(r"^(/[A-Za-z0-9._+@-]{1,64}){1,24}$")
-_DEST = re.compile(r"^([a-z_][a-z0-9_-]{0,31}@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+_DEST = re.compile(SSH_DEST_PATTERN)
 
 
 def checked_path(path: str) -> str:
