@@ -11,7 +11,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyinfra.api import Inventory
 
@@ -23,6 +23,9 @@ from pyinfra_cli.inventory import make_inventory
 
 from homelab_ops.errors import InputError, read_text, validate_input
 from homelab_ops.models.inventory import HostData
+
+if TYPE_CHECKING:
+    from homelab_ops.models.settings import Settings
 
 HostEntry = tuple[str, dict[str, Any]]
 
@@ -46,6 +49,29 @@ def load_inventory(path: Path) -> Inventory:
         raise InputError(path, None, "inventory defines no hosts")
     validate(inventory, path)
     return inventory
+
+
+def inventory_file(path: Path | None, settings: Settings) -> Path:
+    """Which inventory a command works on: ``-i``, then settings, then the lab's."""
+    from homelab_ops.lab.paths import LabPaths
+
+    return path or settings.inventory or LabPaths(settings.lab_dir).inventory
+
+
+def chosen_inventory(path: Path | None, settings: Settings) -> Inventory:
+    """The pyinfra Inventory a command works on (``inventory_file``'s choice); the lab's
+    is built from what ``lab up`` recorded."""
+    from homelab_ops.errors import HomelabError
+    from homelab_ops.lab import lab_hosts
+    from homelab_ops.lab.paths import LabPaths
+
+    if path is not None or settings.inventory is not None:
+        return load_inventory(inventory_file(path, settings))
+    lab = LabPaths(settings.lab_dir)
+    if lab.inventory.exists():
+        return inventory_from_entries(lab_hosts(lab.root), lab.inventory)
+    raise HomelabError("no inventory: pass -i FILE, set `inventory` in settings, "
+                       "or build the sandbox with `homelab-ops lab up`")
 
 
 def _load_error(path: Path, exc: Exception) -> InputError:

@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from homelab_ops.commands.base import App, command, emit
-from homelab_ops.commands.observe import inventory_option, resolve_inventory
+from homelab_ops.commands.base import App, command, emit, inventory_option, resolve_inventory
 
 
 @click.group()
@@ -36,10 +35,10 @@ def _hosts(app: App, inventory: Path | None, hosts: tuple[str, ...],
     in-process btrfsutil can see)."""
     from homelab_ops.backup.runner import host_layouts
     from homelab_ops.errors import HomelabError
-    from homelab_ops.lab.paths import LabPaths
+    from homelab_ops.inventory import inventory_file
 
     found = [(h.name, h.data.dict()) for h in resolve_inventory(app, inventory)]
-    source = str(inventory or app.settings.inventory or LabPaths(app.settings.lab_dir).inventory)
+    source = str(inventory_file(inventory, app.settings))
     for name, data in found:  # every host's backup data is valid before anything runs
         host_layouts(name, data, source)
     if hosts:
@@ -102,29 +101,10 @@ def _show_run(report: dict[str, Any]) -> None:
 @_inventory_options
 def backup_list(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> None:
     """Snapshots and backups of every configured subvolume on this machine."""
-    from homelab_ops.backup import local, naming, transfer
-    from homelab_ops.backup.runner import host_layouts
+    from homelab_ops.backup.listing import copies
 
-    rows = []
-    for name, data in _hosts(app, inventory, hosts, local_only=True):
-        for vol in host_layouts(name, data)[1]:
-            places = [("snapshot", vol.snapshots)]
-            if vol.target and not vol.target.ssh:
-                places.append(("backup", vol.target))
-            for kind, place in places:
-                subs = local.subvolumes(Path(place.dir))
-                snaps = sorted(p for n in subs if (p := naming.parse(n)) and p.base == vol.base)
-                for snap in snaps:
-                    rec = subs[snap.name]
-                    rows.append({
-                        "host": name, "subvolume": f"{vol.volume.pool}/{vol.base}",
-                        "kind": kind, "name": snap.name, "tag": snap.tag,
-                        "path": f"{place.dir}/{snap.name}", "readonly": rec["readonly"],
-                        "complete": rec["readonly"] and (kind == "snapshot"
-                                                         or bool(rec["received_uuid"])),
-                        "garbled": kind == "backup" and transfer.is_garbled(rec),
-                    })
-    emit(app, rows, _show_list)
+    rows = copies(_hosts(app, inventory, hosts, local_only=True))
+    emit(app, [r.model_dump(mode="json") for r in rows], _show_list)
 
 
 def _show_list(rows: list[dict[str, Any]]) -> None:
@@ -145,7 +125,10 @@ def _show_list(rows: list[dict[str, Any]]) -> None:
 def backup_prune(app: App, inventory: Path | None, hosts: tuple[str, ...], dry_run: bool) -> int:
     """Apply retention to snapshots and backups (never the newest or the next parent)."""
     if dry_run:
-        emit(app, _prune_plan(_hosts(app, inventory, hosts, local_only=True)), _show_plan)
+        from homelab_ops.backup.listing import prune_plan
+
+        plan = prune_plan(_hosts(app, inventory, hosts, local_only=True), datetime.now())
+        emit(app, [r.model_dump(mode="json") for r in plan], _show_plan)
         return 0
     from homelab_ops.backup.lock import backup_lock
     from homelab_ops.backup.runner import run_backup
@@ -155,35 +138,6 @@ def backup_prune(app: App, inventory: Path | None, hosts: tuple[str, ...], dry_r
                             prune_only=True, thresholds=app.settings.thresholds)
     emit(app, report, _show_run)
     return 0 if report["ok"] else 1
-
-
-def _prune_plan(entries) -> list[dict[str, Any]]:
-    """The retention plan of every local volume, computed in-process (pure planner over
-    a btrfsutil listing), exactly what ``prune`` would do now."""
-    from homelab_ops.backup import local, naming, retention, transfer
-    from homelab_ops.backup.runner import host_layouts
-
-    now = datetime.now().replace(second=0, microsecond=0)
-    rows = []
-    for name, data in entries:
-        config, layouts = host_layouts(name, data)
-        for vol in layouts:
-            source = local.subvolumes(Path(vol.snapshots.dir))
-            target = {} if vol.target is None or vol.target.ssh else local.subvolumes(
-                Path(vol.target.dir))
-            common = transfer.newest_common(source, target, vol.base)
-            sides = [("snapshot", source, vol.volume.snapshot_retention, config.tags)]
-            if vol.target is not None and not vol.target.ssh:
-                sides.append(("backup", target, vol.volume.target_retention, None))
-            for kind, subs, policy, tags in sides:
-                names = [n for n, rec in subs.items() if rec["readonly"]
-                         and (p := naming.parse(n)) and p.base == vol.base]
-                for d in retention.plan(names, policy, now, protect={common} - {None},
-                                        tag_policies=tags):
-                    rows.append({"host": name, "subvolume": f"{vol.volume.pool}/{vol.base}",
-                                 "kind": kind, "name": d.name, "keep": d.keep,
-                                 "reason": d.reason})
-    return rows
 
 
 def _show_plan(rows: list[dict[str, Any]]) -> None:

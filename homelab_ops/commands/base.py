@@ -69,3 +69,16 @@ def emit(app: App, data: Any, human: Callable[[Any], None]) -> None:
         click.echo(json.dumps(data, indent=2, default=str))
     else:
         human(data)
+
+
+inventory_option = click.option(
+    "-i", "--inventory", type=click.Path(path_type=Path, dir_okay=False),
+    help="pyinfra inventory file (default: settings' inventory, else the sandbox lab's).",
+)
+
+
+def resolve_inventory(app: App, path: Path | None):
+    """The command's pyinfra Inventory (``inventory.chosen_inventory``)."""
+    from homelab_ops.inventory import chosen_inventory
+
+    return chosen_inventory(path, app.settings)

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from homelab_ops.commands.base import App, command, emit
-from homelab_ops.commands.observe import inventory_option, resolve_inventory
+from homelab_ops.commands.base import App, command, emit, inventory_option, resolve_inventory
 
 
 def _failures(d: dict[str, Any]) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import click
 
-from homelab_ops.commands.base import App, command, emit
-from homelab_ops.commands.observe import inventory_option, resolve_inventory
+from homelab_ops.commands.base import App, command, emit, inventory_option, resolve_inventory
 from homelab_ops.errors import HomelabError
 
 

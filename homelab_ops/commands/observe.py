@@ -6,29 +6,8 @@ from pathlib import Path
 
 import click
 
-from homelab_ops.commands.base import App, command, emit
+from homelab_ops.commands.base import App, command, emit, inventory_option, resolve_inventory
 from homelab_ops.errors import HomelabError
-
-inventory_option = click.option(
-    "-i", "--inventory", type=click.Path(path_type=Path, dir_okay=False),
-    help="pyinfra inventory file (default: settings' inventory, else the sandbox lab's).",
-)
-
-
-def resolve_inventory(app: App, path: Path | None):
-    """The pyinfra Inventory for a command: -i, then settings, then the lab's."""
-    from homelab_ops.inventory import inventory_from_entries, load_inventory
-    from homelab_ops.lab import lab_hosts
-    from homelab_ops.lab.paths import LabPaths
-
-    chosen = path or app.settings.inventory
-    if chosen is not None:
-        return load_inventory(chosen)
-    lab = LabPaths(app.settings.lab_dir)
-    if lab.inventory.exists():
-        return inventory_from_entries(lab_hosts(lab.root), lab.inventory)
-    raise HomelabError("no inventory: pass -i FILE, set `inventory` in settings, "
-                       "or build the sandbox with `homelab-ops lab up`")
 
 
 @command(None, "observe")

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from homelab_ops.commands.base import App, command, emit
-from homelab_ops.commands.observe import inventory_option, resolve_inventory
+from homelab_ops.commands.base import App, command, emit, inventory_option, resolve_inventory
 from homelab_ops.errors import HomelabError, InputError
 
 stack_files = click.argument("stacks", nargs=-1,

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     Field,
     field_validator,
     model_validator,
@@ -172,3 +173,29 @@ def load_backup_config(raw: Any, source: str, field_prefix: str = "backup") -> B
     """Validate host data ``backup``; ``source`` names where it came from (an inventory
     file) and ``field_prefix`` the path to it there, for the error message."""
     return validate_input(BackupConfig, raw or {}, source, field_prefix)
+
+
+# -- what ``backup list`` and ``prune --dry-run`` show ---------------------------------
+class CopyRow(BaseModel):
+    """One snapshot or backup copy of a configured subvolume, as btrfs lists it."""
+
+    host: str
+    subvolume: str  # <pool>/<base>
+    kind: Literal["snapshot", "backup"]
+    name: str
+    tag: str | None
+    path: str
+    readonly: bool
+    complete: bool  # read-only, and for a backup a finished receive
+    garbled: bool  # a backup cut off mid-receive: the next run deletes it
+
+
+class PruneRow(BaseModel):
+    """Retention's verdict on one copy, with the rule that decided it."""
+
+    host: str
+    subvolume: str
+    kind: Literal["snapshot", "backup"]
+    name: str
+    keep: bool
+    reason: str
