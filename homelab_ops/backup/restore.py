@@ -185,3 +185,20 @@ def _send_receive(send: list[str], into: Path) -> str | None:
     if sender.returncode != 0:
         return f"btrfs send failed: {sender_err.strip() or 'no message'}"
     return None
+
+
+def verify_hosts(hosts, store) -> list[dict[str, Any]]:
+    """Restore-test every volume with a backup target of ``hosts`` ((name, host data)
+    pairs) and record each result, so status and the health score judge it."""
+    from homelab_ops.backup.runner import host_layouts
+
+    results = []
+    for name, data in hosts:
+        for vol in host_layouts(name, data)[1]:
+            if vol.target is None:
+                continue
+            key = f"{vol.volume.pool}/{vol.base}"
+            result = restore_test(vol)
+            store.record_backup(name, key, "restore_test", result["ok"], result)
+            results.append({"host": name, "subvolume": key, **result})
+    return results

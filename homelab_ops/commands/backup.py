@@ -154,20 +154,11 @@ def backup_verify(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> i
     """Restore test: restore the newest backup to scratch and compare it with its
     source snapshot (file list and checksums); the result is recorded."""
     from homelab_ops.backup.lock import backup_lock
-    from homelab_ops.backup.restore import restore_test
-    from homelab_ops.backup.runner import host_layouts
+    from homelab_ops.backup.restore import verify_hosts
     from homelab_ops.metrics import refresh as refresh_metrics
 
-    results = []
     with backup_lock(app.settings.state_dir), app.store() as store:
-        for name, data in _hosts(app, inventory, hosts, local_only=True):
-            for vol in host_layouts(name, data)[1]:
-                if vol.target is None:
-                    continue
-                key = f"{vol.volume.pool}/{vol.base}"
-                result = restore_test(vol)
-                store.record_backup(name, key, "restore_test", result["ok"], result)
-                results.append({"host": name, "subvolume": key, **result})
+        results = verify_hosts(_hosts(app, inventory, hosts, local_only=True), store)
         refresh_metrics(store, app.settings)
     emit(app, results, _show_verify)
     return 0 if results and all(r["ok"] for r in results) else 1
