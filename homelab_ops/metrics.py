@@ -94,7 +94,7 @@ def _health(registry: CollectorRegistry, store: Store) -> None:
 
 def _predictions(registry: CollectorRegistry, store: Store, settings: Settings,
                  now: float) -> None:
-    from homelab_ops.predict.service import cached_predictions
+    from homelab_ops.predict.run import cached_predictions
 
     labels = ("host", "mountpoint")
     eta = _gauge(registry, "filesystem_threshold_eta_seconds", "Predicted time until the "

@@ -88,7 +88,7 @@ def overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
-def resolve(config: BackupConfig, pools: Mapping[str, str], source: str,
+def volume_layouts(config: BackupConfig, pools: Mapping[str, str], source: str,
             field_prefix: str = "backup", host: str | None = None) -> list[VolumeLayout]:
     """Layouts of every configured volume of ``host``; ``source`` and ``field_prefix``
     say where the host data came from, for errors."""

@@ -77,7 +77,7 @@ def restore_test(vol: VolumeLayout) -> dict[str, Any]:
     source_dir, scratch = Path(vol.snapshots.dir), Path(vol.scratch)
     ours = [vol.target.dir] if vol.target.ssh is None else []
     for folder in (*ours, str(source_dir), vol.source):
-        if overlaps(str(scratch), folder):  # resolve() refuses these already
+        if overlaps(str(scratch), folder):  # volume_layouts() refuses these already
             return {"ok": False, "error": f"restore scratch {scratch} overlaps {folder}: "
                                           "refusing to restore there"}
     source, copies = local.subvolumes(source_dir), _copies(vol.target)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from homelab_ops.backup import naming, parents, retention, rotation, transfer
-from homelab_ops.backup.layout import VolumeLayout, resolve
+from homelab_ops.backup.layout import VolumeLayout, volume_layouts
 from homelab_ops.models.backup import BackupConfig, load_backup_config
 from homelab_ops.models.prediction import disk_key
 from homelab_ops.models.settings import Thresholds
@@ -24,7 +24,7 @@ def host_layouts(name: str, data: dict[str, Any], source: str = "inventory"
     file) and the field as ``hosts[<name>].backup...``."""
     prefix = f"hosts[{name}].backup"
     config = load_backup_config(data.get("backup"), source, prefix)
-    return config, resolve(config, data.get("btrfs_pools") or {}, source, prefix, host=name)
+    return config, volume_layouts(config, data.get("btrfs_pools") or {}, source, prefix, host=name)
 
 
 def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str] | None:
@@ -59,7 +59,7 @@ def target_rotation(store, name: str, data: dict[str, Any], config: BackupConfig
         host = mount[0] or name
         prediction = store.cache_get(disk_key(host, mount[1]))
         if prediction is None and config.target is not None and config.target.pool:
-            from homelab_ops.predict.service import predict_filesystem
+            from homelab_ops.predict.run import predict_filesystem
 
             limits = thresholds or _thresholds()
             prediction = predict_filesystem(store, host, mount[1], now.timestamp(),

@@ -22,7 +22,7 @@ from homelab_ops.commands.base import App, command, emit
                    "the score, slots and the ranking.")
 def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
     """Answer a question about the homelab from what was observed (no shell, offline)."""
-    from homelab_ops.query.service import ask
+    from homelab_ops.query.run import ask
 
     text = " ".join(question)
     if not text.strip():
@@ -94,8 +94,8 @@ def cache() -> None:
 def cache_warm(app: App) -> None:
     """Precompute the common answers, prediction answers included (predictions are
     computed first when none are cached, so those answers have something to say)."""
-    from homelab_ops.predict.service import cached_predictions
-    from homelab_ops.query.service import warm
+    from homelab_ops.predict.run import cached_predictions
+    from homelab_ops.query.run import warm
 
     with app.store() as store:
         report, from_cache = cached_predictions(store, app.settings)

@@ -16,7 +16,7 @@ def observe_cmd(app: App, inventory: Path | None) -> None:
     """Probe every host once, record what it runs and refresh the predictions (backup
     rotation and `ask` read them from the cache)."""
     from homelab_ops.observe import observe
-    from homelab_ops.predict.service import predict_all
+    from homelab_ops.predict.run import predict_all
     from homelab_ops.render import observations
 
     inv = resolve_inventory(app, inventory)

@@ -35,7 +35,7 @@ def predict(ctx: click.Context, as_json: bool, refresh: bool) -> None:
 def predict_capacity(app: App, host: str, memory_mb: float, disks: tuple[str, ...],
                      days: float) -> None:
     """Will a stack needing this much memory and disk fit on HOST?"""
-    from homelab_ops.predict.service import capacity_check_for
+    from homelab_ops.predict.run import capacity_check_for
 
     need = {}
     for item in disks:
@@ -76,7 +76,7 @@ def _requirements(**fields: Any):
 
 
 def _report(app: App, refresh: bool) -> dict[str, Any]:
-    from homelab_ops.predict.service import cached_predictions, predict_all
+    from homelab_ops.predict.run import cached_predictions, predict_all
 
     with app.store() as store:
         if refresh:

@@ -15,7 +15,7 @@ from homelab_ops.errors import HomelabError
 from homelab_ops.inventory import distinct_hosts
 from homelab_ops.models.diagnosis import HostFailure
 from homelab_ops.query.normalize import normalize
-from homelab_ops.query.slots import Names, resolve
+from homelab_ops.query.slots import Names, resolve_name
 
 
 class Reader:
@@ -60,7 +60,7 @@ def find_service(said: str, names: dict[str, list[str]],
             return host, said
     everything = Names(service={normalize(n): n for have in names.values() for n in have},
                        running={n for have in names.values() for n in have})
-    name, close = resolve(normalize(said), "service", everything)
+    name, close = resolve_name(normalize(said), "service", everything)
     if name is not None:
         return next(h for h, have in sorted(names.items()) if name in have), name
     where = f" ({'; '.join(f.line() for f in failures)})" if failures else ""

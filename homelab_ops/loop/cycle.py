@@ -94,7 +94,7 @@ def _observe(inventory: Inventory, store: Store, settings: Settings
     ``fresh_observation_seconds`` (with its cached predictions) instead of probing
     twice."""
     from homelab_ops.observe import observe
-    from homelab_ops.predict.service import cached_predictions, predict_all
+    from homelab_ops.predict.run import cached_predictions, predict_all
 
     latest = {h: Observation.model_validate(d) for h, d in store.latest_observations().items()}
     names = [h.name for h in inventory]
@@ -113,7 +113,7 @@ def _refresh(inventory: Inventory, store: Store, settings: Settings,
     the result at once (observing clears the query cache)."""
     from homelab_ops.inventory import inventory_from_entries
     from homelab_ops.observe import observe
-    from homelab_ops.predict.service import predict_all
+    from homelab_ops.predict.run import predict_all
 
     entries = [(h.name, h.data.dict()) for h in inventory if h.name in hosts]
     observe(inventory_from_entries(entries, "cycle"), store, settings)

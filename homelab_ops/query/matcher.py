@@ -33,7 +33,7 @@ from homelab_ops.query.slots import (
     find_names,
     guess_name,
     mask,
-    resolve,
+    resolve_name,
 )
 from homelab_ops.query.tfidf import Index
 
@@ -141,7 +141,7 @@ def _template(intent: Intent, masked: str, names: Names) -> dict[str, str] | Non
         if m is None:
             continue
         captured = {k: v for k, v in m.groupdict().items() if v is not None}
-        if all(v == "{" + k + "}" or resolve(v, intent.slots[k], names)[0] is not None
+        if all(v == "{" + k + "}" or resolve_name(v, intent.slots[k], names)[0] is not None
                or not vocabulary.intersection(v.split()) for k, v in captured.items()):
             return captured
     return None
@@ -160,7 +160,7 @@ def _fill(intent: Intent, found: list[Found], captured: dict[str, str],
         elif slot_type == "filesystem" and (leaf := filesystem_in(tokens, names)):
             slots[slot] = Slot(leaf, leaf)
         elif said and said != "{" + slot + "}":
-            name, close = resolve(said, slot_type, names)
+            name, close = resolve_name(said, slot_type, names)
             slots[slot] = Slot(said, name, tuple(close))
         elif slot in intent.required and (guess := guess_name(tokens, slot_type, names)):
             slots[slot] = Slot(*guess)

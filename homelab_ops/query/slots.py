@@ -117,7 +117,7 @@ def mask(tokens: list[str], found: list[Found]) -> str:
     return " ".join(out + tokens[i:])
 
 
-def resolve(said: str, slot_type: str, names: Names) -> tuple[str | None, list[str]]:
+def resolve_name(said: str, slot_type: str, names: Names) -> tuple[str | None, list[str]]:
     """A real name for a slot value the templates captured but that was not
     recognised: (name, []) when one is close enough, else (None, close names)."""
     known = names.of(slot_type)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from homelab_ops.query.intents import load_database, spell, synonyms
 from homelab_ops.query.normalize import normalize
-from homelab_ops.query.slots import Names, find_names, mask, resolve
+from homelab_ops.query.slots import Names, find_names, mask, resolve_name
 from homelab_ops.query.tfidf import Index
 from homelab_ops.recommend.catalogue import FILE, load_catalogue, raw_catalogue
 
@@ -143,7 +143,7 @@ def score(text: str, names: Names) -> Scored:
     service = found[0].name if found else None
     unknown = tuple(w for w in masked.split() if _looks_like_name(w, model.vocabulary)
                     and w not in load_database().vocabulary)
-    close = tuple(c for w in unknown for c in resolve(w, "service", names)[1])
+    close = tuple(c for w in unknown for c in resolve_name(w, "service", names)[1])
     scores = model.index.scores(canonical) if canonical else {}
     if scores and service is None and unknown:
         scores = _as_name(model, canonical, unknown[0], scores)

@@ -41,7 +41,7 @@ LOW_SCORE = 80
 def build_report(store: Store, settings: Settings, now: float | None = None,
                  window: float = WEEK) -> Report:
     """The report of the ``window`` seconds up to ``now``."""
-    from homelab_ops.predict.service import cached_predictions
+    from homelab_ops.predict.run import cached_predictions
 
     now = time.time() if now is None else now
     since = now - window

@@ -37,10 +37,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
 def load_stack(path: Path) -> DeclaredStack:
     path = path.absolute()
     raw = patterns.read_yaml(path)
-    return resolve(validate_input(StackFile, raw, path), path)
+    return declare(validate_input(StackFile, raw, path), path)
 
 
-def resolve(stack: StackFile, path: Path) -> DeclaredStack:
+def declare(stack: StackFile, path: Path) -> DeclaredStack:
     known = set(patterns.pattern_names())
     networks = {"default": NetworkSpec(name=f"{stack.name}-default")}
     networks |= {n: NetworkSpec(name=f"{stack.name}-{n}", internal=decl.internal)

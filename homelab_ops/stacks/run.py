@@ -161,7 +161,7 @@ def capacity(inventory: Inventory, declared: DeclaredStack, secrets: dict[str, s
              store, settings) -> list[dict[str, Any]]:
     """The predictions' capacity check of what the deploy would add to each host."""
     from homelab_ops.collection.facts.podman import PodmanInfo
-    from homelab_ops.predict.service import capacity_check_for
+    from homelab_ops.predict.run import capacity_check_for
     from homelab_ops.stacks.capacity import mount_of, requirements
 
     with pyinfra_session(stack_inventory(inventory, declared)) as session:

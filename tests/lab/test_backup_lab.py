@@ -352,7 +352,7 @@ def test_restore_test_deletes_only_what_it_restored(vol: Vol, store: Store) -> N
         assert sorted(p.name for p in scratch.iterdir()) == [name]  # its own folder gone
     finally:
         btrfsutil.delete_subvolume(str(bystander))
-    # scratch == the target folder (resolve() refuses it; the run time check too)
+    # scratch == the target folder (volume_layouts() refuses it; the run time check too)
     wrong = dataclasses.replace(layout, scratch=str(vol.target))
     assert "overlaps" in restore_test(wrong)["error"]
     assert sorted(local.subvolumes(vol.target)) == [name]

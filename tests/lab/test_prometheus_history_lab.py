@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from homelab_ops.models.settings import Settings
-from homelab_ops.predict.service import predict_all
+from homelab_ops.predict.run import predict_all
 from homelab_ops.store import SeriesKey, Store
 from tests.lab import promstack
 

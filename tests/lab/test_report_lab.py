@@ -22,7 +22,7 @@ from homelab_ops.inventory import inventory_from_entries
 from homelab_ops.lab.podman import podman
 from homelab_ops.models.report import Report
 from homelab_ops.observe import observe, record
-from homelab_ops.predict.service import predict_all
+from homelab_ops.predict.run import predict_all
 from homelab_ops.report import render
 from homelab_ops.report.build import disk_eta
 from homelab_ops.store import Store

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from homelab_ops.cli import cli
 from homelab_ops.models.observation import ContainerObs, NetworkObs, Observation
 from homelab_ops.observe import record
-from homelab_ops.query.service import ask
+from homelab_ops.query.run import ask
 from homelab_ops.store import Store
 
 SPAWNERS = [name for name in dir(os) if name.startswith(("exec", "spawn", "posix_spawn"))]

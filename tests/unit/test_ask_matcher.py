@@ -95,7 +95,7 @@ def test_ask_imports_nothing_heavy(tmp_path) -> None:
                    env={"PYTHONPROFILEIMPORTTIME": "1", "PATH": "/usr/bin:/bin"})
     loaded = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
               if line.startswith("import time:")}
-    assert "homelab_ops.query.service" in loaded
+    assert "homelab_ops.query.run" in loaded
     heavy = {m for m in loaded if m.split(".")[0] in {"pyinfra", "numpy", "pydantic",
                                                       "rich", "jinja2", "btrfsutil"}}
     assert heavy == set(), heavy

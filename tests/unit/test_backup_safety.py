@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from homelab_ops.backup import retention, transfer
-from homelab_ops.backup.layout import resolve
+from homelab_ops.backup.layout import volume_layouts
 from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes
 from homelab_ops.errors import InputError
 from homelab_ops.models.backup import BackupVolume, load_backup_config
@@ -24,7 +24,7 @@ SRC = "inventory/home.py"
 
 def layouts(raw: dict, host: str = "nas", pools: dict | None = None):
     config = load_backup_config(raw, SRC)
-    return resolve(config, pools or POOLS, SRC, host=host)
+    return volume_layouts(config, pools or POOLS, SRC, host=host)
 
 
 def refused(raw: dict, field: str) -> str:

@@ -16,10 +16,10 @@ from homelab_ops.loop.log import append
 from homelab_ops.models.decision import CycleReport, Decision
 from homelab_ops.models.observation import HealthScore, Observation
 from homelab_ops.models.settings import LoopSettings, Settings
-from homelab_ops.predict.service import predict_all
+from homelab_ops.predict.run import predict_all
 from homelab_ops.store import Store
 from tests.conftest import run_cli
-from tests.unit.test_predict_service import DAY, HOUR, NOW, fill
+from tests.unit.test_predict_run import DAY, HOUR, NOW, fill
 
 SETTINGS = Settings(loop=LoopSettings(breaker_failures=1))
 

@@ -11,10 +11,10 @@ import pytest
 
 from homelab_ops.models.settings import Settings
 from homelab_ops.predict.prometheus import host_name
-from homelab_ops.predict.service import predict_all
+from homelab_ops.predict.run import predict_all
 from homelab_ops.store import Store
 from tests.conftest import run_cli
-from tests.unit.test_predict_service import NOW, fill
+from tests.unit.test_predict_run import NOW, fill
 
 
 @pytest.mark.parametrize(("instance", "host"), [

@@ -189,7 +189,7 @@ def _observed(where: Path, **container) -> None:
     ("is my server secure", "audit"),
 ])
 def test_ask_hands_a_task_to_the_recommender(tmp_path: Path, question: str, skill: str) -> None:
-    from homelab_ops.query.service import ask
+    from homelab_ops.query.run import ask
 
     _observed(tmp_path, state="exited")
     with Store.open(tmp_path) as store:
@@ -199,7 +199,7 @@ def test_ask_hands_a_task_to_the_recommender(tmp_path: Path, question: str, skil
 
 
 def test_ask_answers_a_question_without_recommending(tmp_path: Path) -> None:
-    from homelab_ops.query.service import ask
+    from homelab_ops.query.run import ask
 
     _observed(tmp_path, state="running")
     with Store.open(tmp_path) as store:

@@ -19,12 +19,12 @@ from homelab_ops.models.decision import Decision
 from homelab_ops.models.observation import HealthReason, HealthScore, Observation
 from homelab_ops.models.report import Report
 from homelab_ops.models.settings import Settings
-from homelab_ops.predict.service import predict_all
+from homelab_ops.predict.run import predict_all
 from homelab_ops.report import publish, render
 from homelab_ops.report.build import build_report
 from homelab_ops.store import Event, Store
 from tests.conftest import run_cli
-from tests.unit.test_predict_service import DAY, HOUR, NOW, fill
+from tests.unit.test_predict_run import DAY, HOUR, NOW, fill
 
 DIP = range(50, 53)  # hours of the week when web was down
 

@@ -55,7 +55,7 @@ def test_minutes_of_history_are_too_little_history(tmp_path) -> None:
     """The issue's case: a minute of observations must not extrapolate to -9763 GiB."""
     from homelab_ops.models.prediction import CapacityRequirements
     from homelab_ops.models.settings import Settings
-    from homelab_ops.predict.service import capacity_check_for
+    from homelab_ops.predict.run import capacity_check_for
 
     now = 1_800_000_000.0
     need = CapacityRequirements(host="@local", memory_bytes=2**20, disk_bytes={"/": 2**20})
@@ -73,7 +73,7 @@ def test_minutes_of_history_are_too_little_history(tmp_path) -> None:
 def test_enough_history_is_forecast(tmp_path) -> None:
     from homelab_ops.models.prediction import CapacityRequirements
     from homelab_ops.models.settings import Settings
-    from homelab_ops.predict.service import capacity_check_for
+    from homelab_ops.predict.run import capacity_check_for
 
     now = 1_800_000_000.0
     need = CapacityRequirements(host="@local", memory_bytes=2**20)

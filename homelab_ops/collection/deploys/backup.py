@@ -36,7 +36,7 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
     now = (now or datetime.now()).replace(second=0, microsecond=0)
     rotate_early = bool(host.data.get("backup_rotate_early"))
     unusable_in = host.data.get("backup_unusable") or {}
-    for vol in layout.resolve(config, host.data.get("btrfs_pools") or {}, source,
+    for vol in layout.volume_layouts(config, host.data.get("btrfs_pools") or {}, source,
                               host=host.name):
         if not vol.selected(schedule, tag):
             continue

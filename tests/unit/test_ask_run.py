@@ -20,7 +20,7 @@ from homelab_ops.models.observation import (
 )
 from homelab_ops.observe import record
 from homelab_ops.query.fmt import clock
-from homelab_ops.query.service import ask, warm
+from homelab_ops.query.run import ask, warm
 from homelab_ops.store import Store
 
 T0 = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)

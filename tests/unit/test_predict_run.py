@@ -12,7 +12,7 @@ import pytest
 
 from homelab_ops.models.prediction import CapacityRequirements
 from homelab_ops.models.settings import Settings, Thresholds
-from homelab_ops.predict.service import (
+from homelab_ops.predict.run import (
     cached_predictions,
     capacity_check_for,
     disk_key,
