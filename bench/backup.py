@@ -27,8 +27,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from homelab_ops.backup.naming import parse, snapshot_name
-from homelab_ops.backup.retention import deletions, plan
+from homelab_ops.collection.lib.naming import parse, snapshot_name
+from homelab_ops.collection.lib.retention import deletions, plan
 from homelab_ops.lab import Lab, lab_hosts
 from homelab_ops.models.backup import RetentionPolicy
 from homelab_ops.models.lab import LabSpec, PoolSpec

@@ -94,12 +94,12 @@ def measure(inventory, declared, secrets) -> dict:
 def bench(lab, runs: int, workdir: Path) -> list[tuple[dict, dict]]:
     import os
 
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.inventory import inventory_from_entries
     from homelab_ops.lab import lab_hosts
     from homelab_ops.lab.podman import podman
     from homelab_ops.lab.sshd import free_port
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.secrets import read_secrets
 
     os.environ[SECRET_ENV] = uuid.uuid4().hex
     inventory = inventory_from_entries(lab_hosts(lab.paths.root), lab.paths.inventory)

@@ -15,8 +15,8 @@ from pathlib import Path
 from pyinfra import host
 
 from homelab_ops.collection.deploys.stack import stack
+from homelab_ops.collection.lib.secrets import read_secrets
 from homelab_ops.stacks.load import load_stack
-from homelab_ops.stacks.secrets import read_secrets
 
 stack_file = host.data.get("stack_file") or os.environ.get("HOMELAB_OPS_STACK")
 if not stack_file:

@@ -7,6 +7,7 @@ of the settings model. ``models.settings`` uses the same names and order.
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 
@@ -14,6 +15,7 @@ STATE_DIR_ENV = "HOMELAB_OPS_STATE_DIR"
 CONFIG_ENV = "HOMELAB_OPS_CONFIG"
 DEFAULT_CONFIG = Path("~/.config/homelab-ops/settings.toml")
 DEFAULT_STATE_DIR = Path("~/.local/state/homelab-ops")
+PATTERNS_ENV = "HOMELAB_OPS_PATTERNS"
 
 
 def env_path(name: str) -> Path | None:
@@ -48,3 +50,20 @@ def quick_state_dir(flag: Path | None, config: Path | None) -> Path | None:
         else:
             chosen = DEFAULT_STATE_DIR
     return chosen.expanduser().absolute()
+
+
+def patterns_dir() -> Path:
+    """The patterns: ``$HOMELAB_OPS_PATTERNS``, else the source tree's ``patterns/``,
+    else the wheel's ``<prefix>/share/homelab-ops/patterns``."""
+    chosen = os.environ.get(PATTERNS_ENV)
+    if chosen:
+        candidates = [Path(chosen)]
+    else:
+        candidates = [Path(__file__).resolve().parents[1] / "patterns",
+                      Path(sys.prefix) / "share" / "homelab-ops" / "patterns"]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    from homelab_ops.errors import InputError
+
+    raise InputError(candidates[0], None, f"no patterns directory (set ${PATTERNS_ENV})")

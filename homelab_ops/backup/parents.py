@@ -23,9 +23,10 @@ from typing import Any
 
 import btrfsutil
 
-from homelab_ops.backup import local, naming
-from homelab_ops.backup.layout import VolumeLayout
+from homelab_ops.backup import local
 from homelab_ops.backup.restore import address, copy_failed
+from homelab_ops.collection.lib import naming
+from homelab_ops.collection.lib.layout import VolumeLayout
 
 
 def local_target(host: str, vol: VolumeLayout) -> Path | None:

@@ -22,10 +22,11 @@ from typing import Any
 import btrfsutil
 from pyinfra.api import QuoteString, StringCommand
 
-from homelab_ops.backup import local, transfer
-from homelab_ops.backup.layout import VolumeLayout, overlaps
-from homelab_ops.backup.naming import of_volume
+from homelab_ops.backup import local
 from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes, over_ssh
+from homelab_ops.collection.lib import transfer
+from homelab_ops.collection.lib.layout import VolumeLayout, overlaps
+from homelab_ops.collection.lib.naming import of_volume
 from homelab_ops.collection.operations.btrfs import Place
 
 CHUNK = 1 << 20

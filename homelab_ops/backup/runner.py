@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from homelab_ops.backup import naming, parents, retention, rotation, transfer
-from homelab_ops.backup.layout import VolumeLayout, volume_layouts
+from homelab_ops.backup import parents, rotation
+from homelab_ops.collection.lib import naming, retention, transfer
+from homelab_ops.collection.lib.layout import VolumeLayout, volume_layouts
 from homelab_ops.models.backup import BackupConfig, load_backup_config
 from homelab_ops.models.prediction import disk_key
 from homelab_ops.models.settings import Thresholds

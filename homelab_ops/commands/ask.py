@@ -29,12 +29,20 @@ def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
         raise click.UsageError("the question is empty: ask something, e.g. "
                                "homelab-ops ask \"is jellyfin running\"")
     with app.store(read_only_path=True) as store:
-        reply = ask(store, text)
+        reply = ask(store, text, tasks=_task_for)
     if not explain:
         reply.pop("explain", None)
     if ran := _run_task(app, reply):
         reply["ran"] = ran
     emit(app, reply, _render)
+
+
+def _task_for(question: str, names, intent: str | None, canonical: str) -> dict | None:
+    """The recommender's skills when the question is really a task, imported only when a
+    question is computed (a cache hit never loads the recommender)."""
+    from homelab_ops.recommend.handoff import task_for
+
+    return task_for(question, names, intent, canonical)
 
 
 def _run_task(app: App, reply: dict) -> dict | None:
@@ -47,7 +55,7 @@ def _run_task(app: App, reply: dict) -> dict | None:
     top = next((s for s in reply.get("recommended") or [] if s["read_only"]), None)
     if top is None or not top["argv"]:
         return None
-    from homelab_ops.recommend.run import run_argv
+    from homelab_ops.commands.invoke import run_argv
 
     try:
         code, output = run_argv(tuple(top["argv"]), app.global_args(), capture=True)
@@ -99,7 +107,7 @@ def cache_warm(app: App) -> None:
 
     with app.store() as store:
         report, from_cache = cached_predictions(store, app.settings)
-        result = warm(store)
+        result = warm(store, tasks=_task_for)
     result["predictions"] = {"from_cache": from_cache, "disks": len(report.disks),
                              "containers": len(report.leaks)}
     emit(app, result, lambda r: click.echo(

@@ -11,7 +11,7 @@ import click
 
 from homelab_ops.commands.base import App, command, emit
 from homelab_ops.errors import HomelabError
-from homelab_ops.recommend import CATEGORIES
+from homelab_ops.models.categories import CATEGORIES
 
 
 @command(None, "recommend")
@@ -66,7 +66,7 @@ def to_dict(rec) -> dict:
 
 def _run(app: App, rec) -> dict:
     """Run the top read-only skill; one clear line when none can run."""
-    from homelab_ops.recommend.run import run_argv
+    from homelab_ops.commands.invoke import run_argv
 
     top = next((r for r in rec.ranked if r.skill.read_only), None)
     if top is None:

@@ -15,8 +15,8 @@ stack_files = click.argument("stacks", nargs=-1,
 
 
 def _declared(path: Path):
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.secrets import read_secrets
 
     declared = load_stack(path)
     return declared, read_secrets(declared)
@@ -163,8 +163,8 @@ def drift_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int
     """List every difference between the declared stacks and the live hosts: image,
     environment, labels, ports, networks, volumes, unit files, missing, stopped and
     unexpected containers (default: every deployed stack). Exit 1 when there is any."""
+    from homelab_ops.collection.lib.drift import Difference
     from homelab_ops.stacks import run
-    from homelab_ops.stacks.drift import Difference
 
     found = []
     loaded_stacks = _stacks(app, stacks)
@@ -181,7 +181,7 @@ def drift_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int
 
 
 def _show_drift(found: list[dict[str, Any]]) -> None:
-    from homelab_ops.stacks.drift import Difference
+    from homelab_ops.collection.lib.drift import Difference
 
     if not found:
         click.echo("no drift: every host runs what its stacks declare")

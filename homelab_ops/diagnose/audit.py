@@ -142,8 +142,8 @@ def audit(inventory: Inventory) -> AuditReport:
     from homelab_ops.collection.facts.look import SecretFiles
     from homelab_ops.collection.facts.podman import PodmanContainers
     from homelab_ops.collection.facts.quadlet import QuadletHost
+    from homelab_ops.collection.lib.hosts import host_target
     from homelab_ops.diagnose.hosts import reader
-    from homelab_ops.stacks.hosts import host_target
 
     with reader(inventory) as hosts:
         where = hosts.read(QuadletHost)

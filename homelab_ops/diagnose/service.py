@@ -93,10 +93,10 @@ def _judged(d: Diagnosis, died: list[int], inventory: Inventory, store: Store,
 
 def _drift(d: Diagnosis, inventory: Inventory, store: Store) -> tuple[list[str], str]:
     """The drift lines of this container (and its unit) in its deployed stack."""
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.stacks import run
     from homelab_ops.stacks.known import deployed_files
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.secrets import read_secrets
 
     stack = d.container.labels.get(STACK_LABEL)
     path = deployed_files(store).get(stack or "")

@@ -22,6 +22,7 @@ from homelab_ops.inventory import distinct_hosts
 from homelab_ops.loop import controls, decide, detect, incidents, sdnotify
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.act import Actor, act, latest_decisions
+from homelab_ops.loop.playbooks import handling
 from homelab_ops.models.decision import ActionRecord, CycleReport, Decision, GateResult, Planned
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import Observation
@@ -68,7 +69,8 @@ def _run(report: CycleReport, inventory: Inventory, store: Store, settings: Sett
             control=controls.control_state(log, settings.loop.breaker_failures),
             tallies=decide.tallies(log, time.time()), pending=_pending(store),
             incidents=incidents.incidents(log),
-            skills={code: for_finding(store, code) for code in {f.code for f in findings}})
+            skills={code: for_finding(store, code, handling(code))
+                    for code in {f.code for f in findings}})
     report.findings = findings
     report.resolved = resolved
     with phase("decide"):
@@ -223,9 +225,9 @@ def _drift(inventory: Inventory, store: Store) -> dict[str, list[Finding]]:
     """Drift of every deployed stack, one finding per container that differs (a
     stopped container is the container detectors' business). A stack that cannot be
     checked is itself a finding, never a crash."""
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.stacks import run
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.secrets import read_secrets
 
     files = sorted({d["detail"]["stack_file"] for d in store.deployments()
                     if d["detail"].get("stack_file")})

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from homelab_ops.backup.timers import CYCLE_PERIOD_MINUTES
+from homelab_ops.collection.lib.timers import CYCLE_PERIOD_MINUTES
 from homelab_ops.models.decision import CycleReport
 from homelab_ops.models.settings import Settings
 from homelab_ops.store import Store

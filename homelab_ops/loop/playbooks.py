@@ -77,6 +77,11 @@ PLAYBOOKS: dict[str, Playbook] = {p.name: p for p in (
 )}
 
 
+def handling(code: str) -> list[str]:
+    """The playbooks that handle finding ``code``, in the registry's order."""
+    return [p.name for p in PLAYBOOKS.values() if code in p.handles]
+
+
 class ActionResult(BaseModel):
     playbook: str
     host: str
@@ -174,8 +179,8 @@ def _free_disk(inventory, host, params, dry_run):
 def _must_keep(inventory, host: str) -> list[str]:
     """``dir/name`` of each volume's newest snapshot and of the incremental parent (the
     newest snapshot present on both sides), as the host holds them now."""
-    from homelab_ops.backup import naming
     from homelab_ops.backup.runner import _observe, host_layouts
+    from homelab_ops.collection.lib import naming
     from homelab_ops.collection.session import pyinfra_session
 
     with pyinfra_session(_one_host(inventory, host)) as session:
@@ -216,9 +221,9 @@ def _rotate(inventory, host, params, dry_run):
 
 
 def _redeploy(inventory, host, params, dry_run):
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.stacks.load import load_stack
     from homelab_ops.stacks.run import deploy
-    from homelab_ops.stacks.secrets import read_secrets
 
     declared = load_stack(Path(params["stack"]))
     result = deploy(inventory, declared, read_secrets(declared), dry_run=dry_run)
@@ -306,9 +311,9 @@ def _stack_checks(inventory, stack, drift: bool,
     or a DeclaredStack (a rollback checks the spec it re-applied); ``only`` keeps the
     checks of one (host, container): a restart is judged by the service it restarted,
     not by a neighbour that is still down and waiting for its own action."""
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.stacks import run
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.secrets import read_secrets
 
     declared = load_stack(Path(stack)) if isinstance(stack, str) else stack
     secrets = read_secrets(declared)

@@ -150,9 +150,9 @@ def _within(child: str, parent: str) -> bool:
 def _reapply(actor: Any, host: str, declared: DeclaredStack):
     """Deploy the previous stack again, verify it (health, no drift from it) and record
     the deployment, healthy or not, so the store knows what runs."""
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.loop.playbooks import verify_declared
     from homelab_ops.stacks.run import deploy, record
-    from homelab_ops.stacks.secrets import read_secrets
 
     result = deploy(actor.inventory, declared, read_secrets(declared))
     mine = result.hosts.get(host)

@@ -19,8 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from homelab_ops.models.categories import CATEGORIES
 from homelab_ops.models.decision import Risk
-from homelab_ops.recommend import CATEGORIES
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 SLOTS = ("service",)

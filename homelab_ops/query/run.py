@@ -7,6 +7,10 @@ question is one indexed read with no matching at all; ``ask:a:<intent>:<slots>``
 the handler's answer, shared by every phrasing of the same question, which is what
 ``warm`` fills. The reply carries the data's timestamp, and its "as of" text is
 rendered when it is served, so a cached answer never claims to be fresher than it is.
+
+A question that is really a task gets the recommender's skills from ``tasks`` (the CLI
+passes ``recommend.handoff.task_for``): the recommender is built on this package's
+pieces, so this package only knows the shape of that hand-off, never its module.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from homelab_ops.query.fmt import freshness
@@ -27,16 +32,20 @@ if TYPE_CHECKING:  # the matcher and handlers load only when a question is compu
     from homelab_ops.query.slots import Names
 
 UNKNOWN_TTL = 900.0
+# (question, names, the matcher's intent or None, what it saw) -> skills reply or None
+TaskFinder = Callable[[str, "Names", "str | None", str], "dict[str, Any] | None"]
 
 
-def ask(store: Store, question: str, now: float | None = None) -> dict[str, Any]:
-    """The reply to ``question``: understood or not, always with its freshness."""
+def ask(store: Store, question: str, now: float | None = None,
+        tasks: TaskFinder | None = None) -> dict[str, Any]:
+    """The reply to ``question``: understood or not, always with its freshness; with
+    ``tasks``, a question that is really a task also gets the skills for it."""
     now = time.time() if now is None else now
     text = normalize(question)
     key = "ask:q:" + text  # bounded by the normaliser; a parameter, never SQL text
     reply = store.cache_get(key, now=now)
     if reply is None:
-        reply, ttl = _compute(store, question, now)
+        reply, ttl = _compute(store, question, now, tasks)
         store.cache_put(key, reply, ttl=ttl, scope=QUERY_CACHE_SCOPE, now=now)
         reply["cached"] = False
     else:
@@ -45,7 +54,8 @@ def ask(store: Store, question: str, now: float | None = None) -> dict[str, Any]
     return reply
 
 
-def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], float]:
+def _compute(store: Store, question: str, now: float, tasks: TaskFinder | None
+             ) -> tuple[dict[str, Any], float]:
     """Match and answer (imported here: a cache hit needs none of it)."""
     from homelab_ops.query.handlers import Answer, Context
     from homelab_ops.query.matcher import match
@@ -55,7 +65,8 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
     names = Names.from_observations(latest.values())
     m = match(question, names)
     explain = _explain(m)
-    task = None if m.refused else _task(question, m, names)
+    task = None if m.refused or tasks is None else tasks(
+        question, names, m.intent.id if m.intent else None, m.canonical)
     if m.intent is None:
         if task is not None:
             return {"understood": False, "intent": None, "slots": {}, "data": None,
@@ -76,13 +87,6 @@ def _compute(store: Store, question: str, now: float) -> tuple[dict[str, Any], f
     if task is not None:
         reply.update(category=task["category"], recommended=task["recommended"])
     return reply, intent.ttl
-
-
-def _task(question: str, m: Match, names: Names) -> dict[str, Any] | None:
-    """The recommender's skills when the question is really a task (recommend/handoff.py)."""
-    from homelab_ops.recommend.handoff import task_for
-
-    return task_for(question, names, m.intent.id if m.intent else None, m.canonical)
 
 
 def answer_for(store: Store, intent: Intent, slots: dict[str, str],
@@ -158,7 +162,8 @@ def _explain(m: Match) -> dict[str, Any]:
             "ranking": [[i, round(s, 3)] for i, s in m.ranking[:5]]}
 
 
-def warm(store: Store, now: float | None = None) -> dict[str, Any]:
+def warm(store: Store, now: float | None = None, tasks: TaskFinder | None = None
+         ) -> dict[str, Any]:
     """Precompute the common answers: every intent without a required slot (the
     prediction answers included) and every per-name intent for every name that exists,
     through the same path as a question, so both cache levels are filled."""
@@ -171,7 +176,7 @@ def warm(store: Store, now: float | None = None) -> dict[str, Any]:
     warmed: dict[str, int] = {}
     for intent in load_intents():
         for question in _canonical(intent, names):
-            ask(store, question, now=now)
+            ask(store, question, now=now, tasks=tasks)
             warmed[intent.id] = warmed.get(intent.id, 0) + 1
     return {"answers": sum(warmed.values()), "by_intent": warmed,
             "seconds": round(time.perf_counter() - started, 3)}

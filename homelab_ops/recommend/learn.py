@@ -10,6 +10,7 @@ restarting works for a crash and may not for slowness.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from homelab_ops.errors import HomelabError
 from homelab_ops.models.decision import SkillPick
@@ -53,24 +54,22 @@ def record_outcome(store: Store, skill: str, worked: bool, category: str | None 
             "rate": round(success_rate(store.skill_tally(), category, skill, cat.prior), 3)}
 
 
-def for_finding(store: Store, finding: str) -> list[SkillPick]:
-    """The skills of the cycle playbooks that handle the finding code
-    (``container_down``, ``disk_full``, ...), best learned rate first. Each carries the
+def for_finding(store: Store, finding: str, handlers: Sequence[str]) -> list[SkillPick]:
+    """The skills of ``handlers`` (the cycle playbooks that handle the finding code
+    ``container_down``, ``disk_full``, ..., in the registry's order: equal rates keep it),
+    best learned rate first. Each carries the
     factor people's own reports put on the cycle's confidence: only lowering it (a
     person saying a restart did not fix crashes makes the loop ask first), never
     raising it above what the loop's own record allows."""
-    from homelab_ops.loop.playbooks import PLAYBOOKS
-
     cat = load_catalogue()
     tally, people = store.skill_tally(), store.skill_tally(source="person")
     prior_mean = cat.prior[0] / sum(cat.prior)
     # one skill per playbook: the one named after it (prune-images also runs free-disk,
     # for a person who asks for it; the cycle runs the playbook as itself)
     own = {s.playbook: s for s in cat.skills if s.playbook and s.id == s.playbook}
-    registry = list(PLAYBOOKS)  # equal rates keep the registry's order
     fits = sorted(((success_rate(tally, s.category, s.id, cat.prior), s)
-                   for s in own.values() if finding in PLAYBOOKS[s.playbook or ""].handles),
-                  key=lambda t: (-t[0], registry.index(t[1].playbook or "")))
+                   for s in own.values() if s.playbook in handlers),
+                  key=lambda t: (-t[0], list(handlers).index(t[1].playbook or "")))
     out = []
     for rank, (rate, s) in enumerate(fits, 1):
         worked, failed = people.get((s.category, s.id), (0, 0))

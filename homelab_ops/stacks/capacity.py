@@ -10,10 +10,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
+from homelab_ops.collection.lib.plan import HostPlan
 from homelab_ops.models.observation import ContainerObs
 from homelab_ops.models.prediction import CapacityRequirements
 from homelab_ops.models.stack import DeclaredStack
-from homelab_ops.stacks.plan import HostPlan
 
 
 def requirements(plan: HostPlan, declared: DeclaredStack, live: Iterable[ContainerObs],

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from homelab_ops.stacks.plan import HostPlan
+from homelab_ops.collection.lib.plan import HostPlan
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ATTEMPTS = 20  # a container that just started gets this many tries, a second apart
@@ -143,8 +143,8 @@ def testinfra_plan(th: Any, name: str, data: Mapping[str, Any], declared: Any,
                    secrets: dict[str, str]) -> HostPlan:
     """The host's plan, reading the QuadletHost fact through testinfra."""
     from homelab_ops.collection.facts.quadlet import QuadletHost
-    from homelab_ops.stacks.hosts import host_target
-    from homelab_ops.stacks.plan import host_plan
+    from homelab_ops.collection.lib.hosts import host_target
+    from homelab_ops.collection.lib.plan import host_plan
 
     fact = QuadletHost()
     facts = fact.process(th.check_output(fact.command()).splitlines())
@@ -156,8 +156,8 @@ def testinfra_drift(th: Any, plan: HostPlan) -> list[Any]:
     pyinfra side uses, so both report the same differences."""
     from homelab_ops.collection.facts.podman import PodmanContainers
     from homelab_ops.collection.facts.quadlet import StackFiles
+    from homelab_ops.collection.lib.drift import stack_drift
     from homelab_ops.models.observation import ContainerObs
-    from homelab_ops.stacks.drift import stack_drift
 
     fact = PodmanContainers()
     # the fact's command is a pipeline of podman calls: export the host's _env for all

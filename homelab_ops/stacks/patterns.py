@@ -9,8 +9,6 @@ overrides both, e.g. for your own patterns.
 
 from __future__ import annotations
 
-import os
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,24 +18,11 @@ import yaml
 from pydantic import ValidationError
 
 from homelab_ops.errors import InputError, pydantic_field, read_text, validate_input
+from homelab_ops.locations import patterns_dir
 from homelab_ops.models.stack import PatternDef, PatternUnits
 
-PATTERNS_ENV = "HOMELAB_OPS_PATTERNS"
 DEFINITION = "pattern.yaml"
 TEMPLATE = "units.yaml.j2"
-
-
-def patterns_dir() -> Path:
-    chosen = os.environ.get(PATTERNS_ENV)
-    if chosen:
-        candidates = [Path(chosen)]
-    else:
-        candidates = [Path(__file__).resolve().parents[2] / "patterns",
-                      Path(sys.prefix) / "share" / "homelab-ops" / "patterns"]
-    for path in candidates:
-        if path.is_dir():
-            return path
-    raise InputError(candidates[0], None, f"no patterns directory (set ${PATTERNS_ENV})")
 
 
 def pattern_names() -> list[str]:

@@ -14,14 +14,14 @@ from pyinfra.api.operations import run_ops
 from homelab_ops.collection.deploys.stack import stack as stack_deploy
 from homelab_ops.collection.facts.podman import PodmanContainers
 from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
+from homelab_ops.collection.lib.drift import Difference, stack_drift
+from homelab_ops.collection.lib.hosts import host_target
+from homelab_ops.collection.lib.plan import HostPlan, host_plan, targets
 from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_session
 from homelab_ops.errors import HomelabError
 from homelab_ops.inventory import inventory_from_entries
 from homelab_ops.models.observation import ContainerObs
 from homelab_ops.models.stack import DeclaredStack, DeployResult, HostDeploy
-from homelab_ops.stacks.drift import Difference, stack_drift
-from homelab_ops.stacks.hosts import host_target
-from homelab_ops.stacks.plan import HostPlan, host_plan, targets
 
 
 def stack_inventory(inventory: Inventory, declared: DeclaredStack,

@@ -46,8 +46,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="module")
 def plan(host, request: pytest.FixtureRequest):
     """The stack as this host runs it (host data from --stack-inventory/--stack-host)."""
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.stacks.health import testinfra_plan
-    from homelab_ops.stacks.secrets import read_secrets
 
     declared = _declared(request.config)
     data, name = {}, request.config.getoption("--stack-host") or "host"

@@ -532,10 +532,10 @@ def test_a_drifted_stack_service_is_redeployed_after_a_notice(
     """A deployed database recreated by hand with another environment: the cycle finds
     the drift, notifies (medium risk), snapshots the volume's subvolume, redeploys from
     the stack file and verifies with the stack's health checks and no drift left."""
-    from homelab_ops.stacks.hosts import host_target
+    from homelab_ops.collection.lib.hosts import host_target
+    from homelab_ops.collection.lib.plan import host_plan
+    from homelab_ops.collection.lib.units import run_args
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.plan import host_plan
-    from homelab_ops.stacks.units import run_args
 
     monkeypatch.setenv("LOOP_DB_PASSWORD", uuid.uuid4().hex)
     rig.cover("containers")  # podman's named volumes live there

@@ -156,10 +156,10 @@ def test_secrets_stay_in_a_private_file(deployed, lab, stack_file) -> None:
 
 def test_tampering_is_reported_exactly_and_a_redeploy_repairs_it(
         deployed, lab, stack_file, env) -> None:
-    from homelab_ops.stacks.hosts import host_target
+    from homelab_ops.collection.lib.hosts import host_target
+    from homelab_ops.collection.lib.plan import host_plan
+    from homelab_ops.collection.lib.units import run_args
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.plan import host_plan
-    from homelab_ops.stacks.units import run_args
 
     declared = load_stack(stack_file)
     name = declared.name

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from homelab_ops.backup import timers
 from homelab_ops.backup.runner import run_backup
+from homelab_ops.collection.lib import timers
 from homelab_ops.lab import lab_hosts, vm_agent
 from homelab_ops.lab.vm import Vm, guest_pool
 from homelab_ops.store import Store

@@ -22,6 +22,7 @@ from homelab_ops.cli import cli
 from homelab_ops.models.observation import ContainerObs, NetworkObs, Observation
 from homelab_ops.observe import record
 from homelab_ops.query.run import ask
+from homelab_ops.recommend.handoff import task_for
 from homelab_ops.store import Store
 
 SPAWNERS = [name for name in dir(os) if name.startswith(("exec", "spawn", "posix_spawn"))]
@@ -92,7 +93,7 @@ def test_the_trap_catches_a_process_start() -> None:
 @given(question=questions)
 def test_no_question_starts_a_process(state_dir: Path, question: str) -> None:
     with Store.open(state_dir) as store, no_process():
-        reply = ask(store, question)
+        reply = ask(store, question, tasks=task_for)
     assert reply["lines"] and isinstance(reply["understood"], bool)
 
 

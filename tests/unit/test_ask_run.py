@@ -21,6 +21,7 @@ from homelab_ops.models.observation import (
 from homelab_ops.observe import record
 from homelab_ops.query.fmt import clock
 from homelab_ops.query.run import ask, warm
+from homelab_ops.recommend.handoff import task_for
 from homelab_ops.store import Store
 
 T0 = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
@@ -65,7 +66,7 @@ def store(tmp_path: Path):
 
 
 def _ask(store: Store, q: str, now: datetime = T0) -> dict:
-    return ask(store, q, now=now.timestamp())
+    return ask(store, q, now=now.timestamp(), tasks=task_for)
 
 
 def test_top_memory_and_cpu_are_ranked_from_the_observation(store) -> None:
@@ -190,7 +191,7 @@ def test_not_understood_gives_three_suggestions(store) -> None:
 
 
 def test_warm_fills_both_cache_levels_including_predictions(store) -> None:
-    result = warm(store, now=T0.timestamp())
+    result = warm(store, now=T0.timestamp(), tasks=task_for)
     assert result["by_intent"]["service_running"] == 5  # one per container
     assert result["by_intent"]["network_members"] == 2
     assert "disk_full_prediction" in result["by_intent"]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from homelab_ops.backup import rotation, timers, transfer
+from homelab_ops.backup import rotation
 from homelab_ops.backup.lock import BackupBusy, backup_lock
 from homelab_ops.backup.status import backup_status
 from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes
+from homelab_ops.collection.lib import timers, transfer
 from homelab_ops.store import Store
 
 
@@ -78,7 +79,7 @@ def test_newest_name_taken_by_an_unusable_copy_blocks_its_send() -> None:
 
 
 def test_unchanged_subvolume_is_snapshotted_when_its_newest_name_is_blocked() -> None:
-    from homelab_ops.backup import naming
+    from homelab_ops.collection.lib import naming
     from homelab_ops.collection.operations.btrfs import skip_reason
 
     existing = {"photos.20261124T0200": {**sub("u4"), "gen_at_creation": 9}}

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from homelab_ops.backup.naming import parse, snapshot_name
-from homelab_ops.backup.retention import deletions, plan
+from homelab_ops.collection.lib.naming import parse, snapshot_name
+from homelab_ops.collection.lib.retention import deletions, plan
 from homelab_ops.errors import InputError
 from homelab_ops.models.backup import RetentionPolicy, load_backup_config, parse_preserve
 

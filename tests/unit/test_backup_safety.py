@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from homelab_ops.backup import retention, transfer
-from homelab_ops.backup.layout import volume_layouts
 from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes
+from homelab_ops.collection.lib import retention, transfer
+from homelab_ops.collection.lib.layout import volume_layouts
 from homelab_ops.errors import InputError
 from homelab_ops.models.backup import BackupVolume, load_backup_config
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab_ops.backup import timers
+from homelab_ops.collection.lib import timers
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,

@@ -50,9 +50,9 @@ def test_stack_file_with_invalid_utf8(tmp_path: Path) -> None:
 
 
 def test_secret_file_with_invalid_utf8(tmp_path: Path) -> None:
+    from homelab_ops.collection.lib.secrets import read_secrets
     from homelab_ops.errors import InputError
     from homelab_ops.stacks.load import load_stack
-    from homelab_ops.stacks.secrets import read_secrets
 
     (tmp_path / "pw.txt").write_bytes(b"\xff\xfep\x00w\x00")  # saved as UTF-16
     stack = tmp_path / "stack.yaml"

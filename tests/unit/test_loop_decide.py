@@ -132,17 +132,18 @@ def test_the_recommenders_pick_orders_the_playbooks_and_peoples_reports_lower_co
     recommender ranks it last; the decision names the skill and why, and people's
     failures cost confidence (the cycle's own count through the loop's reliability
     instead, never twice)."""
+    from homelab_ops.loop.playbooks import handling
     from homelab_ops.recommend.learn import cycle_outcome, for_finding, record_outcome
     from homelab_ops.store import Store
 
     disk = _finding("/srv", "disk_full")
     with Store.open(tmp_path) as store:
-        fresh = for_finding(store, "disk_full")
+        fresh = for_finding(store, "disk_full", handling("disk_full"))
         [free] = [p for p in fresh if p.skill == "free-disk"]
         for _ in range(3):
             cycle_outcome(store, "disk_full", free, worked=False)
             record_outcome(store, "free-disk", worked=False)
-        learned = for_finding(store, "disk_full")
+        learned = for_finding(store, "disk_full", handling("disk_full"))
     assert [p.skill for p in learned][-1] == "free-disk"  # ranked below rotate-snapshots
     # the disk rule stands whatever was learned: rotating copies frees nothing on a
     # disk that holds none

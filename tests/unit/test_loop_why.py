@@ -13,6 +13,7 @@ from pathlib import Path
 from homelab_ops.loop import controls, decide
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.act import Actor
+from homelab_ops.loop.playbooks import handling
 from homelab_ops.models.decision import Decision
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import ContainerObs, Observation
@@ -30,7 +31,8 @@ def _plan(store: Store, subject: str, clarity: float = 1.0):
     sit = decide.Situation(now=now, settings=s, log=log,
                            control=controls.control_state(log, 3),
                            tallies=decide.tallies(log, now),
-                           skills={"container_down": for_finding(store, "container_down")})
+                           skills={"container_down": for_finding(
+                               store, "container_down", handling("container_down"))})
     obs = Observation(host="nas", ts=datetime.fromtimestamp(now, UTC), reachable=True,
                       containers=[ContainerObs(name=subject, id=subject, image="app:1",
                                                state="exited")])

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from homelab_ops.cli import cli
+from homelab_ops.commands.invoke import command_path
 from homelab_ops.errors import InputError
-from homelab_ops.loop.playbooks import PLAYBOOKS
+from homelab_ops.loop.playbooks import PLAYBOOKS, handling
+from homelab_ops.models.categories import CATEGORIES
 from homelab_ops.query.slots import Names
-from homelab_ops.recommend import CATEGORIES
 from homelab_ops.recommend.catalogue import load_catalogue, parse_catalogue
 from homelab_ops.recommend.classify import classify, fill
 from homelab_ops.recommend.learn import cycle_outcome, for_finding, recommend, record_outcome
-from homelab_ops.recommend.run import command_path
 from homelab_ops.store import Store
 from tests.conftest import run_cli
 
@@ -46,7 +46,7 @@ def test_every_command_exists(skill) -> None:
         if "playbook" in data:
             assert data["playbook"] in PLAYBOOKS and data["playbook"] in deploy.read_text()
         return
-    assert command_path(argv) is not None, skill.command
+    assert command_path(argv, cli) is not None, skill.command
 
 
 def test_a_broken_catalogue_names_the_file_and_the_field() -> None:
@@ -114,23 +114,23 @@ def test_an_unknown_skill_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_the_cycle_ranks_playbook_skills_for_a_finding_by_their_record(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
-        assert {p.skill for p in for_finding(store, "disk_full")} >= {"free-disk",
+        assert {p.skill for p in _disk_picks(store)} >= {"free-disk",
                                                                       "rotate-snapshots"}
-        [free] = [p for p in for_finding(store, "disk_full") if p.skill == "free-disk"]
+        [free] = [p for p in _disk_picks(store) if p.skill == "free-disk"]
         for _ in range(6):
             cycle_outcome(store, "disk_full", free, worked=False)
         [offered] = store.db.execute("SELECT COUNT(*) FROM skill_outcomes o JOIN "
                                      "recommendations r ON r.id = o.recommendation "
                                      "WHERE r.source = 'cycle'").fetchone()
         assert offered == 6  # each outcome points at the cycle's own offer
-        picks = for_finding(store, "disk_full")
+        picks = _disk_picks(store)
         assert picks[0].skill != "free-disk" and picks[-1].skill == "free-disk"
         # the cycle's own failures rank it lower but leave its confidence alone (the
         # loop's reliability counts them); a person's failures lower the confidence
         assert picks[-1].people == 1.0
         for _ in range(4):
             record_outcome(store, "free-disk", worked=False)
-        [free] = [p for p in for_finding(store, "disk_full") if p.skill == "free-disk"]
+        [free] = [p for p in _disk_picks(store) if p.skill == "free-disk"]
         assert free.people < 1.0 and "people reported 0 worked, 4 failed" in free.why
 
 
@@ -190,18 +190,24 @@ def _observed(where: Path, **container) -> None:
 ])
 def test_ask_hands_a_task_to_the_recommender(tmp_path: Path, question: str, skill: str) -> None:
     from homelab_ops.query.run import ask
+    from homelab_ops.recommend.handoff import task_for
 
     _observed(tmp_path, state="exited")
     with Store.open(tmp_path) as store:
-        reply = ask(store, question)
+        reply = ask(store, question, tasks=task_for)
     assert reply["recommended"][0]["id"] == skill, reply
     assert any("That sounds like a task" in line for line in reply["lines"])
 
 
 def test_ask_answers_a_question_without_recommending(tmp_path: Path) -> None:
     from homelab_ops.query.run import ask
+    from homelab_ops.recommend.handoff import task_for
 
     _observed(tmp_path, state="running")
     with Store.open(tmp_path) as store:
-        reply = ask(store, "is jellyfin running")
+        reply = ask(store, "is jellyfin running", tasks=task_for)
     assert reply["intent"] == "service_running" and "recommended" not in reply
+
+
+def _disk_picks(store):
+    return for_finding(store, "disk_full", handling("disk_full"))

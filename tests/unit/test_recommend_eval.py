@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from homelab_ops.models.categories import CATEGORIES
 from homelab_ops.query.normalize import normalize
-from homelab_ops.recommend import CATEGORIES
 from homelab_ops.recommend.catalogue import load_catalogue
 from tests.unit.recommend_eval.evaluate import evaluate, load
 

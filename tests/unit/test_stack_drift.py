@@ -8,9 +8,9 @@ import hashlib
 import pytest
 
 from homelab_ops.collection.facts.podman import _container, value_digest
+from homelab_ops.collection.lib.drift import container_drift, stack_drift
 from homelab_ops.models.observation import ContainerObs, MountObs, PortMapping
 from homelab_ops.models.stack import ContainerSpec
-from homelab_ops.stacks.drift import container_drift, stack_drift
 from tests.unit.test_stack_units import LAB, SECRET, plan_for
 
 PLAN = plan_for(LAB)

@@ -126,7 +126,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path) -> None:
 
 
 def test_secret_sources(tmp_path, monkeypatch) -> None:
-    from homelab_ops.stacks.secrets import read_secrets
+    from homelab_ops.collection.lib.secrets import read_secrets
 
     (tmp_path / "pw.txt").write_text("from-file\n")
     doc = _base()

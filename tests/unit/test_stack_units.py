@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from homelab_ops.collection.lib.hosts import HostTarget, host_target
+from homelab_ops.collection.lib.plan import HostPlan, host_plan
+from homelab_ops.collection.lib.units import run_args, sd_quote
 from homelab_ops.models.stack import DIGEST_LABEL, STACK_MARKER
-from homelab_ops.stacks.hosts import HostTarget, host_target
 from homelab_ops.stacks.load import load_stack
-from homelab_ops.stacks.plan import HostPlan, host_plan
-from homelab_ops.stacks.units import run_args, sd_quote
 from tests.conftest import REPO
 
 GOLDEN = Path(__file__).parent / "golden" / "stack"
@@ -240,7 +240,7 @@ def test_publish_ip_must_be_an_ipv4_address(tmp_path, ip: str) -> None:
 
 def test_percent_signs_reach_systemd_literally() -> None:
     """``%`` is a systemd specifier: every value that lands in a unit file doubles it."""
-    from homelab_ops.stacks.units import render_units
+    from homelab_ops.collection.lib.units import render_units
 
     c = next(c for c in plan_for(HOMELAB).containers if c.healthcheck)
     c = c.model_copy(update={

@@ -32,7 +32,7 @@ def test_the_pushed_inventory_loads_as_the_agents_own_local_host(tmp_path: Path)
         names = t.getnames()
         (tmp_path / "inventory.py").write_bytes(t.extractfile("inventory.py").read())
         exe = t.extractfile("exe").read().decode()
-    assert "src/homelab_ops/cli.py" in names and "src/homelab_ops/backup/units/" \
+    assert "src/homelab_ops/cli.py" in names and "src/homelab_ops/collection/lib/timer_units/" \
         "homelab-ops-backup.service.j2" in names
     assert not any("__pycache__" in n for n in names)
     assert exe.startswith(f"#!{vm_agent.VENV}/bin/python\n")

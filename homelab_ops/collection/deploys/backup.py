@@ -14,7 +14,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
-from homelab_ops.backup import layout, naming, timers
+from homelab_ops.collection.lib import layout, naming, timers
 from homelab_ops.collection.operations import btrfs
 from homelab_ops.models.backup import load_backup_config
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from homelab_ops.backup import timers
 from homelab_ops.collection.deploys.backup import install_timers
+from homelab_ops.collection.lib import timers
 
 REPORT = (timers.Schedule("homelab-ops-report", "homelab-ops weekly report",
                           "Mon *-*-* 07:00:00", "report --publish", "5min"),)

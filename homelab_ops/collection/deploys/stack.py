@@ -17,10 +17,10 @@ from pyinfra.api import deploy
 from pyinfra.operations import systemd
 
 from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
+from homelab_ops.collection.lib.hosts import host_target
+from homelab_ops.collection.lib.plan import host_plan
 from homelab_ops.collection.operations import podman, quadlet
 from homelab_ops.models.stack import DeclaredStack
-from homelab_ops.stacks.hosts import host_target
-from homelab_ops.stacks.plan import host_plan
 
 
 @deploy("Stack")

@@ -19,8 +19,8 @@ from typing import Any
 from pyinfra import host, state
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
-from homelab_ops.backup import naming, retention, transfer
 from homelab_ops.collection.facts.btrfs import BtrfsSubvolume, BtrfsSubvolumes, over_ssh
+from homelab_ops.collection.lib import naming, retention, transfer
 from homelab_ops.models.backup import SSH_DEST_PATTERN, RetentionPolicy
 
 _PATH = re.compile(r"^(/[A-Za-z0-9._+@-]{1,64}){1,24}$")

@@ -14,10 +14,10 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from homelab_ops.collection.facts.podman import PodmanContainers, PodmanNetworks
+from homelab_ops.collection.lib.drift import container_drift
+from homelab_ops.collection.lib.units import run_args
 from homelab_ops.models.observation import ContainerObs
 from homelab_ops.models.stack import STACK_LABEL, ContainerSpec, NetworkSpec
-from homelab_ops.stacks.drift import container_drift
-from homelab_ops.stacks.units import run_args
 
 STOP_SECONDS = "10"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from homelab_ops.collection.lib.hosts import HostTarget, for_host
+from homelab_ops.collection.lib.secrets import env_file_text, with_secret_digests
+from homelab_ops.collection.lib.units import render_units
 from homelab_ops.errors import InputError
 from homelab_ops.models.stack import ContainerSpec, DeclaredStack
-from homelab_ops.stacks.hosts import HostTarget, for_host
-from homelab_ops.stacks.secrets import env_file_text, with_secret_digests
-from homelab_ops.stacks.units import render_units
 
 
 @dataclass(frozen=True)

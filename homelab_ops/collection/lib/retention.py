@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from homelab_ops.backup.naming import SnapshotName, parse
+from homelab_ops.collection.lib.naming import SnapshotName, parse
 from homelab_ops.models.backup import UNIT_NAMES, UNITS, RetentionPolicy
 
 

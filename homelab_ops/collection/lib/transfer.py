@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from homelab_ops.backup.naming import of_volume
+from homelab_ops.collection.lib.naming import of_volume
 
 Subvolumes = Mapping[str, Mapping[str, Any]]
 

@@ -8,8 +8,8 @@ from functools import cache
 
 import jinja2
 
+from homelab_ops.locations import patterns_dir
 from homelab_ops.models.stack import ContainerSpec, NetworkSpec, VolumeSpec
-from homelab_ops.stacks.patterns import patterns_dir
 
 
 def sd_literal(value: object) -> str:

@@ -15,7 +15,7 @@ import jinja2
 
 from homelab_ops.errors import InputError
 
-UNITS_DIR = Path(__file__).with_name("units")
+UNITS_DIR = Path(__file__).with_name("timer_units")
 _SAFE = re.compile(r"^/[A-Za-z0-9._/+@-]{1,255}$")
 
 

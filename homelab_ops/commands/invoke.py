@@ -2,7 +2,9 @@
 (split from the template, the resolved name one element of it), never a shell.
 
 The command must exist in this version's tree (``command_path``): a catalogue entry for
-a routine this install lacks fails with one line instead of a click usage error.
+a routine this install lacks fails with one line instead of a click usage error. The
+tree is the one this process is running (the root of the current click context), so
+nothing here imports the CLI module.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import click
 from homelab_ops.errors import HomelabError
 
 
-def command_path(argv: list[str] | tuple[str, ...]) -> list[str] | None:
-    """The subcommand names ``argv`` (``homelab-ops ...``) walks down the CLI tree, or
-    None when its first command does not exist or a group is left without one."""
-    from homelab_ops.cli import cli
-
-    node: click.Command = cli
+def command_path(argv: list[str] | tuple[str, ...], root: click.Command
+                 ) -> list[str] | None:
+    """The subcommand names ``argv`` (``homelab-ops ...``) walks down the CLI tree from
+    ``root``, or None when its first command does not exist or a group is left without
+    one."""
+    node = root
     path: list[str] = []
     for token in argv[1:]:
         if not isinstance(node, click.Group):
@@ -36,10 +38,10 @@ def command_path(argv: list[str] | tuple[str, ...]) -> list[str] | None:
 
 def run_argv(argv: tuple[str, ...], global_args: list[str], capture: bool = False
              ) -> tuple[int, str]:
-    """Invoke ``argv`` in this process; (exit code, captured stdout when ``capture``)."""
-    from homelab_ops.cli import cli
-
-    if argv[:1] != ("homelab-ops",) or command_path(argv) is None:
+    """Invoke ``argv`` in this process, from inside a running command; (exit code,
+    captured stdout when ``capture``)."""
+    cli = click.get_current_context().find_root().command
+    if argv[:1] != ("homelab-ops",) or command_path(argv, cli) is None:
         raise HomelabError(f"command not available in this version: {' '.join(argv[:3])}")
     out = io.StringIO()
     with redirect_stdout(out) if capture else nullcontext():
