@@ -34,7 +34,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from homelab_ops.store import QUERY_CACHE_SCOPE, Store
+from homelab_ops.store import Store
 
 HIT_TARGET_MS = 150.0
 MISS_TARGET_MS = 1000.0
@@ -48,6 +48,12 @@ SPLITS = ("heldout", "fresh")
 _ACCURACY = ("import json, sys; from tests.unit.ask_eval.evaluate import evaluate; "
              "print(json.dumps({s: [r.accuracy, r.rejection, r.in_scope, r.out_of_scope] "
              "for s in sys.argv[1:] for r in [evaluate(s)]}))")
+_POPULATE = ("import sys; from pathlib import Path; from bench.ask import populate; "
+             "populate(Path(sys.argv[1]), int(sys.argv[2]))")
+# a miss: the query cache cleared by the tree's own store code, as a new observation does
+_INVALIDATE = ("import sys; from pathlib import Path; "
+               "from homelab_ops.store import QUERY_CACHE_SCOPE, Store\n"
+               "with Store.open(Path(sys.argv[1])) as s: s.cache_invalidate(QUERY_CACHE_SCOPE)")
 
 
 def populate(state_dir: Path, containers: int) -> None:
@@ -107,20 +113,30 @@ def accuracy(tree: Path) -> dict[str, list[float]]:
     return json.loads(out)
 
 
-def measure(state_dir: Path, runs: int, trees: dict[str, Path]) -> dict[str, dict[str, float]]:
+def populate_with(tree: Path, state_dir: Path, containers: int) -> Path:
+    """A store made by ``tree``'s own code (``populate`` of its bench/ask.py), so an
+    older revision reads a schema it knows."""
+    state_dir.mkdir()
+    subprocess.run([str(EXE), "-c", _POPULATE, str(state_dir), str(containers)], cwd=tree,
+                   check=True, env={**os.environ, "PYTHONPATH": str(tree)})
+    return state_dir
+
+
+def measure(state_dirs: dict[str, Path], runs: int,
+            trees: dict[str, Path]) -> dict[str, dict[str, float]]:
     """Whole-process medians per tree (the code ``ask`` runs: PYTHONPATH comes before
-    the editable install of this tree), the trees interleaved round by round so a
-    neighbour's load falls on both alike."""
+    the editable install of this tree), each on its store, the trees interleaved round
+    by round so a neighbour's load falls on both alike."""
     cli = [str(EXE.with_name("homelab-ops")), "ask"]
     cases = ("python -c pass", "import homelab_ops.cli", "ask (cache miss)", "ask (cache hit)")
     samples = {label: {name: [] for name in cases} for label in trees}
     for i in range(runs + 1):
         question = QUESTIONS[i % len(QUESTIONS)]
         for label, tree in trees.items():
-            env = {**os.environ, "HOMELAB_OPS_STATE_DIR": str(state_dir),
+            env = {**os.environ, "HOMELAB_OPS_STATE_DIR": str(state_dirs[label]),
                    "PYTHONPATH": str(tree)}
-            with Store.open(state_dir) as store:
-                store.cache_invalidate(QUERY_CACHE_SCOPE)
+            subprocess.run([str(EXE), "-c", _INVALIDATE, str(state_dirs[label])], cwd=tree,
+                           check=True, env=env)
             row = [timed([str(EXE), "-c", "pass"], env),
                    timed([str(EXE), "-c", "import homelab_ops.cli"], env),
                    timed([*cli, question], env), timed([*cli, question], env)]
@@ -139,15 +155,14 @@ def main() -> None:
     ap.add_argument("--against", metavar="REV", help="also measure this git revision")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        state_dir = args.state_dir or Path(tmp) / "state"
-        if args.state_dir is None:
-            state_dir.mkdir()
-            populate(state_dir, args.containers)
         trees = {"this tree": REPO}
         if args.against:
             (Path(tmp) / "old").mkdir()
             trees = {args.against: export(args.against, Path(tmp) / "old"), **trees}
-        timings = measure(state_dir, args.runs, trees)
+        state_dirs = {label: args.state_dir or populate_with(tree, Path(tmp) / f"state{n}",
+                                                             args.containers)
+                      for n, (label, tree) in enumerate(trees.items())}
+        timings = measure(state_dirs, args.runs, trees)
         results = {label: (timings[label], accuracy(tree)) for label, tree in trees.items()}
     print(f"homelab-ops ask, whole process, median of {args.runs} runs "
           f"({os.cpu_count()} CPUs, shared)")

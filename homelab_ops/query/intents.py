@@ -11,7 +11,7 @@ The file also holds the matcher's acceptance threshold, margin and slot band, a 
 (groups of words that mean one thing: "ram", "rss" and "mem" are "memory"; "died",
 "crashed" and "exited" are "fail") and the words that ask for an action (``ask`` only
 reads, so "delete all snapshots" and "restart jellyfin" are refused, never answered
-with the nearest read).
+with the nearest read), and examples of questions ``ask`` does not answer at all.
 Each intent may carry cues: sets of lexicon words that, all present and none of the
 excluded ones, say what the question is about whatever the word order ("fail" with a
 service name is that service's state; "grow" with "memory" is a leak). All of it is
@@ -75,6 +75,11 @@ class Database:
     refuse: frozenset[str]  # words asking for an action wherever they are: never answered
     commands: frozenset[str]  # verbs that ask for an action when they open the question
     command_objects: frozenset[str]  # what follows such a verb in a command ("restart the")
+    # polite words before a command verb ("can you restart", "please stop"), skipped
+    openers: tuple[tuple[str, ...], ...] = ()
+    # questions ask does not answer (how-tos, trivia, chat, requests to act): an intent
+    # of their own for TF-IDF, so a question nearer to them than to any intent is refused
+    out_of_scope: tuple[str, ...] = ()
 
     def canonical(self, text: str) -> str:
         """``text`` with lexicon words replaced by their group, so "ram", "rss" and
@@ -83,11 +88,13 @@ class Database:
 
     def action(self, text: str) -> tuple[str, ...]:
         """The words of ``text`` that ask for an action: a destructive word anywhere
-        ("wipe", "sudo"), or a command verb opening the question, alone or before an
-        object ("restart jellyfin", "stop the proxy"), which "restart history of
-        jellyfin" is not."""
+        ("wipe", "sudo"), or a command verb opening the question after any polite
+        opener, alone or before an object ("restart jellyfin", "could you stop the
+        proxy"), which "restart history of jellyfin" is not."""
         words = text.split()
         asked = tuple(w for w in words if w in self.refuse)
+        opener = next((o for o in self.openers if tuple(words[:len(o)]) == o), ())
+        words = words[len(opener):]
         if words and words[0] in self.commands and (
                 len(words) == 1 or words[1] in self.command_objects):
             asked = (words[0], *asked)
@@ -101,9 +108,16 @@ class Database:
         words |= {w for i in self.intents for w in i.words}
         return frozenset(words | set(self.synonyms) | self.refuse | self.commands)
 
+    @cached_property
+    def spelling(self) -> frozenset[str]:
+        """The vocabulary and the words of the out-of-scope examples: "weather" is left
+        as it is, not corrected to "whether". Only for spelling: a word of those
+        examples still looks like a name ("nextcloud")."""
+        return self.vocabulary | {w for e in self.out_of_scope for w in e.split()}
+
     def spell(self, text: str) -> str:
-        """``text`` spelled against this database's vocabulary (see ``spell``)."""
-        return spell(text, self.vocabulary)
+        """``text`` spelled against this database's words (see ``spell``)."""
+        return spell(text, self.spelling)
 
 
 def spell(text: str, vocabulary: frozenset[str]) -> str:
@@ -158,7 +172,9 @@ def parse_database(raw: dict) -> Database:
                     float(matcher["margin"]), float(matcher["slot_band"]),
                     frozenset(refuse.get("anywhere", ())),
                     frozenset(refuse.get("commands", ())),
-                    frozenset(refuse.get("command_objects", ())))
+                    frozenset(refuse.get("command_objects", ())),
+                    openers=tuple(tuple(o.split()) for o in refuse.get("openers", ())),
+                    out_of_scope=tuple(normalize(e) for e in raw.get("out_of_scope", ())))
 
 
 def synonyms(lexicon: dict[str, list[str]], source: str = "intents.json") -> dict[str, str]:

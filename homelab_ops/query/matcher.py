@@ -3,7 +3,9 @@
 Order: normalise -> recognise real names and mask them with placeholders -> correct
 misspelled words against the database's vocabulary -> refuse a request to act -> map
 words to their lexicon group ("rss" -> "memory", "died" -> "fail") -> phrase templates
-and cues -> TF-IDF nearest examples. A template hit or a cue lifts an intent's score
+and cues -> TF-IDF nearest examples, where the database's out-of-scope examples (how-tos,
+trivia, chat, requests to act) are one more label: a question nearer to them than to
+the chosen intent is refused. A template hit or a cue lifts an intent's score
 halfway to 1, so they settle clear phrasings while TF-IDF still ranks two lifted
 intents; a template counts only when every slot it captured is or looks like a name,
 so "status of all containers" is not read as a service called "all containers".
@@ -38,6 +40,7 @@ from homelab_ops.query.slots import (
 from homelab_ops.query.tfidf import Index
 
 SUGGESTIONS = 3
+OUT_OF_SCOPE = "(out of scope)"  # the label of the database's out-of-scope examples
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Match:
     intent: Intent | None  # None: not understood
     score: float
     margin: float
-    via: str  # "template", "cue", "tfidf", "refused" or "none"
+    via: str  # "template", "cue", "tfidf", "refused", "outside" or "none"
     slots: dict[str, Slot] = field(default_factory=dict)
     ranking: tuple[tuple[str, float], ...] = ()  # (intent id, score), best first
     canonical: str = ""  # masked, in lexicon groups: what cues and TF-IDF saw
@@ -69,7 +72,8 @@ class Match:
 @cache
 def index() -> Index:
     db = load_database()
-    return Index([(i.id, db.canonical(e)) for i in db.intents for e in i.examples])
+    return Index([(i.id, db.canonical(e)) for i in db.intents for e in i.examples]
+                 + [(OUT_OF_SCOPE, db.canonical(e)) for e in db.out_of_scope])
 
 
 def intent_by_id(intent_id: str) -> Intent:
@@ -91,6 +95,7 @@ def match(question: str, names: Names) -> Match:
         return Match(text, masked, None, 0.0, 0.0, "refused", canonical=canonical,
                      refused=asked)
     scores = index().scores(canonical)
+    outside = scores.pop(OUT_OF_SCOPE, 0.0)
     hits = {i.id: m for i in db.intents for m in [_template(i, masked, names)] if m is not None}
     cued = {i.id: fired for i in db.intents
             for fired in [tuple(c.text for c in i.cues if c.fires(words))] if fired}
@@ -108,6 +113,8 @@ def match(question: str, names: Names) -> Match:
               "preferred": score < top}
     if score < db.threshold or margin < db.margin:
         return Match(text, masked, None, score, margin, via, **common)
+    if outside > score:  # nearer to what ask does not answer than to what it does
+        return Match(text, masked, None, score, margin, "outside", **common)
     intent = intent_by_id(best)
     slots = _fill(intent, found, hits.get(best, {}), tokens, names)
     return Match(text, masked, intent, score, margin, via, slots, **common)

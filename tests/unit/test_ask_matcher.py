@@ -130,7 +130,9 @@ def test_a_required_slot_that_is_filled_wins_within_the_band() -> None:
 
 @pytest.mark.parametrize("question", ["delete all snapshots", "wipe /mnt/data",
                                       "sudo reboot", "remove the jellyfin container",
-                                      "restart jellyfin", "stop the proxy", "reboot"])
+                                      "restart jellyfin", "stop the proxy", "reboot",
+                                      "could you restart jellyfin", "please stop the proxy",
+                                      "turn off jellyfin", "give jellyfin more memory"])
 def test_a_request_to_act_is_refused(question: str) -> None:
     m = match(question, NAMES)
     assert m.intent is None and m.via == "refused" and m.refused
@@ -139,6 +141,21 @@ def test_a_request_to_act_is_refused(question: str) -> None:
 def test_a_command_verb_inside_a_question_is_no_command() -> None:
     assert match("restart history of jellyfin", NAMES).intent.id == "last_restart"
     assert match("start time of jellyfin", NAMES).intent.id == "last_restart"
+
+
+def test_a_polite_question_is_no_command() -> None:
+    assert match("can you check whether jellyfin is running", NAMES).intent.id == \
+        "service_running"
+    assert match("give me a health check", NAMES).intent.id == "health_score"
+
+
+def test_a_question_nearer_to_what_ask_does_not_answer_is_refused() -> None:
+    """"back up my photos now" clears the threshold for last_backup, but the database's
+    out-of-scope examples are nearer: it is refused, and no such label is suggested."""
+    m = match("back up my photos now", NAMES)
+    assert m.intent is None and m.via == "outside"
+    assert m.score >= load_database().threshold
+    assert {i for i, _ in m.ranking} <= {i.id for i in load_database().intents}
 
 
 def test_a_network_name_before_networks_describes_them() -> None:

@@ -1,10 +1,15 @@
 """Evaluate the intent matcher on the learn or held-out split of the evaluation set.
 
-Run ``.venv/bin/python -m tests.unit.ask_eval.evaluate [learn|heldout|fresh] [-v]`` to print
+Run ``.venv/bin/python -m tests.unit.ask_eval.evaluate [learn|heldout|fresh|cv] [-v]`` to print
 intent accuracy (in-scope questions answered with the right intent and slots) and
 out-of-scope rejection (questions answered with "I don't know"). The names that exist
 are those of a typical self-hosted stack, given as an observation document so the same
 code path as ``ask`` builds them.
+
+``cv`` is the out-of-scope rejection of the learn split by 5-fold cross-validation: each
+fold's out-of-scope questions taken out of the database's out-of-scope examples, which
+they are also part of (how the out-of-scope examples were judged without the held-out
+splits).
 
 ``fresh`` is a second held-out split, written for issue 16 before the matcher was
 changed for it and never tuned on: slang and metaphors for resources, yes/no questions
@@ -20,8 +25,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from homelab_ops.query import matcher
+from homelab_ops.query.intents import load_database
 from homelab_ops.query.matcher import match
+from homelab_ops.query.normalize import normalize
 from homelab_ops.query.slots import Names
+from homelab_ops.query.tfidf import Index
 
 HERE = Path(__file__).resolve().parent
 SERVICES = ("traefik", "authelia", "jellyfin", "immich-server", "immich-ml", "immich-postgres",
@@ -74,8 +83,34 @@ def evaluate(split: str) -> Result:
     return Result(right / n_in, rejected / n_out, n_in, n_out, errors)
 
 
+def cross_validate_refusal(folds: int = 5) -> tuple[float, list[tuple[str, str]]]:
+    """Learn's out-of-scope rejection, each fold scored without its own questions among
+    the out-of-scope examples; and the questions answered (text, intent)."""
+    db, names = load_database(), world()
+    questions = [c["text"] for c in load("learn") if c["intent"] is None]
+    known = [(i.id, db.canonical(e)) for i in db.intents for e in i.examples]
+    answered, real = [], matcher.index
+    try:
+        for fold in range(folds):
+            held = {normalize(q) for n, q in enumerate(questions) if n % folds == fold}
+            fold_index = Index(known + [(matcher.OUT_OF_SCOPE, db.canonical(e))
+                                        for e in db.out_of_scope if e not in held])
+            matcher.index = lambda fold_index=fold_index: fold_index
+            answered += [(q[:80], m.intent.id) for n, q in enumerate(questions)
+                         if n % folds == fold and (m := match(q, names)).intent]
+    finally:
+        matcher.index = real
+    return 1 - len(answered) / len(questions), answered
+
+
 def main(argv: list[str]) -> None:
     split = argv[0] if argv else "heldout"
+    if split == "cv":
+        rejection, answered = cross_validate_refusal()
+        print(f"learn, 5-fold cross-validation: out-of-scope rejection {rejection:.3f}")
+        for text, got in answered if "-v" in argv else ():
+            print(f"  {text!r}: expected None, got {got}")
+        return
     r = evaluate(split)
     print(f"{split}: intent accuracy {r.accuracy:.3f} ({r.in_scope} questions), "
           f"out-of-scope rejection {r.rejection:.3f} ({r.out_of_scope} questions)")
