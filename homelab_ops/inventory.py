@@ -74,6 +74,20 @@ def chosen_inventory(path: Path | None, settings: Settings) -> Inventory:
                        "or build the sandbox with `homelab-ops lab up`")
 
 
+def only_hosts(inventory: Inventory, names: Sequence[str]) -> Inventory:
+    """The hosts of ``inventory`` named in ``names`` (all of them when empty), with
+    their data as loaded; a name the inventory lacks is an error naming it."""
+    from homelab_ops.errors import HomelabError
+
+    if not names:
+        return inventory
+    missing = sorted(set(names) - {h.name for h in inventory})
+    if missing:
+        raise HomelabError(f"no host named {', '.join(missing)} in the inventory")
+    return inventory_from_entries([(h.name, h.data.dict()) for h in inventory
+                                   if h.name in names], "the chosen hosts")
+
+
 def _load_error(path: Path, exc: Exception) -> InputError:
     """The user's own exception (pyinfra wraps it) with the line of the file it came from."""
     inner = exc.exception if isinstance(exc, UnexpectedExternalError) else exc

@@ -68,13 +68,16 @@ def _when(ts: float) -> str:
 
 @command(None, "audit")
 @inventory_option
-def audit_cmd(app: App, inventory: Path | None) -> int:
+@click.option("--host", "hosts", multiple=True,
+              help="Only these inventory hosts (repeatable; default: every host).")
+def audit_cmd(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> int:
     """Security audit of what runs: ports published beyond loopback, web services
     without authelia in front, secret files others may read, privileged containers.
     Exit 0 when clean, 1 with findings, 2 when a host could not be audited."""
     from homelab_ops.diagnose.audit import audit
+    from homelab_ops.inventory import only_hosts
 
-    report = audit(resolve_inventory(app, inventory))
+    report = audit(only_hosts(resolve_inventory(app, inventory), hosts))
     emit(app, report.model_dump(mode="json"), _show_audit)
     return 1 if report.findings else 2 if report.failures else 0
 

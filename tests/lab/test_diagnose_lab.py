@@ -77,8 +77,10 @@ def exposed(lab, env, example, tmp_path_factory) -> str:
 
 
 def _audit(env) -> tuple[int, dict, str]:
-    proc = run_cli("audit", "--json", env=env, check=False)
-    human = run_cli("audit", env=env, check=False)
+    """The audit of @local, where these stacks run (the lab's inventory also holds
+    lab-vm when the VM is up: other modules' stacks may run there)."""
+    proc = run_cli("audit", "--host", "@local", "--json", env=env, check=False)
+    human = run_cli("audit", "--host", "@local", env=env, check=False)
     assert "Traceback" not in proc.stderr + human.stderr
     return proc.returncode, json.loads(proc.stdout), human.stdout
 
@@ -90,6 +92,9 @@ def test_the_example_stack_passes_the_audit(example, env) -> None:
     assert report["hosts"] == ["@local"] and report["containers"] >= 10
     assert report["secret_files"] == 3  # the two database env files and the app's
     assert human.strip().endswith("no findings")
+    unknown = run_cli("audit", "--host", "nas", env=env, check=False)
+    assert unknown.returncode != 0 and "no host named nas" in unknown.stderr + unknown.stdout
+    assert "Traceback" not in unknown.stderr
 
 
 def test_netcheck_on_the_example_reaches_its_peer_by_name(example, env) -> None:
