@@ -435,7 +435,7 @@ def test_verify_never_passes_silently_on_an_older_copy(vol: Vol, store: Store, l
     # item 5: read-only again but without its received UUID: listed as kept, and kept
     subprocess.run(["btrfs", "property", "set", "-f", str(vol.target / newest), "ro",
                     "true"], check=True, capture_output=True)
-    from homelab_ops.backup import transfer  # the rule the next run's clean-up applies
+    from homelab_ops.collection.lib import transfer  # the rule the next run's clean-up applies
     assert newest not in transfer.garbled(local.subvolumes(vol.target), vol.name)
     inventory = vol.inventory_file(tmp_path / "inventory.py")
     listed = run_cli("backup", "list", "-i", str(inventory), env=lab_env).stdout
