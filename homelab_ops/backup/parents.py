@@ -39,12 +39,16 @@ def local_target(host: str, vol: VolumeLayout) -> Path | None:
     return Path(vol.target.dir)
 
 
-def local_copies(directory: Path) -> dict[str, dict[str, Any]]:
+def local_copies(directory: Path) -> dict[str, dict[str, Any]] | str:
     """Subvolumes in ``directory``, read after a sync: a write still in the page cache
-    moves ctransid only when its transaction commits."""
+    moves ctransid only when its transaction commits. A str says why they cannot be
+    read (not on BTRFS: e.g. the mount point of an unplugged disk), as the fact does."""
     if not directory.is_dir():
         return {}
-    btrfsutil.sync(str(directory))
+    try:
+        btrfsutil.sync(str(directory))
+    except btrfsutil.BtrfsUtilError as exc:
+        return str(exc)
     return local.subvolumes(directory)
 
 

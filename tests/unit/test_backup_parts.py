@@ -197,6 +197,16 @@ def test_ctransid_fact_run_for_real_without_btrfs_or_interpreter(tmp_path: Path)
         assert "Could not sync filesystem" in str(got)
 
 
+def test_local_copies_off_btrfs_are_a_reason_not_an_exception(tmp_path: Path) -> None:
+    """An unplugged disk's mount point lies on the root filesystem: its copies' ctransid
+    cannot be read, said as the fact says it."""
+    from homelab_ops.backup.parents import local_copies
+
+    assert local_copies(tmp_path / "gone") == {}
+    got = local_copies(tmp_path)
+    assert got == {} if _on_btrfs(tmp_path) else "Could not sync filesystem" in str(got)
+
+
 @pytest.mark.parametrize("python", ["-c", "python3; rm -rf /", "py thon", "/opt/../py"])
 def test_target_interpreter_is_one_safe_word(python: str) -> None:
     from homelab_ops.errors import InputError
