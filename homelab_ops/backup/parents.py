@@ -11,13 +11,16 @@ ctransid when it first sees it complete, right after the run that received it, a
 refuses a copy whose ctransid has moved since. A copy whose last restore test failed
 is refused too.
 
-The ctransid is read in-process (btrfsutil), so that check covers targets that are
-folders of this machine (@local hosts): ``btrfs subvolume show`` prints no ctransid for a
-remote one. The restore-test rule covers targets over SSH too.
+A target folder of this machine (an @local host's) is read in-process with btrfsutil;
+any other (over SSH, or a pool of an SSH host) through the pyinfra fact BtrfsCtransids,
+btrfsutil run by the target's own python3: ``btrfs subvolume show`` prints no ctransid.
+Both give the same records and one rule judges them. Where the ctransid cannot be read
+(no python3-btrfsutil there) only the restore-test rule is left, and the run says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,34 +40,47 @@ def local_target(host: str, vol: VolumeLayout) -> Path | None:
     return Path(vol.target.dir)
 
 
-def _copies(directory: Path) -> dict[str, dict[str, Any]]:
-    """Our-named subvolumes in ``directory``, read after a sync: a write still in the
-    page cache moves ctransid only when its transaction commits."""
+def local_copies(directory: Path) -> dict[str, dict[str, Any]] | str:
+    """Subvolumes in ``directory``, read after a sync: a write still in the page cache
+    moves ctransid only when its transaction commits. A str says why they cannot be
+    read (not on BTRFS: e.g. the mount point of an unplugged disk), as the fact does."""
     if not directory.is_dir():
         return {}
-    btrfsutil.sync(str(directory))
-    return {n: r for n, r in local.subvolumes(directory).items() if naming.parse(n)}
+    try:
+        btrfsutil.sync(str(directory))
+    except btrfsutil.BtrfsUtilError as exc:
+        return str(exc)
+    return local.subvolumes(directory)
 
 
-def unusable(store, host: str, vol: VolumeLayout) -> dict[str, str]:
-    """Copies of ``vol`` on its target that are never a parent: name -> why."""
+def key(vol: VolumeLayout) -> str:
+    """The target folder as the store records its copies (``HOST:PATH`` over SSH)."""
+    assert vol.target is not None
+    return address(vol.target)
+
+
+def unusable(store, host: str, vol: VolumeLayout,
+             copies: Mapping[str, Mapping[str, Any]] | None) -> dict[str, str]:
+    """Copies of ``vol`` on its target that are never a parent: name -> why.
+
+    ``copies``: the target folder's subvolumes with their ``uuid`` and ``ctransid``
+    (None: not readable, so only the restore-test rule applies)."""
     if vol.target is None:
         return {}
-    directory = local_target(host, vol)
     out = {}
-    copies = None
-    if directory is not None:
-        copies = {n: r for n, r in _copies(directory).items()
-                  if naming.parse(n).base == vol.base}  # type: ignore[union-attr]
-        known = store.received_copies(host, str(directory))
-        for name, rec in copies.items():
+    ours = None
+    if copies is not None:
+        ours = {n: r for n, r in copies.items()
+                if (p := naming.parse(n)) and p.base == vol.base}
+        known = store.received_copies(host, key(vol))
+        for name, rec in ours.items():
             first = known.get(name)
             if first and first["uuid"] == rec["uuid"] and rec["ctransid"] != first["ctransid"]:
                 out[name] = (f"changed after it was received (ctransid {first['ctransid']} "
                              f"then, {rec['ctransid']} now)")
     for name, test in last_restore_tests(store, host, vol).items():
         # a name marked but gone from the target marks nothing (the deploy reads it there)
-        if (copies is None or name in copies) and name not in out and \
+        if (ours is None or name in ours) and name not in out and \
                 copy_failed(test["detail"]):
             error = test["detail"].get("error") or "differences from its source snapshot"
             out[name] = f"its last restore test failed: {error}"
@@ -84,9 +100,11 @@ def last_restore_tests(store, host: str, vol: VolumeLayout) -> dict[str, dict[st
     return tests
 
 
-def remember(store, host: str, directory: Path, ts: float) -> None:
-    """Record the ctransid of every complete copy in ``directory`` not seen before
-    (called right after a run, so a new copy is recorded as it was received)."""
-    complete = {n: (r["uuid"], r["ctransid"]) for n, r in _copies(directory).items()
-                if r["readonly"] and r["received_uuid"]}
-    store.record_received(host, str(directory), complete, ts)
+def remember(store, host: str, folder: str, copies: Mapping[str, Mapping[str, Any]],
+             ts: float) -> None:
+    """Record the ctransid of every complete copy of ours in the target ``folder`` (a
+    ``key``) not seen before: called right after a run, so a new copy is recorded as it
+    was received."""
+    complete = {n: (r["uuid"], r["ctransid"]) for n, r in copies.items()
+                if naming.parse(n) and r["readonly"] and r["received_uuid"]}
+    store.record_received(host, folder, complete, ts)

@@ -87,18 +87,18 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
     prepared: list[HostEntry] = []
     report: dict[str, Any] = {"now": now.isoformat(), "dry_run": dry_run, "hosts": {}}
     for name, data in hosts:
-        config, layouts = host_layouts(name, data)
+        config, _ = host_layouts(name, data)
         rot = target_rotation(store, name, data, config, now, thresholds)
-        unusable = _unusable(store, name, layouts)
         report["hosts"][name] = {"rotation": rot.as_dict(), "volumes": {}, "ops": [],
-                                 "ok": True, "unusable": unusable}
-        prepared.append((name, {**data, "backup_rotate_early": rot.early or rotate_early,
-                                "backup_unusable": unusable}))
+                                 "ok": True, "unusable": {}}
+        prepared.append((name, {**data, "backup_rotate_early": rot.early or rotate_early}))
     with pyinfra_session(inventory_from_entries(prepared, "backup run")) as session:
         state = session.state
         for name, reason in session.unreachable.items():
             report["hosts"][name].update(ok=False, error=f"unreachable: {reason}")
         before = _observe(state)
+        for host in state.activated_hosts:
+            _judge_parents(store, state, host, report["hosts"][host.name])
         try:
             add_deploy(state, backup, now=now, schedule=schedule, tag=tag,
                        prune_only=prune_only)
@@ -110,6 +110,8 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
         for host in state.activated_hosts:
             _report_host(state, host, report["hosts"][host.name], dry_run,
                          report.get("error"))
+            if not dry_run:
+                _remember(store, state, host, now.timestamp())
     for name, data in hosts:
         if name in session.unreachable:
             if not dry_run:
@@ -122,22 +124,62 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
             continue
         _record(store, name, data, report["hosts"][name], before.get(name, {}),
                 after.get(name, {}), now, dry_run, schedule, tag, prune_only)
-        if not dry_run:
-            for directory in {d for v in host_layouts(name, data)[1]
-                              if (d := parents.local_target(name, v))}:
-                parents.remember(store, name, directory, now.timestamp())
     report["ok"] = all(h["ok"] for h in report["hosts"].values())
     return report
 
 
-def _unusable(store, host: str, layouts: list[VolumeLayout]) -> dict[str, dict[str, str]]:
-    """Target folder -> copy -> why it is never an incremental parent (the deploy's
-    host data ``backup_unusable``)."""
-    out: dict[str, dict[str, str]] = {}
+def _target_copies(state, host) -> dict[str, dict[str, Any] | str | None]:
+    """Each target folder of ``host`` (a ``parents.key``) -> its subvolumes with their
+    ctransid: read in-process for a folder of this machine, else by the target's own
+    python3 (BtrfsCtransids); a str says why it could not be read, None: unreachable."""
+    from pyinfra.api.facts import get_fact
+    from pyinfra.context import ctx_host, ctx_state
+
+    from homelab_ops.collection.facts.btrfs import BtrfsCtransids
+
+    config, layouts = host_layouts(host.name, host.data.dict())
+    seen: dict[str, dict[str, Any] | str | None] = {}
     for vol in layouts:
-        if found := parents.unusable(store, host, vol):
-            out.setdefault(vol.target.dir, {}).update(found)  # type: ignore[union-attr]
-    return out
+        if vol.target is None or (folder := parents.key(vol)) in seen:
+            continue
+        if (directory := parents.local_target(host.name, vol)) is not None:
+            seen[folder] = parents.local_copies(directory)
+            continue
+        assert config.target is not None
+        with ctx_state.use(state), ctx_host.use(host):
+            seen[folder] = get_fact(state, host, BtrfsCtransids, kwargs={
+                "directory": vol.target.dir, "ssh": vol.target.ssh,
+                "ssh_config": vol.target.ssh_config, "python": config.target.python})
+    return seen
+
+
+def _judge_parents(store, state, host, out: dict[str, Any]) -> None:
+    """Name the copies that are never an incremental parent (report ``unusable`` and
+    the deploy's host data ``backup_unusable``: target folder -> copy -> why), and say
+    where a copy's changes since its receive could not be checked."""
+    _, layouts = host_layouts(host.name, host.data.dict())
+    seen = _target_copies(state, host)
+    unusable: dict[str, dict[str, str]] = {}
+    for vol in layouts:
+        if vol.target is None:
+            continue
+        copies = seen[parents.key(vol)]
+        if isinstance(copies, str):
+            out.setdefault("unchecked", {})[parents.key(vol)] = (
+                f"{parents.key(vol)}: cannot tell whether a copy changed after its receive: "
+                f"{copies}; only restore tests keep a changed copy from being a parent")
+        copies = copies if isinstance(copies, dict) else None
+        if found := parents.unusable(store, host.name, vol, copies):
+            unusable.setdefault(vol.target.dir, {}).update(found)
+    out["unusable"] = unusable
+    host.data.backup_unusable = unusable
+
+
+def _remember(store, state, host, ts: float) -> None:
+    """Record the ctransid of each copy first seen complete, right after the run."""
+    for folder, copies in _target_copies(state, host).items():
+        if isinstance(copies, dict):
+            parents.remember(store, host.name, folder, copies, ts)
 
 
 def _observe(state) -> dict[str, dict[str, dict[str, Any]]]:
@@ -215,6 +257,8 @@ def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
             tgt_before = transfer.mark(before.get(vol.target.dir, {}), unusable)
             tgt_after = transfer.mark(after.get(vol.target.dir, {}), unusable)
             row["target"] = vol.target.dir
+            if why := out.get("unchecked", {}).get(parents.key(vol)):
+                row["unchecked"] = why
             row["on_target"] = transfer.newest_common(src_after, tgt_after, vol.base)
             ok = ok and row["on_target"] == row["snapshot"]
             row["garbled_cleaned"] = transfer.garbled(tgt_before, vol.base)

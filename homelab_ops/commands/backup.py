@@ -79,6 +79,8 @@ def _show_run(report: dict[str, Any]) -> None:
                                             if not op.get("ok", True)), "failed")
             click.echo(f"{host}: FAILED: {why}\n  space forecast before this run: "
                        f"{out['rotation']['reason']}")
+        for why in out.get("unchecked", {}).values():
+            click.echo(f"  WARNING: {why}")
         for op in out["ops"]:
             state = ("would change" if op.get("would_change") else "no change") if \
                 report["dry_run"] else ("changed" if op.get("changed") else

@@ -35,6 +35,7 @@ _MIN_KEEP = re.compile(r"^(all|latest|no|\d{1,6}[hdwmy])$")
 BtrfsName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+@-]{0,63}$")]
 Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 _SEG = r"[A-Za-z0-9._+@-]{1,64}"
+_CMD = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
 
 
 def _no_dots(value: str) -> str:
@@ -48,6 +49,9 @@ AbsPath = Annotated[str, Field(pattern=rf"^(/{_SEG}){{1,16}}$"), AfterValidator(
 # [user@]host: what ssh is handed as its destination (the collection checks it too)
 SSH_DEST_PATTERN = r"^([a-z_][a-z0-9_-]{0,31}@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"
 SshDest = Annotated[str, Field(pattern=SSH_DEST_PATTERN)]
+# a command name or an absolute path (it reaches a shell as one word)
+Interpreter = Annotated[str, Field(pattern=rf"^((/{_SEG}){{1,16}}|{_CMD})$"),
+                        AfterValidator(_no_dots)]
 
 
 def parse_preserve(text: str) -> dict[str, int | None]:
@@ -136,6 +140,9 @@ class BackupTarget(Strict):
     dir: RelDir = "snapshots"
     ssh: SshDest | None = None
     ssh_config: AbsPath | None = None
+    # the interpreter on the target's machine with btrfsutil (python3-btrfsutil): it reads
+    # each copy's ctransid there, so a copy changed after its receive is never a parent
+    python: Interpreter = "python3"
 
     @model_validator(mode="after")
     def _one_place(self) -> BackupTarget:

@@ -44,6 +44,10 @@ alias_of = None
 # folder, two volumes sent to one target need different subvolume names, and
 # "restore_scratch_dir" (default ".restore-test", next to the target folder) may not
 # overlap a target, snapshot or subvolume folder.
+# A copy changed after its receive is never an incremental parent: its ctransid is read
+# on the target by "python" there (target field, default "python3"; it needs
+# python3-btrfsutil). A target without it backs up all the same, with one warning line:
+# there only restore tests catch such a copy.
 backup: dict = {"volumes": []}
 # Limit a deploys/backup.py run to volumes with this schedule ("daily" / "weekly").
 backup_schedule = None

@@ -547,3 +547,80 @@ def test_newest_copy_without_its_received_uuid_never_blocks_every_run(vol: Vol,
     assert row["on_target"] == fresh and "without a received UUID" in row["unusable"][copy]
     copies = local.subvolumes(vol.target)
     assert sorted(copies) == [copy, fresh] and copies[fresh]["received_uuid"]
+
+
+def _ssh_target(vol: Vol, python: str) -> dict:
+    """A path target on the lab's sshd (this machine's BTRFS backup pool) whose
+    ctransids are read by ``python`` there."""
+    vol.target.mkdir(exist_ok=True)
+    return {"path": str(vol.backup_pool), "dir": f"bk/{vol.name}", "ssh": "lab-ssh",
+            "ssh_config": str(vol.lab.paths.ssh_config), "python": python}
+
+
+def _flip_a_byte(copy: Path, rel: str) -> None:
+    """What a careless user does to a received copy: writable, one byte, read-only."""
+    btrfsutil.set_subvolume_read_only(str(copy), False)
+    with (copy / rel).open("r+b") as fh:
+        fh.seek(1000)
+        byte = fh.read(1)
+        fh.seek(1000)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    btrfsutil.set_subvolume_read_only(str(copy), True)
+    assert local.subvolume(copy)["received_uuid"]  # still looks like a finished copy
+
+
+def test_a_copy_changed_on_an_ssh_target_is_never_a_parent(vol: Vol, lab_env,
+                                                           tmp_path: Path) -> None:
+    """Issue 10 item 1 over SSH: the copy's ctransid is read on the target (btrfsutil
+    run by the target's python, here this venv's, which has it) and judged by the same
+    rule as a local target's: the run refuses the changed copy in one line, sends in
+    full, and the restore test (across the wire) passes on the new copy."""
+    config = vol.config(target=_ssh_target(vol, sys.executable))
+    inventory = vol.inventory_file(tmp_path / "inventory.py", config)
+    vol.write("photo.jpg", 256 * 1024)
+    with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:  # the CLI's store
+        hosts = vol.hosts(config)
+        assert run_backup(hosts, store, now=datetime.now() - timedelta(hours=1))["ok"]
+    folder = vol.target / HOST_DIR
+    [damaged] = local.subvolumes(folder)
+    _flip_a_byte(folder / damaged, "photo.jpg")
+    vol.write("new.jpg", 64 * 1024)
+
+    run = run_cli("backup", "run", "-i", str(inventory), env=lab_env).stdout
+    [line] = [ln for ln in run.splitlines() if "did not use" in ln]
+    assert damaged in line and "changed after it was received" in line
+    assert "WARNING" not in run
+    copies = local.subvolumes(folder)
+    newest = max(copies)
+    assert newest != damaged and copies[newest]["parent_uuid"] is None  # a full send
+    assert f"on target {newest} (sent in full)" in run
+    verify = json.loads(run_cli("backup", "verify", "-i", str(inventory), "--json",
+                                env=lab_env).stdout)
+    assert [(r["ok"], r["snapshot"]) for r in verify] == [(True, newest)]
+    with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:
+        [row] = [r for r in store.backups(action="backup", limit=5)
+                 if r["subvolume"] == f"data/{vol.name}"][:1]
+    assert damaged in row["detail"]["unusable"] and "unchecked" not in row["detail"]
+
+
+def test_an_ssh_target_without_btrfsutil_says_so_in_one_line(vol: Vol, lab_env,
+                                                             tmp_path: Path) -> None:
+    """Caused for real: the target's interpreter is this venv's python run with ``-S``
+    (no site-packages, so no btrfsutil). The run still backs up by today's rule, says
+    once that changed copies cannot be told there, records it, and never a traceback."""
+    python = tmp_path / "python-without-btrfsutil"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    python.chmod(0o755)
+    config = vol.config(target=_ssh_target(vol, str(python)))
+    inventory = vol.inventory_file(tmp_path / "inventory.py", config)
+    vol.write("photo.jpg", 64 * 1024)
+    proc = run_cli("backup", "run", "-i", str(inventory), env=lab_env, check=False)
+    assert proc.returncode == 0 and "Traceback" not in proc.stdout + proc.stderr, proc
+    [line] = [ln for ln in proc.stdout.splitlines() if "WARNING" in ln]
+    assert f"lab-ssh:{vol.target / HOST_DIR}: cannot tell whether a copy changed" in line
+    assert "has no btrfsutil module (install python3-btrfsutil)" in line
+    assert len(local.subvolumes(vol.target / HOST_DIR)) == 1  # backed up all the same
+    with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:
+        [row] = [r for r in store.backups(action="backup", limit=5)
+                 if r["subvolume"] == f"data/{vol.name}"][:1]
+    assert row["ok"] and "has no btrfsutil module" in row["detail"]["unchecked"]

@@ -3,6 +3,7 @@ forecast rotation, backup status from a real store, the run lock and timer units
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,12 @@ import pytest
 from homelab_ops.backup import rotation
 from homelab_ops.backup.lock import BackupBusy, backup_lock
 from homelab_ops.backup.status import backup_status
-from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes
+from homelab_ops.collection.facts.btrfs import (
+    NO_CTRANSID,
+    UNREACHABLE,
+    BtrfsCtransids,
+    BtrfsSubvolumes,
+)
 from homelab_ops.collection.lib import timers, transfer
 from homelab_ops.store import Store
 
@@ -145,6 +151,103 @@ snapshots/photos.20261125T1500
     assert "not-a-subvolume" not in facts
     assert facts["photos.20261125T1500"]["received_uuid"] is None
     assert facts["photos.20261125T1500"]["readonly"] is False
+
+
+def test_ctransid_fact_command_runs_the_targets_python_over_ssh() -> None:
+    """The exact command: the interpreter checked first, then run with the folder as
+    its argument, all inside one ``ssh`` word; ssh's own failure (255) is unreachable."""
+    fact = BtrfsCtransids()
+    inner = fact.command("/srv/b/pi", python="/opt/py3").get_raw_value()
+    assert inner.startswith("command -v /opt/py3 >/dev/null 2>&1 || { echo "
+                            f"{NO_CTRANSID} '/opt/py3 not found' ; exit 0 ; }} ; /opt/py3 -c '")
+    assert inner.endswith("' /srv/b/pi")
+    remote = fact.command("/srv/b/pi", ssh="nas.lan", ssh_config="/etc/c",
+                          python="/opt/py3").get_raw_value()
+    assert remote.startswith("ssh -o BatchMode=yes -F /etc/c nas.lan 'command -v /opt/py3 ")
+    assert remote.endswith(f" ; [ $? -ne 255 ] || echo {UNREACHABLE}")
+
+
+def test_ctransid_fact_parses_its_output() -> None:
+    rec = {"uuid": "u1", "received_uuid": "r1", "readonly": True, "ctransid": 12}
+    fact = BtrfsCtransids()
+    assert fact.process([json.dumps({"photos.20261124T0200": rec})]
+                        ) == {"photos.20261124T0200": rec}
+    assert fact.process(["{}"]) == {}
+    assert fact.process([UNREACHABLE]) is None
+    assert fact.process([f"{NO_CTRANSID} /usr/bin/python3 has no btrfsutil module"]
+                        ) == "/usr/bin/python3 has no btrfsutil module"
+    assert fact.process(["Traceback (most recent call last):"]).startswith("unexpected")
+
+
+def test_ctransid_fact_run_for_real_without_btrfs_or_interpreter(tmp_path: Path) -> None:
+    """Run here: an interpreter that is not there and a folder not on BTRFS are each
+    one reason, never an exception; a missing folder has no copies."""
+    def run(**kwargs) -> object:
+        command = BtrfsCtransids().command(**kwargs).get_raw_value()
+        out = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return BtrfsCtransids().process(out.stdout.splitlines())
+
+    assert run(directory=str(tmp_path), python="no-such-python3") == \
+        "no-such-python3 not found"
+    assert run(directory=str(tmp_path / "gone"), python=sys.executable) == {}
+    got = run(directory=str(tmp_path), python=sys.executable)  # this venv has btrfsutil
+    if _on_btrfs(tmp_path):
+        assert got == {}  # no subvolumes in it
+    else:
+        assert "Could not sync filesystem" in str(got)
+
+
+def test_local_copies_off_btrfs_are_a_reason_not_an_exception(tmp_path: Path) -> None:
+    """An unplugged disk's mount point lies on the root filesystem: its copies' ctransid
+    cannot be read, said as the fact says it."""
+    from homelab_ops.backup.parents import local_copies
+
+    assert local_copies(tmp_path / "gone") == {}
+    got = local_copies(tmp_path)
+    assert got == {} if _on_btrfs(tmp_path) else "Could not sync filesystem" in str(got)
+
+
+@pytest.mark.parametrize("python", ["-c", "python3; rm -rf /", "py thon", "/opt/../py"])
+def test_target_interpreter_is_one_safe_word(python: str) -> None:
+    from homelab_ops.errors import InputError
+    from homelab_ops.models.backup import load_backup_config
+
+    with pytest.raises(InputError, match="python"):
+        load_backup_config({"target": {"path": "/srv/b", "ssh": "nas", "python": python}},
+                           "t")
+
+
+def _on_btrfs(path: Path) -> bool:
+    out = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True,
+                         text=True)
+    return out.stdout.strip() == "btrfs"
+
+
+def test_changed_copy_is_refused_whatever_read_its_ctransid(tmp_path: Path) -> None:
+    """parents.unusable judges records from the local listing and from the fact alike:
+    a copy whose ctransid moved since it was first seen complete is never a parent."""
+    from homelab_ops.backup import parents
+    from homelab_ops.collection.lib.layout import volume_layouts
+    from homelab_ops.models.backup import load_backup_config
+
+    config = load_backup_config({"volumes": [{"subvolume": "photos"}],
+                                 "target": {"path": "/srv/b", "ssh": "nas.lan"}}, "t")
+    vol = volume_layouts(config, {"data": "/data"}, "t", host="pi")[0]
+    assert parents.key(vol) == "nas.lan:/srv/b/snapshots/pi"
+    name = "photos.20261124T0200"
+    first = {name: {"uuid": "u1", "received_uuid": "r1", "readonly": True, "ctransid": 10},
+             "other.20261124T0200": {"uuid": "u2", "received_uuid": None,
+                                     "readonly": True, "ctransid": 3}}
+    with Store(tmp_path / "state.db") as store:
+        parents.remember(store, "pi", parents.key(vol), first, 1.0)
+        assert set(store.received_copies("pi", parents.key(vol))) == {name}
+        assert parents.unusable(store, "pi", vol, first) == {}
+        moved = {name: {**first[name], "ctransid": 11}}
+        assert parents.unusable(store, "pi", vol, moved) == {
+            name: "changed after it was received (ctransid 10 then, 11 now)"}
+        assert parents.unusable(store, "pi", vol, None) == {}  # unreadable: not judged
+        assert parents.unusable(store, "other", vol, moved) == {}  # another host's record
 
 
 # -- space-forecast rotation ----------------------------------------------------------

@@ -13,6 +13,7 @@ Records have the same shape as homelab_ops.backup.local (btrfsutil, in-process):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pyinfra.api import FactBase, QuoteString, StringCommand
@@ -114,3 +115,69 @@ class BtrfsSubvolume(FactBase):
 
     def process(self, output: list[str]) -> dict[str, Any] | None:
         return parse_show(output) or None
+
+
+NO_CTRANSID = "__homelab_ops_no_ctransid__"
+# Runs on the target with its own python3: ``btrfs subvolume show`` prints no ctransid
+# (btrfs-progs 6.2 and later alike) and dump-tree reads the device of a mounted
+# filesystem behind its back; btrfsutil asks the kernel (the same call as
+# homelab_ops.backup.local). Synced first: a write moves ctransid only when it commits.
+_CTRANSID_SCRIPT = """
+import json, os, sys, uuid
+try:
+    import btrfsutil
+except ImportError:
+    print("MARK", sys.executable, "has no btrfsutil module (install python3-btrfsutil)")
+    sys.exit(0)
+d, out = sys.argv[1], {}
+def u(raw):
+    return None if raw == bytes(16) else str(uuid.UUID(bytes=raw))
+try:
+    if os.path.isdir(d):
+        btrfsutil.sync(d)
+        for n in sorted(os.listdir(d)):
+            p = os.path.join(d, n)
+            if os.path.isdir(p) and not os.path.islink(p) and btrfsutil.is_subvolume(p):
+                i = btrfsutil.subvolume_info(p)
+                out[n] = {"uuid": u(i.uuid), "received_uuid": u(i.received_uuid),
+                          "readonly": btrfsutil.get_subvolume_read_only(p),
+                          "ctransid": i.ctransid}
+except Exception as e:  # any failure: this target cannot tell
+    print("MARK " + str(e))
+    sys.exit(0)
+print(json.dumps(out))
+""".replace("MARK", NO_CTRANSID)
+
+
+class BtrfsCtransids(FactBase):
+    """Each subvolume directly inside ``directory`` with the ctransid the kernel keeps
+    for it (the transaction of its last inode change): name -> ``uuid``,
+    ``received_uuid``, ``readonly``, ``ctransid``. {} when the folder does not exist,
+    None when its SSH host cannot be reached, and a one-line reason (str) when the
+    ctransid cannot be read there: ``python`` (the target's interpreter) is missing or
+    has no btrfsutil, or the folder is not on BTRFS."""
+
+    default = dict
+
+    def command(self, directory: str, ssh: str | None = None,
+                ssh_config: str | None = None, python: str = "python3") -> StringCommand:
+        inner = StringCommand(
+            "command", "-v", QuoteString(python), ">/dev/null", "2>&1", "||", "{", "echo",
+            NO_CTRANSID, QuoteString(f"{python} not found"), ";", "exit", "0", ";", "}", ";",
+            QuoteString(python), "-c", QuoteString(_CTRANSID_SCRIPT), QuoteString(directory))
+        if not ssh:
+            return inner
+        return StringCommand(over_ssh(inner, ssh, ssh_config), ";", "[", "$?", "-ne", "255",
+                             "]", "||", "echo", UNREACHABLE)
+
+    def process(self, output: list[str]) -> dict[str, dict[str, Any]] | str | None:
+        if UNREACHABLE in output:
+            return None
+        for line in output:
+            if line.startswith(NO_CTRANSID):
+                return line[len(NO_CTRANSID):].strip() or "ctransid unreadable"
+        try:
+            found = json.loads(output[-1]) if output else {}
+        except ValueError:
+            return f"unexpected output: {output[-1][:80]}"
+        return found if isinstance(found, dict) else "unexpected output"
