@@ -1,0 +1,226 @@
+"""Every operation of the collection run without a host: arguments and fact values in,
+the exact commands (and the noop reason) out, as pyinfra tests its own operations
+(pyinfra ``tests/test_operations.py``, ``tests/operations/*/*.json``).
+
+A case is ``tests/unit/operations/<module>.<operation>/<case>.json``: ``kwargs`` (JSON,
+converted to the operation's annotated types by pydantic, so a ``Place`` or a
+``ContainerSpec`` is built and validated as a deploy builds it), ``facts`` (``module.Fact``
+-> the fact's arguments as pyinfra prints them, defaults left out -> value), host
+``data``, ``executing`` (pyinfra's run phase rather than its prediction), and the
+expected ``commands``, ``noop`` or ``exception``.
+
+What is real: pyinfra's ``State``, ``Inventory`` and ``Host``, the ``@operation``
+wrapper called through ``add_op`` (pyinfra's own API for adding an operation outside
+the CLI, which also counts the change), the command generator pyinfra runs, the
+commands' quoting and ``host.noop`` (its log line is what is read back).
+
+What is faked, and why: only ``Host.get_fact``, replaced on the one host by a lookup in
+the case's facts. Reading a fact means running its command on a host, which is what a
+unit test must not need; the fact parsers are tested on real captured output in
+test_facts.py, and the lab tests run both together. The lookup fills in the fact's
+default arguments as pyinfra does (``getcallargs``), so an argument the fact does not
+take fails, and a case whose facts are not all read fails as stale.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import import_module
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import pytest
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pyinfra.api import Config, FileUploadCommand, Inventory, State, StringCommand
+from pyinfra.api.operation import add_op
+from pyinfra.api.util import get_kwargs_str
+from pyinfra.context import ctx_host, ctx_state
+
+CASES = Path(__file__).parent / "operations"
+PACKAGES = ("homelab_ops.collection.operations", "homelab_ops.collection.deploys")
+MODULES = ("btrfs", "podman", "quadlet", "remediate")  # the modules holding operations
+
+
+class Raised(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    message: str
+
+
+class Case(BaseModel):
+    """One JSON case file."""
+
+    model_config = ConfigDict(extra="forbid")
+    kwargs: dict[str, Any] = {}
+    facts: dict[str, dict[str, Any]] = {}
+    data: dict[str, Any] = {}
+    executing: bool = False
+    commands: list[Any] = []
+    noop: str | None = None
+    exception: Raised | None = None
+
+
+def operation_of(folder: str):
+    module, name = folder.split(".")
+    for package in PACKAGES:
+        try:
+            found = import_module(f"{package}.{module}")
+        except ModuleNotFoundError:
+            continue
+        return getattr(found, name)
+    raise LookupError(f"{folder}: no module {module} in {PACKAGES}")
+
+
+def all_operations() -> dict[str, Any]:
+    """``module.name`` -> every ``@operation`` of the collection's modules."""
+    out = {}
+    for module in MODULES:
+        for package in PACKAGES:
+            try:
+                found = import_module(f"{package}.{module}")
+            except ModuleNotFoundError:
+                continue
+            for name, value in vars(found).items():
+                inner = getattr(value, "_inner", None)
+                if hasattr(inner, "is_idempotent") and value.__module__ == found.__name__:
+                    out[f"{module}.{name}"] = value
+    return out
+
+
+def case_files() -> list[Path]:
+    return sorted(CASES.glob("*/*.json"))
+
+
+def fact_key(fact_cls: type, kwargs: dict[str, Any]) -> tuple[str, str]:
+    """The case's key of one fact read: ``module.Class`` and its non-default arguments
+    in pyinfra's ``get_kwargs_str`` form."""
+    command = fact_cls().command
+    called = inspect.getcallargs(command, **kwargs)  # TypeError: not an argument
+    called.pop("self", None)
+    params = inspect.signature(command).parameters
+    given = {k: v for k, v in called.items() if not _is_default(params[k], v)}
+    return f"{fact_cls.__module__.rsplit('.', 1)[-1]}.{fact_cls.__name__}", \
+        get_kwargs_str(given)
+
+
+def _is_default(param: inspect.Parameter, value: Any) -> bool:
+    default = param.default
+    return default is not param.empty and type(default) is type(value) and default == value
+
+
+class Facts:
+    """The case's fact values, looked up as ``host.get_fact`` would read them."""
+
+    def __init__(self, facts: dict[str, dict[str, Any]]) -> None:
+        self.facts = facts
+        self.read: set[tuple[str, str]] = set()
+
+    def __call__(self, fact_cls: type, *args: Any, **kwargs: Any) -> Any:
+        assert not args, "facts are read with keyword arguments"
+        key = fact_key(fact_cls, kwargs)
+        if key[1] not in self.facts.get(key[0], {}):
+            raise KeyError(f"the case gives no value for fact {key[0]} ({key[1]})")
+        self.read.add(key)
+        return json.loads(json.dumps(self.facts[key[0]][key[1]]))  # a fresh copy
+
+    def unread(self) -> list[tuple[str, str]]:
+        return [(f, k) for f, by in self.facts.items() for k in by if (f, k) not in self.read]
+
+
+def encode(command: Any) -> Any:
+    """A command as the case spells it: the shell line, or ``["upload", text, dest]``."""
+    if isinstance(command, StringCommand):
+        raw, masked = command.get_raw_value(), command.get_masked_value()
+        return raw if raw == masked else [raw, masked]
+    if isinstance(command, FileUploadCommand):
+        command.src.seek(0)
+        return ["upload", command.src.read(), str(command.dest)]
+    raise TypeError(f"no case form for {command!r}")
+
+
+def typed(op: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The case's JSON arguments as the operation's annotated types."""
+    hints = get_type_hints(op._inner)
+    return {k: TypeAdapter(hints[k]).validate_python(v) for k, v in kwargs.items()}
+
+
+@contextmanager
+def noops() -> Iterator[list[str]]:
+    """The reasons ``host.noop`` logs (pyinfra logs them at debug or info)."""
+    said: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if "noop: " in text:
+                said.append(text.split("noop: ", 1)[1])
+
+    logger, handler = logging.getLogger("pyinfra"), Catch(logging.DEBUG)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield said
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def run_case(folder: str, case: Case) -> tuple[list[Any], list[str]]:
+    """The commands the operation yields on a host with the case's facts and data, and
+    the noop reasons it gave; pyinfra's change count must agree with the commands."""
+    op = operation_of(folder)
+    inventory = Inventory(([("unit-host", dict(case.data))], {}))
+    state = State(inventory, Config())
+    host = inventory.get_host("unit-host")
+    facts = Facts(case.facts)
+    host.get_fact = facts  # the one fake: see the module docstring
+    with noops() as said:
+        meta = add_op(state, op, host=host, **typed(op, case.kwargs))[host]
+        predicted = meta.will_change
+        said.clear()
+        state.is_executing = case.executing
+        op_data = state.get_op_data_for_host(host, meta._hash)
+        with ctx_state.use(state), ctx_host.use(host):  # as pyinfra runs it
+            commands = [encode(c) for c in op_data.command_generator()]
+    if not case.executing:
+        assert predicted == bool(commands), "pyinfra's change count disagrees"
+    assert not facts.unread(), f"facts the operation never read: {facts.unread()}"
+    return commands, said
+
+
+@pytest.mark.parametrize("path", case_files(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_operation_case(path: Path) -> None:
+    case = Case.model_validate_json(path.read_text())
+    if case.exception is not None:
+        with pytest.raises(Exception) as raised:
+            run_case(path.parent.name, case)
+        assert type(raised.value).__name__ == case.exception.name
+        assert str(raised.value) == case.exception.message
+        return
+    commands, said = run_case(path.parent.name, case)
+    assert commands == case.commands
+    assert said == ([case.noop] if case.noop is not None else [])
+    if not commands:
+        assert case.noop, "an operation that changes nothing says why (host.noop)"
+
+
+def test_every_operation_has_cases() -> None:
+    """A "changes" case for each operation and a noop case for each that can noop."""
+    missing = []
+    for name, op in all_operations().items():
+        cases = [Case.model_validate_json(p.read_text()) for p in CASES.glob(f"{name}/*.json")]
+        if not any(c.commands for c in cases):
+            missing.append(f"{name}: no case with commands")
+        if op._inner.is_idempotent and not any(c.noop and not c.commands for c in cases):
+            missing.append(f"{name}: no noop case")
+    assert not missing
+
+
+def test_case_folders_name_operations() -> None:
+    ops = all_operations()
+    assert {p.name for p in CASES.iterdir() if p.is_dir()} <= set(ops)
