@@ -49,9 +49,10 @@ from pyinfra.api.operation import add_op
 from pyinfra.api.util import get_kwargs_str
 from pyinfra.context import ctx_host, ctx_state
 
+from tests.unit.test_collection_docs import documented
+
 CASES = Path(__file__).parent / "operations"
 PACKAGES = ("homelab_ops.collection.operations", "homelab_ops.collection.deploys")
-MODULES = ("btrfs", "podman", "quadlet", "remediate")  # the modules holding operations
 
 
 class Raised(BaseModel):
@@ -82,22 +83,6 @@ def operation_of(folder: str):
             continue
         return getattr(found, name)
     raise LookupError(f"{folder}: no module {module} in {PACKAGES}")
-
-
-def all_operations() -> dict[str, Any]:
-    """``module.name`` -> every ``@operation`` of the collection's modules."""
-    out = {}
-    for module in MODULES:
-        for package in PACKAGES:
-            try:
-                found = import_module(f"{package}.{module}")
-            except ModuleNotFoundError:
-                continue
-            for name, value in vars(found).items():
-                inner = getattr(value, "_inner", None)
-                if hasattr(inner, "is_idempotent") and value.__module__ == found.__name__:
-                    out[f"{module}.{name}"] = value
-    return out
 
 
 def case_files() -> list[Path]:
@@ -228,11 +213,13 @@ def test_operation_case(path: Path) -> None:
 def test_every_operation_has_cases() -> None:
     """A "changes" case for each operation and a noop case for each that can noop."""
     missing = []
-    for name, op in all_operations().items():
+    operations = {n: f for n, f in documented().items() if hasattr(f, "is_idempotent")}
+    assert operations
+    for name, inner in operations.items():
         cases = [Case.model_validate_json(p.read_text()) for p in CASES.glob(f"{name}/*.json")]
         if not any(c.commands for c in cases):
             missing.append(f"{name}: no case with commands")
-        if op._inner.is_idempotent and not any(c.noop and not c.commands for c in cases):
+        if inner.is_idempotent and not any(c.noop and not c.commands for c in cases):
             missing.append(f"{name}: no noop case")
     assert not missing
 
