@@ -22,14 +22,25 @@ from homelab_ops.models.backup import load_backup_config
 @deploy("BTRFS backup")
 def backup(now: datetime | None = None, schedule: str | None = None, tag: str | None = None,
            prune_only: bool = False):
-    """One backup run on the current host.
+    """Run one backup on the current host: snapshot, send and prune every volume.
 
-    ``schedule`` limits it to volumes of that schedule (daily/weekly timers); ``tag``
-    takes tagged snapshots only (e.g. ``pre-action``: not sent, their own retention);
-    ``prune_only`` applies retention without taking or sending snapshots. Host data
+    + now: the time the snapshots are named after (default: this minute)
+    + schedule: only the volumes of this schedule (the daily/weekly timers)
+    + tag: take tagged snapshots only (e.g. ``pre-action``: not sent, their own
+      retention)
+    + prune_only: apply retention without taking or sending snapshots
+
+    The volumes are host data ``backup`` on the pools of ``btrfs_pools``. Host data
     ``backup_rotate_early`` (set by the agent from the space forecast) prunes the
     target down to its minimum-keep window; ``backup_unusable`` (target folder -> copy
     name -> why, set by the agent) names copies that are never an incremental parent.
+
+    **Example:**
+
+    .. code:: python
+
+        from homelab_ops.collection.deploys.backup import backup
+        backup(schedule="daily")
     """
     source = f"host data of {host.name}"
     config = load_backup_config(host.data.get("backup"), source)
@@ -66,9 +77,19 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
 
 @deploy("Backup timers")
 def backup_timers():
-    """The daily, weekly and restore-test timers and their services. Units are written
-    to ``systemd_unit_dir`` (default /etc/systemd/system; the lab keeps them in its own
-    directory); they are enabled only where systemd runs (host data ``systemd``)."""
+    """Install the daily, weekly and restore-test backup timers and their services.
+
+    Takes no argument. Units are written to host data ``systemd_unit_dir`` (default
+    /etc/systemd/system; the lab keeps them in its own directory); they are enabled
+    only where systemd runs (host data ``systemd``).
+
+    **Example:**
+
+    .. code:: python
+
+        from homelab_ops.collection.deploys.backup import backup_timers
+        backup_timers()
+    """
     install_timers(timers.render(host.data), timers.timer_names())
 
 

@@ -16,8 +16,10 @@ from homelab_ops.collection.lib import timers
 
 @deploy("Cycle timer")
 def cycle_timer():
-    """Install the cycle timer and service (written to host data ``systemd_unit_dir``,
-    enabled only where systemd runs, host data ``systemd``).
+    """Install the daily cycle timer and its service.
+
+    Takes no argument. The units are written to host data ``systemd_unit_dir`` and
+    enabled only where systemd runs (host data ``systemd``).
 
     + host data ``homelab_ops_exe``: absolute path of the agent (default
       /usr/local/bin/homelab-ops)

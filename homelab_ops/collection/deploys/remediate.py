@@ -74,19 +74,35 @@ def restarted(service: str):
     """Restart a container with ``podman restart`` (the backend without systemd).
 
     + service: the container's name
+
+    Not idempotent: it always restarts.
+
+    **Example:**
+
+    .. code:: python
+
+        restarted(name="Restart home-wiki", service="home-wiki")
     """
     yield podman("restart", _checked(service))
 
 
 @operation()
 def reset_failed(unit: str, user_mode: bool = False):
-    """Clear ``unit``'s failed state so systemd accepts a start again: after its start
-    limit (``StartLimitBurst`` restarts within ``StartLimitIntervalSec``) every
-    ``systemctl restart`` is refused ("Start request repeated too quickly") until
-    ``systemctl reset-failed``. Nothing when the unit is not failed.
+    """Clear ``unit``'s failed state so systemd accepts a start again.
 
     + unit: the unit's full name, e.g. ``home-wiki.service``
     + user_mode: the user's systemd instance instead of the system's
+
+    After its start limit (``StartLimitBurst`` restarts within
+    ``StartLimitIntervalSec``) every ``systemctl restart`` is refused ("Start request
+    repeated too quickly") until ``systemctl reset-failed``. Nothing when the unit is
+    not failed.
+
+    **Example:**
+
+    .. code:: python
+
+        reset_failed(name="Clear home-wiki's failed state", unit="home-wiki.service")
     """
     if not host.get_fact(UnitFailed, unit=unit, user_mode=user_mode):
         host.noop(f"{unit} is not failed")
@@ -97,14 +113,16 @@ def reset_failed(unit: str, user_mode: bool = False):
 
 @deploy("Restart container")
 def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
-    """Restart a container: ``systemctl restart NAME.service`` where systemd runs its
-    quadlet unit (host data ``systemd``; a unit failed on its start limit is
-    ``reset-failed`` first), else ``podman restart NAME``; then the
-    containers that share its network namespace or require it, in order. Restarting a
-    leaking container before it reaches its limit is the same deploy.
+    """Restart a container, then the containers that depend on it, in order.
 
     + service: the container's name (its quadlet unit is ``NAME.container``)
-    + dependents: containers restarted after it, in this order
+    + dependents: containers restarted after it (they share its network namespace or
+      require it), in this order
+
+    ``systemctl restart NAME.service`` where systemd runs its quadlet unit (host data
+    ``systemd``; a unit failed on its start limit is ``reset-failed`` first), else
+    ``podman restart NAME``. Restarting a leaking container before it reaches its limit
+    is the same deploy.
 
     **Example:**
 
@@ -125,10 +143,17 @@ def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
 
 @operation(is_idempotent=False)
 def stopped(service: str):
-    """Stop a container with ``podman stop`` (the backend without systemd); a missing
-    one is no error.
+    """Stop a container with ``podman stop`` (the backend without systemd).
 
     + service: the container's name
+
+    A missing container is no error. Not idempotent: podman is asked every time.
+
+    **Example:**
+
+    .. code:: python
+
+        stopped(name="Stop home-wiki", service="home-wiki")
     """
     yield podman("stop", "--ignore", "--time", "10", _checked(service))
 
@@ -136,12 +161,22 @@ def stopped(service: str):
 @deploy("Restore data from a snapshot")
 def restore_data(paths: list[tuple[str, str]] | tuple[tuple[str, str], ...],
                  stop: list[str] | tuple[str, ...] = ()):
-    """Stop the containers that write the data, then make each live directory hold what
-    its snapshot holds. Whatever re-applies their spec starts them again.
+    """Restore live directories from a snapshot, the containers writing them stopped.
 
     + paths: (directory inside a read-only snapshot, live directory) pairs
     + stop: containers to stop first (``systemctl stop`` of their unit where systemd
-      runs quadlets)
+      runs quadlets, host data ``systemd``)
+
+    Whatever re-applies their spec starts the containers again.
+
+    **Example:**
+
+    .. code:: python
+
+        restore_data(
+            paths=[("/srv/.snapshots/data.20260301T0630/wiki", "/srv/data/wiki")],
+            stop=["home-wiki"],
+        )
     """
     for name in map(_checked, stop):
         if host.data.get("systemd"):
@@ -155,8 +190,16 @@ def restore_data(paths: list[tuple[str, str]] | tuple[tuple[str, str], ...],
 
 @operation()
 def reclaimed():
-    """Prune dangling images and volumes and empty the containers' json/k8s-file logs;
-    nothing when there is nothing to free."""
+    """Prune dangling images and volumes and empty the containers' json/k8s-file logs.
+
+    Takes no argument; nothing when there is nothing to free (fact ``Reclaimable``).
+
+    **Example:**
+
+    .. code:: python
+
+        reclaimed(name="Prune images, volumes and container logs")
+    """
     found = host.get_fact(Reclaimable)
     if not (found["images"] or found["volumes"] or found["logs"]):
         host.noop("no dangling images or volumes, no container log to vacuum")
@@ -171,10 +214,10 @@ def reclaimed():
 
 @deploy("Free disk")
 def free_disk(journal_max: str | None = None):
-    """Free disk space podman holds: dangling images and volumes, container logs; with
-    ``journal_max`` also vacuum the journal where journald keeps the logs.
+    """Free the disk space podman holds: dangling images and volumes, container logs.
 
-    + journal_max: e.g. ``"200M"``, passed to ``journalctl --vacuum-size`` (systemd hosts)
+    + journal_max: also vacuum the journal to this size where journald keeps the logs
+      (host data ``systemd``), e.g. ``"200M"`` for ``journalctl --vacuum-size``
 
     **Example:**
 
@@ -191,4 +234,16 @@ def free_disk(journal_max: str | None = None):
 
 @operation(is_idempotent=False)
 def _journal(size: str):
+    """Vacuum the systemd journal down to ``size``.
+
+    + size: e.g. ``"200M"``, checked by ``free_disk``
+
+    Not idempotent: journalctl decides what is left to vacuum.
+
+    **Example:**
+
+    .. code:: python
+
+        _journal(name="Vacuum the journal to 200M", size="200M")
+    """
     yield StringCommand("journalctl", f"--vacuum-size={size}")

@@ -19,8 +19,10 @@ REPORT = (timers.Schedule("homelab-ops-report", "homelab-ops weekly report",
 
 @deploy("Report timer")
 def report_timer():
-    """Install the weekly report timer and service (written to host data
-    ``systemd_unit_dir``, enabled only where systemd runs, host data ``systemd``).
+    """Install the weekly report timer and its service.
+
+    Takes no argument. The units are written to host data ``systemd_unit_dir`` and
+    enabled only where systemd runs (host data ``systemd``).
 
     + host data ``homelab_ops_exe``: absolute path of the agent (default
       /usr/local/bin/homelab-ops)

@@ -25,6 +25,21 @@ from homelab_ops.models.stack import DeclaredStack
 
 @deploy("Stack")
 def stack(declared: DeclaredStack, secrets: dict[str, str]):
+    """Deploy one declared stack on the current host, when it is one of its hosts.
+
+    + declared: the stack as loaded from its stack file (``stacks.load.load_stack``)
+    + secrets: secret name -> value, written to the stack's private environment files
+
+    Quadlet units and their services where systemd runs, else the same specs through
+    ``podman run`` (see the module's docstring).
+
+    **Example:**
+
+    .. code:: python
+
+        from homelab_ops.collection.deploys.stack import stack
+        stack(declared, secrets)
+    """
     if declared.hosts and host.name not in declared.hosts:
         return
     target = host_target(host.name, host.data.dict(), host.get_fact(QuadletHost))

@@ -128,13 +128,32 @@ def skip_reason(existing: Mapping[str, Mapping[str, Any]], source: Mapping[str, 
 @operation()
 def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True,
              peer: Place | None = None, unusable: Mapping[str, str] | None = None):
-    """A read-only snapshot ``directory/snapshot`` of the subvolume ``source``.
+    """Take a read-only snapshot ``directory/snapshot`` of the subvolume ``source``.
 
-    The name carries the minute, so a rerun within it changes nothing; with
-    ``onchange`` (btrbk's ``snapshot_create onchange``) an untagged snapshot is skipped
-    when the subvolume has not changed since the newest one, unless that one's name is
-    taken on the backup target ``peer`` by a copy that is not usable (``unusable``:
-    copy name -> why, what the caller knows beyond the listing).
+    + source: the subvolume to snapshot
+    + directory: where its snapshots live (created when missing)
+    + snapshot: the snapshot's name, ``<base>.<YYYYMMDDTHHMM>[_<tag>]`` (see
+      backup.naming)
+    + onchange: skip an untagged snapshot when ``source`` has not changed since the
+      newest one (btrbk's ``snapshot_create onchange``)
+    + peer: the backup target, read only to see whether the newest snapshot's name is
+      usable there
+    + unusable: target copy name -> why it is not usable (what the caller knows beyond
+      the listing)
+
+    The name carries the minute, so a rerun within it changes nothing. With
+    ``onchange``, an unchanged subvolume is snapshotted anyway when the newest
+    snapshot's name is taken on ``peer`` by a copy that is not usable: that name can
+    never be received again, a fresh one can.
+
+    **Example:**
+
+    .. code:: python
+
+        btrfs.snapshot(
+            name="Snapshot /srv/data", source="/srv/data", directory="/srv/.snapshots",
+            snapshot="data.20260301T0630",
+        )
     """
     checked_path(source)
     place = Place(directory)
@@ -155,18 +174,33 @@ def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True,
 def send(source: Place, base: str, target: Place, expect: str | None = None,
          expect_from: str | None = None, onchange: bool = True,
          unusable: Mapping[str, str] | None = None):
-    """Send the newest snapshot of ``base`` to ``target``, incrementally from the newest
-    snapshot both sides hold. Garbled copies left by a cut-off transfer are deleted
-    first; the received copy is verified (read-only, received UUID set).
+    """Send the newest snapshot of ``base`` to ``target``, incrementally when possible.
 
-    ``unusable`` (copy name -> why: changed after it was received, failed its restore
-    test) names copies that are never a parent; the send falls back to an older common
-    snapshot, else sends in full. When the newest snapshot's name is taken on the
-    target by a copy that is not usable, the operation fails saying so.
+    + source: the snapshot directory on this host
+    + base: the subvolume's snapshot base name
+    + target: the backup target (a ``Place``, on another machine with ``ssh``)
+    + expect: the snapshot an earlier operation of the deploy takes, counted as taken
+      while pyinfra only predicts changes
+    + expect_from: the subvolume ``expect`` is taken of
+    + onchange: the ``snapshot`` operation's ``onchange`` for ``expect``
+    + unusable: target copy name -> why it is never a parent (changed after it was
+      received, failed its restore test)
 
-    ``expect`` names the snapshot an earlier operation of the deploy takes (of
-    ``expect_from``): while pyinfra only predicts changes (``--dry``, or before a run)
-    it counts as taken when due, so the preview shows the send the run will make.
+    The parent is the newest snapshot both sides hold, unusable copies left out; with
+    none the send is in full. Garbled copies left by a cut-off transfer are deleted
+    first and the received copy is verified (read-only, received UUID set). When the
+    newest snapshot's name is taken on the target by a copy that is not usable, the
+    operation fails saying so. ``expect`` makes the preview (``--dry``, or the count
+    before a run) show the send the run will make.
+
+    **Example:**
+
+    .. code:: python
+
+        btrfs.send(
+            name="Send data", source=Place("/srv/.snapshots"), base="data",
+            target=Place("/backup/data", ssh="root@nas", strict=True),
+        )
     """
     mine, theirs = source.subvolumes(), target.subvolumes()
     if mine is None or theirs is None:
@@ -213,9 +247,26 @@ def prune(place: Place, base: str, policy: RetentionPolicy, now: datetime,
           unusable: Mapping[str, str] | None = None):
     """Delete the snapshots of ``base`` in ``place`` that the retention plan drops.
 
-    With ``peer`` (the other side of the transfer) the newest snapshot common to both
-    is protected: it is the parent of the next incremental send (``unusable``: target
-    copies that are never a parent, see ``send``).
+    + place: the snapshot directory or the backup target
+    + base: the subvolume's snapshot base name
+    + policy: the retention policy for untagged snapshots
+    + now: the time the plan is made at
+    + peer: the other side of the transfer; the newest snapshot common to both is kept,
+      it is the parent of the next incremental send
+    + place_is_target: ``place`` is the target side and ``peer`` the source
+    + tag_policies: tag -> retention of the snapshots with that tag
+    + unusable: target copy name -> why it is never a parent (see ``send``)
+
+    Only read-only snapshots of ``base`` count; anything else in ``place`` stays.
+
+    **Example:**
+
+    .. code:: python
+
+        btrfs.prune(
+            name="Prune data", place=Place("/srv/.snapshots"), base="data",
+            policy=RetentionPolicy(preserve="7d 4w"), now=datetime.now(),
+        )
     """
     mine = place.subvolumes()
     if mine is None:
@@ -244,14 +295,25 @@ def prune(place: Place, base: str, policy: RetentionPolicy, now: datetime,
 
 @operation(is_idempotent=False)
 def restore_dir(snapshot_dir: str, path: str):
-    """Make ``path`` hold exactly what ``snapshot_dir`` (the same directory inside a
-    read-only snapshot) holds: the directory is emptied and filled from the snapshot
-    (``cp --reflink``: shared extents, no second copy). The directory itself stays (a
-    bind mount or a subvolume root keeps its inode). The caller stops what writes to
-    it and keeps the state it replaces as a snapshot first: this deletes that state.
+    """Make ``path`` hold exactly what ``snapshot_dir`` holds.
 
-    + snapshot_dir: the directory inside the snapshot
+    + snapshot_dir: the same directory inside a read-only snapshot
     + path: the live directory to restore
+
+    The directory is emptied and filled from the snapshot (``cp --reflink``: shared
+    extents, no second copy); the directory itself stays (a bind mount or a subvolume
+    root keeps its inode). The caller stops what writes to it and keeps the state it
+    replaces as a snapshot first: this deletes that state. Not idempotent: it always
+    copies.
+
+    **Example:**
+
+    .. code:: python
+
+        btrfs.restore_dir(
+            name="Restore the wiki's data",
+            snapshot_dir="/srv/.snapshots/data.20260301T0630/wiki", path="/srv/data/wiki",
+        )
     """
     checked_path(snapshot_dir)
     checked_path(path)

@@ -33,39 +33,66 @@ def _live() -> dict[str, ContainerObs]:
 
 @operation()
 def networks(specs: list[NetworkSpec]):
-    """The networks exist (created with ``--internal`` when declared so)."""
+    """Create the declared podman networks that do not exist yet.
+
+    + specs: the networks, created with ``--internal`` when declared so
+
+    An existing network is left as it is (podman cannot change one in place).
+
+    **Example:**
+
+    .. code:: python
+
+        podman.networks(name="Networks of wiki", specs=[NetworkSpec(name="wiki-net")])
+    """
     live = {n["name"] for n in host.get_fact(PodmanNetworks)}
-    for spec in specs:
-        if spec.name not in live:
-            yield podman("network", "create", *(["--internal"] if spec.internal else []),
-                         spec.name)
+    missing = [spec for spec in specs if spec.name not in live]
+    if not missing:
+        host.noop(f"networks exist: {', '.join(s.name for s in specs) or 'none declared'}")
+        return
+    for spec in missing:
+        yield podman("network", "create", *(["--internal"] if spec.internal else []),
+                     spec.name)
 
 
 @operation()
 def containers(stack: str, specs: list[ContainerSpec]):
-    """Exactly ``specs`` run for ``stack``, started in the given order.
+    """Run exactly ``specs`` for ``stack`` with ``podman run``, in the given order.
+
+    + stack: the stack's name (its containers carry the ``homelab-ops.stack`` label)
+    + specs: the stack's containers, in start order
 
     One operation for the whole stack reads the live containers once (each read is a
-    full inspect); containers labelled as part of ``stack`` but not declared go first."""
+    full inspect). Containers labelled as part of ``stack`` but not declared are
+    removed first; a stopped one that matches its spec is started; any other
+    difference recreates the container.
+
+    **Example:**
+
+    .. code:: python
+
+        podman.containers(name="Containers of wiki", stack="wiki", specs=plan.containers)
+    """
     live = _live()
     declared = {spec.name for spec in specs}
-    for name, c in sorted(live.items()):
-        if c.labels.get(STACK_LABEL) == stack and name not in declared:
-            yield podman("rm", "--force", "--time", STOP_SECONDS, name)
+    commands = [podman("rm", "--force", "--time", STOP_SECONDS, name)
+                for name, c in sorted(live.items())
+                if c.labels.get(STACK_LABEL) == stack and name not in declared]
     for spec in specs:
-        yield from _container(spec, live.get(spec.name))
+        commands += _container(spec, live.get(spec.name))
+    if not commands:
+        host.noop(f"{stack}: every container runs as declared")
+    yield from commands
 
 
-def _container(spec: ContainerSpec, live: ContainerObs | None):
+def _container(spec: ContainerSpec, live: ContainerObs | None) -> list[StringCommand]:
     differences = container_drift(spec, live)
     if not differences:
-        return
+        return []
     if live is not None and {d["kind"] for d in differences} == {"stopped"}:
-        yield podman("start", spec.name)
-        return
-    if live is not None:
-        yield podman("rm", "--force", "--time", STOP_SECONDS, spec.name)
-    yield run_or_remove(spec)
+        return [podman("start", spec.name)]
+    remove = [podman("rm", "--force", "--time", STOP_SECONDS, spec.name)] if live else []
+    return [*remove, run_or_remove(spec)]
 
 
 def run_or_remove(spec: ContainerSpec) -> StringCommand:

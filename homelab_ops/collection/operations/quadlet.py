@@ -20,12 +20,27 @@ def digest(text: str) -> str:
 
 @operation()
 def stack_files(directory: str, stack: str, contents: dict[str, str], private: bool = False):
-    """Make ``directory`` hold exactly ``contents`` (file name -> text) of ``stack``:
-    write what differs, remove the stack's files that are no longer declared.
+    """Make ``directory`` hold exactly the declared files of ``stack``.
 
-    Texts are uploaded, never put on a command line, so secret files stay out of every
-    log. ``private`` (secrets): the directory is 0700 before anything is written into
-    it and files are 0600. Each text must start with the stack's marker line."""
+    + directory: where the files live (created when missing)
+    + stack: the stack's name; its files are those starting with its marker line
+    + contents: file name -> text, each text starting with the stack's marker line
+    + private: secrets: the directory is 0700 before anything is written into it and
+      files are 0600 (else 0644)
+
+    What differs is written and the stack's files that are no longer declared are
+    removed; other files in ``directory`` stay. Texts are uploaded, never put on a
+    command line, so secret files stay out of every log.
+
+    **Example:**
+
+    .. code:: python
+
+        quadlet.stack_files(
+            name="Quadlet units of wiki", directory="/etc/containers/systemd",
+            stack="wiki", contents=plan.units,
+        )
+    """
     for name, text in contents.items():
         if not text.startswith(STACK_MARKER + stack + "\n") or "/" in name:
             raise ValueError(f"{name}: not a file of stack {stack}")
@@ -39,5 +54,8 @@ def stack_files(directory: str, stack: str, contents: dict[str, str], private: b
         path = posixpath.join(directory, name)
         yield FileUploadCommand(StringIO(contents[name]), path)
         yield StringCommand("chmod", "600" if private else "644", QuoteString(path))
-    for name in sorted(set(live) - set(contents)):
+    gone = sorted(set(live) - set(contents))
+    if not stale and not gone:
+        host.noop(f"{directory}: the files of {stack} are as declared")
+    for name in gone:
         yield StringCommand("rm", "-f", "--", QuoteString(posixpath.join(directory, name)))
