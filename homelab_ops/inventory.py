@@ -22,7 +22,7 @@ from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.inventory import make_inventory
 
 from homelab_ops.errors import InputError, read_text, validate_input
-from homelab_ops.models.inventory import HostData
+from homelab_ops.models.inventory import HostData, host_value
 
 HostEntry = tuple[str, dict[str, Any]]
 
@@ -81,7 +81,7 @@ def host_data(host: Any) -> HostData:
 def distinct_hosts(inventory: Inventory) -> Inventory:
     """The inventory without second names of a machine (host data ``alias_of``): one
     machine is observed once and one fault seen through two names is remediated once."""
-    if not any(h.data.get("alias_of") for h in inventory):
+    if not any(host_value(h.data, "alias_of") for h in inventory):
         return inventory
     return inventory_from_entries([(h.name, h.data.dict()) for h in inventory
-                                   if not h.data.get("alias_of")], "inventory")
+                                   if not host_value(h.data, "alias_of")], "inventory")

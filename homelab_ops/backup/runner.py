@@ -11,6 +11,7 @@ from typing import Any
 from homelab_ops.backup import naming, parents, retention, rotation, transfer
 from homelab_ops.backup.layout import VolumeLayout, resolve
 from homelab_ops.models.backup import BackupConfig, load_backup_config
+from homelab_ops.models.inventory import host_value
 from homelab_ops.models.prediction import disk_key
 from homelab_ops.models.settings import Thresholds
 from homelab_ops.store import Event
@@ -23,8 +24,8 @@ def host_layouts(name: str, data: dict[str, Any], source: str = "inventory"
     """A host's backup config and volume layouts; errors name ``source`` (the inventory
     file) and the field as ``hosts[<name>].backup...``."""
     prefix = f"hosts[{name}].backup"
-    config = load_backup_config(data.get("backup"), source, prefix)
-    return config, resolve(config, data.get("btrfs_pools") or {}, source, prefix, host=name)
+    config = load_backup_config(host_value(data, "backup"), source, prefix)
+    return config, resolve(config, host_value(data, "btrfs_pools"), source, prefix, host=name)
 
 
 def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str] | None:
@@ -32,8 +33,8 @@ def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str]
     if config.target is None:
         return None
     if config.target.pool is not None:
-        return None if config.target.pool not in data.get("btrfs_pools", {}) else (
-            "", data["btrfs_pools"][config.target.pool])
+        pools = host_value(data, "btrfs_pools")
+        return None if config.target.pool not in pools else ("", pools[config.target.pool])
     return (config.target.ssh or "", config.target.path or "")
 
 

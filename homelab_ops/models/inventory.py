@@ -131,10 +131,10 @@ def default(key: str) -> Any:
     return HostData.model_fields[data_keys()[key]].get_default()
 
 
-def host_value(data: Mapping[str, Any], key: str) -> Any:
-    """Host data ``key`` as given, else its declared default: an absent key, None or an
-    empty string or collection falls back; ``False`` and ``0`` are values (``systemd =
-    False`` chooses plain podman)."""
+def host_value(data: Mapping[str, Any] | Any, key: str) -> Any:
+    """Host data ``key`` of ``data`` (a mapping or pyinfra's ``host.data``) as given, else
+    its declared default: an absent key, None or an empty string or collection falls
+    back; ``False`` and ``0`` are values (``systemd = False`` chooses plain podman)."""
     value = data.get(key) if key in data_keys() else _undeclared(key)
     if value is None or (isinstance(value, str | dict | list | tuple) and not value):
         return default(key)
