@@ -10,5 +10,6 @@ nothing; ``--dry`` shows what would be snapshotted, sent and deleted.
 from pyinfra import host
 
 from homelab_ops.collection.deploys.backup import backup
+from homelab_ops.models.inventory import host_value
 
-backup(schedule=host.data.get("backup_schedule"))
+backup(schedule=host_value(host.data, "backup_schedule"))

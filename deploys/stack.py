@@ -16,9 +16,10 @@ from pyinfra import host
 
 from homelab_ops.collection.deploys.stack import stack
 from homelab_ops.collection.lib.secrets import read_secrets
+from homelab_ops.models.inventory import host_value
 from homelab_ops.stacks.load import load_stack
 
-stack_file = host.data.get("stack_file") or os.environ.get("HOMELAB_OPS_STACK")
+stack_file = host_value(host.data, "stack_file") or os.environ.get("HOMELAB_OPS_STACK")
 if not stack_file:
     raise SystemExit("deploys/stack.py: set host data stack_file or HOMELAB_OPS_STACK")
 declared = load_stack(Path(stack_file))

@@ -8,8 +8,10 @@ the host and the field, before anything connects.
 
 from __future__ import annotations
 
+import difflib
 import traceback
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.inventory import make_inventory
 
 from homelab_ops.errors import InputError, read_text, validate_input
-from homelab_ops.models.inventory import HostData
+from homelab_ops.models.inventory import HostData, data_keys, host_value
 
 if TYPE_CHECKING:
     from homelab_ops.models.settings import Settings
@@ -111,7 +113,35 @@ def inventory_from_entries(entries: Sequence[HostEntry], source: Path | str) -> 
 
 def validate(inventory: Inventory, path: Path) -> None:
     for host in inventory:
-        validate_input(HostData, host.data.dict(), path, f"hosts[{host.name}]")
+        data = host.data.dict()
+        validate_input(HostData, data, path, f"hosts[{host.name}]")
+        for key in data:
+            if close := misspelt(key):
+                raise InputError(path, f"hosts[{host.name}].{key}",
+                                 f"unknown host data key: did you mean {close}?")
+
+
+def misspelt(key: str) -> str | None:
+    """The declared (or pyinfra's) key ``key`` is probably a typo of; None for a known
+    key and for a user's own key that resembles none of them."""
+    known = _known_keys()
+    if key in known:
+        return None
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
+    return close[0] if close else None
+
+
+@cache
+def _known_keys() -> tuple[str, ...]:
+    """homelab-ops' declared keys and pyinfra's: its connectors' data and its global
+    arguments (``_sudo``, ``_env``...), which host data may set for every operation."""
+    from pyinfra.api.arguments import all_argument_meta
+    from pyinfra.api.connectors import get_all_connectors
+
+    pyinfra = {k for k in all_argument_meta if k.startswith("_")}
+    for connector in get_all_connectors().values():
+        pyinfra.update(getattr(connector, "data_meta", None) or {})
+    return tuple(sorted(pyinfra | set(data_keys())))
 
 
 def host_data(host: Any) -> HostData:
@@ -121,7 +151,7 @@ def host_data(host: Any) -> HostData:
 def distinct_hosts(inventory: Inventory) -> Inventory:
     """The inventory without second names of a machine (host data ``alias_of``): one
     machine is observed once and one fault seen through two names is remediated once."""
-    if not any(h.data.get("alias_of") for h in inventory):
+    if not any(host_value(h.data, "alias_of") for h in inventory):
         return inventory
     return inventory_from_entries([(h.name, h.data.dict()) for h in inventory
-                                   if not h.data.get("alias_of")], "inventory")
+                                   if not host_value(h.data, "alias_of")], "inventory")

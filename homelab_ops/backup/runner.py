@@ -12,6 +12,7 @@ from homelab_ops.backup import parents, rotation
 from homelab_ops.collection.lib import naming, retention, transfer
 from homelab_ops.collection.lib.layout import VolumeLayout, volume_layouts
 from homelab_ops.models.backup import BackupConfig, load_backup_config
+from homelab_ops.models.inventory import host_value
 from homelab_ops.models.prediction import disk_key
 from homelab_ops.models.settings import Thresholds
 from homelab_ops.store import Event
@@ -24,8 +25,9 @@ def host_layouts(name: str, data: dict[str, Any], source: str = "inventory"
     """A host's backup config and volume layouts; errors name ``source`` (the inventory
     file) and the field as ``hosts[<name>].backup...``."""
     prefix = f"hosts[{name}].backup"
-    config = load_backup_config(data.get("backup"), source, prefix)
-    return config, volume_layouts(config, data.get("btrfs_pools") or {}, source, prefix, host=name)
+    config = load_backup_config(host_value(data, "backup"), source, prefix)
+    pools = host_value(data, "btrfs_pools")
+    return config, volume_layouts(config, pools, source, prefix, host=name)
 
 
 def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str] | None:
@@ -33,8 +35,8 @@ def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str]
     if config.target is None:
         return None
     if config.target.pool is not None:
-        return None if config.target.pool not in data.get("btrfs_pools", {}) else (
-            "", data["btrfs_pools"][config.target.pool])
+        pools = host_value(data, "btrfs_pools")
+        return None if config.target.pool not in pools else ("", pools[config.target.pool])
     return (config.target.ssh or "", config.target.path or "")
 
 

@@ -17,6 +17,8 @@ from pyinfra.api.exceptions import ConnectError, PyinfraError
 from pyinfra.api.facts import get_fact
 from pyinfra.context import ctx_host, ctx_state
 
+from homelab_ops.models.inventory import host_value
+
 
 class FactFailed(str):
     """The reason a fact could not be read from a host."""
@@ -64,7 +66,8 @@ BANNER_WAIT = 5.0
 def _no_banner(host: Host) -> str | None:
     """Why an SSH handshake failed when the port accepts TCP but sends no SSH banner
     (a wrong port, a stuck sshd): what paramiko reports then is "No existing session"."""
-    address = (host.data.get("ssh_hostname") or host.name, int(host.data.get("ssh_port") or 22))
+    address = (host_value(host.data, "ssh_hostname") or host.name,
+               int(host_value(host.data, "ssh_port") or 22))  # SSH's own port
     try:
         with socket.create_connection(address, timeout=BANNER_WAIT) as sock:
             first = sock.recv(64)

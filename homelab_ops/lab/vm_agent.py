@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import homelab_ops
+from homelab_ops.models.inventory import HOMELAB_OPS_EXE
 from homelab_ops.proc import run
 
 HOME = "/opt/homelab-ops"
 VENV = f"{HOME}/venv"
-EXE = "/usr/local/bin/homelab-ops"  # what the timers' units run (host data homelab_ops_exe)
+EXE = HOMELAB_OPS_EXE  # what the timers' units run (host data homelab_ops_exe)
 INVENTORY = "/etc/homelab-ops/inventory.py"  # the agent's inventory there: its own @local
 PIP_TIMEOUT = 1200
 FROM_DEBIAN = {"btrfsutil"}  # python3-btrfsutil, built against the VM's libbtrfsutil

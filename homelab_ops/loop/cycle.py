@@ -25,6 +25,7 @@ from homelab_ops.loop.act import Actor, act, latest_decisions
 from homelab_ops.loop.playbooks import handling
 from homelab_ops.models.decision import ActionRecord, CycleReport, Decision, GateResult, Planned
 from homelab_ops.models.finding import Finding
+from homelab_ops.models.inventory import host_value
 from homelab_ops.models.observation import Observation
 from homelab_ops.models.prediction import PredictionReport
 from homelab_ops.models.settings import Settings
@@ -216,8 +217,8 @@ def _restarts(store: Store, host: str, now: float, log: list[Decision]) -> dict[
 def _backup_targets(inventory: Inventory, host: str) -> list[str]:
     """Mountpoints of the host's pools that receive backup copies."""
     data = next((h.data.dict() for h in inventory if h.name == host), {})
-    target = (data.get("backup") or {}).get("target") or {}
-    pools = data.get("btrfs_pools") or {}
+    target = host_value(data, "backup").get("target") or {}
+    pools = host_value(data, "btrfs_pools")
     return [pools[target["pool"]]] if target.get("pool") in pools else []
 
 

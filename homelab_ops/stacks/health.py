@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from homelab_ops.collection.lib.plan import HostPlan
+from homelab_ops.models.inventory import host_value
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ATTEMPTS = 20  # a container that just started gets this many tries, a second apart
@@ -106,16 +107,16 @@ def testinfra_host(name: str, data: Mapping[str, Any]) -> Any:
 
     if name.startswith("@local"):
         return testinfra.get_host("local://")
-    address = data.get("ssh_hostname") or name
-    user = data.get("ssh_user")
+    address = host_value(data, "ssh_hostname") or name
+    user = host_value(data, "ssh_user")
     spec = f"ssh://{user + '@' if user else ''}{address}"
-    if data.get("ssh_port"):
-        spec += f":{data['ssh_port']}"
+    if port := host_value(data, "ssh_port"):
+        spec += f":{port}"
     extra = ["-o", "BatchMode=yes"]
-    if data.get("ssh_known_hosts_file"):
-        extra += ["-o", f"UserKnownHostsFile={data['ssh_known_hosts_file']}",
+    if known_hosts := host_value(data, "ssh_known_hosts_file"):
+        extra += ["-o", f"UserKnownHostsFile={known_hosts}",
                   "-o", "StrictHostKeyChecking=yes"]
-    return testinfra.get_host(spec, ssh_identity_file=data.get("ssh_key"),
+    return testinfra.get_host(spec, ssh_identity_file=host_value(data, "ssh_key"),
                               ssh_extra_args=" ".join(extra))
 
 
@@ -132,7 +133,7 @@ def validate(plans: Mapping[str, HostPlan], host_data: Mapping[str, Mapping[str,
             if check.container in down:
                 ok, seen = False, f"not checked: container {down[check.container]}"
             else:
-                ok, seen = run_check(th, check, data.get("_env") or {}, progress)
+                ok, seen = run_check(th, check, host_value(data, "_env"), progress)
                 if check.kind == "running" and not ok:
                     down[check.container] = seen
             results.append({**asdict(check), "ok": ok, "seen": seen})

@@ -49,3 +49,30 @@ def test_missing_inventory(tmp_path: Path) -> None:
 def test_entries_are_validated_too() -> None:
     with pytest.raises(InputError, match=r"hosts\[pi\]\.systemd"):
         inventory_from_entries([("pi", {"systemd": "sometimes"})], "lab.json")
+
+
+@pytest.mark.parametrize(("key", "close"), [("btrfs_pool", "btrfs_pools"),
+                                            ("sytemd", "systemd"),
+                                            ("homelab_ops_exec", "homelab_ops_exe"),
+                                            ("ssh_prot", "ssh_port")])
+def test_misspelt_key_is_one_line_naming_file_host_key_and_match(
+        tmp_path: Path, key: str, close: str) -> None:
+    path = _write(tmp_path, f'homelab = [("nas", {{"systemd": True}}), ("pi", {{"{key}": 1}})]\n')
+    with pytest.raises(InputError) as exc:
+        load_inventory(path)
+    assert str(exc.value) == (f"{path}: hosts[pi].{key}: unknown host data key: "
+                              f"did you mean {close}?")
+
+
+def test_pyinfra_keys_and_the_users_own_keys_pass(tmp_path: Path) -> None:
+    data = {"_sudo": True, "_su_user": "ops", "_env": {"A": "1"}, "ssh_password": "x",
+            "ssh_strict_host_key_checking": "yes", "docker_identifier": "c1",
+            "timezone": "UTC", "role": "media", "owner_email": "me@example.org"}
+    inv = load_inventory(_write(tmp_path, f"homelab = [('nas', {data!r})]\n"))
+    (nas,) = inv
+    assert {k: nas.data.get(k) for k in data} == data
+
+
+def test_misspelt_key_from_the_agent_entries_is_refused_too() -> None:
+    with pytest.raises(InputError, match=r"hosts\[pi\]\.lab_imag: .*did you mean lab_image"):
+        inventory_from_entries([("pi", {"lab_imag": "busybox"})], "lab.json")

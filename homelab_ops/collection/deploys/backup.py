@@ -17,6 +17,7 @@ from pyinfra.operations.util import any_changed
 from homelab_ops.collection.lib import layout, naming, timers
 from homelab_ops.collection.operations import btrfs
 from homelab_ops.models.backup import load_backup_config
+from homelab_ops.models.inventory import host_value
 
 
 @deploy("BTRFS backup")
@@ -43,11 +44,11 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
         backup(schedule="daily")
     """
     source = f"host data of {host.name}"
-    config = load_backup_config(host.data.get("backup"), source)
+    config = load_backup_config(host_value(host.data, "backup"), source)
     now = (now or datetime.now()).replace(second=0, microsecond=0)
-    rotate_early = bool(host.data.get("backup_rotate_early"))
-    unusable_in = host.data.get("backup_unusable") or {}
-    for vol in layout.volume_layouts(config, host.data.get("btrfs_pools") or {}, source,
+    rotate_early = bool(host_value(host.data, "backup_rotate_early"))
+    unusable_in = host_value(host.data, "backup_unusable")
+    for vol in layout.volume_layouts(config, host_value(host.data, "btrfs_pools"), source,
                               host=host.name):
         if not vol.selected(schedule, tag):
             continue
@@ -103,7 +104,7 @@ def install_timers(units: dict[str, str], timer_names: list[str]) -> None:
                   mode="644")
         for name, text in units.items()
     ]
-    if host.data.get("systemd"):
+    if host_value(host.data, "systemd"):
         systemd.daemon_reload(name="Reload systemd", _if=any_changed(*written))
         for name in timer_names:
             systemd.service(name=f"Enable {name}", service=name, enabled=True, running=True)

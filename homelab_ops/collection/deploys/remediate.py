@@ -15,6 +15,7 @@ from pyinfra.operations import systemd
 from homelab_ops.collection.facts.systemd import UnitFailed
 from homelab_ops.collection.operations.btrfs import restore_dir
 from homelab_ops.collection.operations.podman import podman
+from homelab_ops.models.inventory import host_value
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # json-file / k8s-file logs podman keeps for each container (journald logs have none)
@@ -131,8 +132,8 @@ def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
         restart(service="home-wiki")
     """
     for name in [_checked(service), *map(_checked, dependents)]:
-        if host.data.get("systemd"):
-            user_mode = bool(host.data.get("systemd_user"))
+        if host_value(host.data, "systemd"):
+            user_mode = bool(host_value(host.data, "systemd_user"))
             reset_failed(name=f"Clear {name}.service's failed state", unit=f"{name}.service",
                          user_mode=user_mode)
             systemd.service(name=f"Restart {name}.service", service=f"{name}.service",
@@ -179,9 +180,9 @@ def restore_data(paths: list[tuple[str, str]] | tuple[tuple[str, str], ...],
         )
     """
     for name in map(_checked, stop):
-        if host.data.get("systemd"):
+        if host_value(host.data, "systemd"):
             systemd.service(name=f"Stop {name}.service", service=f"{name}.service",
-                            running=False, user_mode=bool(host.data.get("systemd_user")))
+                            running=False, user_mode=bool(host_value(host.data, "systemd_user")))
         else:
             stopped(name=f"Stop {name}", service=name)
     for snap, live in paths:
@@ -226,7 +227,7 @@ def free_disk(journal_max: str | None = None):
         free_disk(journal_max="200M")
     """
     reclaimed(name="Prune images, volumes and container logs")
-    if journal_max and host.data.get("systemd"):
+    if journal_max and host_value(host.data, "systemd"):
         if not re.match(r"^[0-9]+[KMG]$", journal_max):
             raise ValueError(f"journal_max: not a size like 200M: {journal_max!r}")
         _journal(name=f"Vacuum the journal to {journal_max}", size=journal_max)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from homelab_ops.models.inventory import QUADLET_DIR_ROOT, QUADLET_DIR_USER, host_value
 from homelab_ops.models.stack import (
     DIGEST_LABEL,
     ContainerSpec,
@@ -57,23 +58,23 @@ def host_target(name: str, data: Mapping[str, Any], facts: Mapping[str, Any]) ->
     Host data ``quadlet_dir`` wins; the lab keeps its units under its own directory;
     otherwise root uses /etc/containers/systemd and users ~/.config/containers/systemd.
     Host data ``systemd`` (True/False) overrides detecting systemd as PID 1."""
-    if data.get("quadlet_dir"):
-        quadlet_dir = str(data["quadlet_dir"])
-    elif data.get("lab_dir"):
-        quadlet_dir = posixpath.join(str(data["lab_dir"]), "quadlet")
+    if explicit := host_value(data, "quadlet_dir"):
+        quadlet_dir = str(explicit)
+    elif lab_dir := host_value(data, "lab_dir"):
+        quadlet_dir = posixpath.join(str(lab_dir), "quadlet")
     elif facts["uid"] == 0:
-        quadlet_dir = "/etc/containers/systemd"
+        quadlet_dir = QUADLET_DIR_ROOT
     else:
-        quadlet_dir = posixpath.join(facts["home"], ".config/containers/systemd")
-    systemd = data.get("systemd")
+        quadlet_dir = posixpath.join(facts["home"], QUADLET_DIR_USER)
+    systemd = host_value(data, "systemd")
     protected = (*SYSTEM_PATHS, posixpath.join(facts["home"], STATE_SUBDIR),
                  *([str(state_dir())] if name.startswith("@local") else []))
     return HostTarget(
         name=name, quadlet_dir=quadlet_dir, user_mode=facts["uid"] != 0,
         systemd=facts["systemd"] if systemd is None else bool(systemd),
-        lab_image=data.get("lab_image") or None,
-        pools=dict(data.get("btrfs_pools") or {}),
-        env=dict(data.get("_env") or {}), protected=protected,
+        lab_image=host_value(data, "lab_image"),
+        pools=dict(host_value(data, "btrfs_pools")),
+        env=dict(host_value(data, "_env")), protected=protected,
     )
 
 

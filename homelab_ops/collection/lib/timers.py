@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from homelab_ops.errors import InputError
+from homelab_ops.models.inventory import SYSTEMD_UNIT_DIR, host_value
 
 UNITS_DIR = Path(__file__).with_name("timer_units")
 _SAFE = re.compile(r"^/[A-Za-z0-9._/+@-]{1,255}$")
@@ -54,9 +55,9 @@ def timer_names(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str]:
 
 def unit_dir(data: Any) -> str:
     """Host data ``systemd_unit_dir``; the lab keeps its units inside the lab."""
-    explicit = data.get("systemd_unit_dir")
-    lab_dir = data.get("lab_dir")
-    chosen = explicit or (f"{lab_dir}/systemd" if lab_dir else "/etc/systemd/system")
+    explicit = host_value(data, "systemd_unit_dir")
+    lab_dir = host_value(data, "lab_dir")
+    chosen = explicit or (f"{lab_dir}/systemd" if lab_dir else SYSTEMD_UNIT_DIR)
     return _safe(chosen, "systemd_unit_dir")
 
 
@@ -72,11 +73,11 @@ def render(data: Any, schedules: tuple[Schedule, ...] = SCHEDULES,
     is the deploy file named in their header), from host data ``homelab_ops_exe``
     (absolute path of the agent; systemd runs it), ``homelab_ops_inventory`` (the
     inventory it works on) and ``homelab_ops_state_dir`` (optional)."""
-    exe = _safe(data.get("homelab_ops_exe") or "/usr/local/bin/homelab-ops", "homelab_ops_exe")
+    exe = _safe(host_value(data, "homelab_ops_exe"), "homelab_ops_exe")
     env: list[tuple[str, str]] = []
-    if state := data.get("homelab_ops_state_dir"):
+    if state := host_value(data, "homelab_ops_state_dir"):
         env.append(("HOMELAB_OPS_STATE_DIR", _safe(state, "homelab_ops_state_dir")))
-    inventory = data.get("homelab_ops_inventory")
+    inventory = host_value(data, "homelab_ops_inventory")
     inv = f" -i {_safe(inventory, 'homelab_ops_inventory')}" if inventory else ""
     jenv = jinja2.Environment(loader=jinja2.FileSystemLoader(UNITS_DIR), autoescape=False,
                               keep_trailing_newline=True, trim_blocks=True,
