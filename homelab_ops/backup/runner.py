@@ -85,7 +85,7 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
     from homelab_ops.collection.session import pyinfra_session
     from homelab_ops.inventory import inventory_from_entries
 
-    now = now.replace(second=0, microsecond=0)
+    at, now = now, now.replace(second=0, microsecond=0)  # the deploy names tagged ones by `at`
     prepared: list[HostEntry] = []
     report: dict[str, Any] = {"now": now.isoformat(), "dry_run": dry_run, "hosts": {}}
     for name, data in hosts:
@@ -102,7 +102,7 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
         for host in state.activated_hosts:
             _judge_parents(store, state, host, report["hosts"][host.name])
         try:
-            add_deploy(state, backup, now=now, schedule=schedule, tag=tag,
+            add_deploy(state, backup, now=at, schedule=schedule, tag=tag,
                        prune_only=prune_only)
             if not dry_run:
                 run_ops(state)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from homelab_ops.collection.lib.naming import parse, snapshot_name
+from homelab_ops.collection.lib.naming import of_volume, parse, snapshot_name
 from homelab_ops.collection.lib.retention import deletions, plan
 from homelab_ops.errors import InputError
 from homelab_ops.models.backup import RetentionPolicy, load_backup_config, parse_preserve
@@ -66,12 +66,27 @@ def test_unsafe_names_and_paths_are_refused() -> None:
 
 
 def test_snapshot_names_round_trip() -> None:
-    name = snapshot_name("photos", datetime(2026, 11, 25, 2, 0), "pre-action")
-    assert name == "photos.20261125T0200_pre-action"
+    name = snapshot_name("photos", datetime(2026, 11, 25, 2, 0, 7), "pre-action")
+    assert name == "photos.20261125T020007_pre-action"
     snap = parse(name)
     assert snap is not None and (snap.base, snap.tag) == ("photos", "pre-action")
+    assert snap.ts == datetime(2026, 11, 25, 2, 0, 7)
+    scheduled = snapshot_name("photos", datetime(2026, 11, 25, 2, 0, 7))
+    assert scheduled == "photos.20261125T0200"  # btrbk's format, minute resolution
+    assert parse(scheduled).ts == datetime(2026, 11, 25, 2, 0)
+    assert parse("photos.20261125T0200_pre-action").ts == datetime(2026, 11, 25, 2, 0)
     assert parse("photos.20261325T0200") is None  # month 13
     assert parse("photos") is None
+
+
+def test_two_actions_in_one_minute_get_their_own_pre_action_snapshot() -> None:
+    """A pre-action snapshot is the state right before its action: a second action in
+    the same minute must not find the first one's name taken and act on an older one."""
+    first = snapshot_name("photos", datetime(2026, 11, 25, 2, 0, 5), "pre-action")
+    second = snapshot_name("photos", datetime(2026, 11, 25, 2, 0, 50), "pre-action")
+    assert first != second
+    assert [s.name for s in of_volume({second, first}, "photos", "pre-action")] == [
+        first, second]
 
 
 # -- btrbk semantics on examples ------------------------------------------------------

@@ -25,7 +25,8 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
            prune_only: bool = False):
     """Run one backup on the current host: snapshot, send and prune every volume.
 
-    + now: the time the snapshots are named after (default: this minute)
+    + now: the time the snapshots are named after (default: now; scheduled ones by its
+      minute, tagged ones by its second)
     + schedule: only the volumes of this schedule (the daily/weekly timers)
     + tag: take tagged snapshots only (e.g. ``pre-action``: not sent, their own
       retention)
@@ -45,7 +46,8 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
     """
     source = f"host data of {host.name}"
     config = load_backup_config(host_value(host.data, "backup"), source)
-    now = (now or datetime.now()).replace(second=0, microsecond=0)
+    at = now or datetime.now()  # a tagged snapshot's name has seconds
+    now = at.replace(second=0, microsecond=0)
     rotate_early = bool(host_value(host.data, "backup_rotate_early"))
     unusable_in = host_value(host.data, "backup_unusable")
     for vol in layout.volume_layouts(config, host_value(host.data, "btrfs_pools"), source,
@@ -56,7 +58,7 @@ def backup(now: datetime | None = None, schedule: str | None = None, tag: str | 
         if not prune_only:
             btrfs.snapshot(
                 name=f"Snapshot {vol.source}", source=vol.source, directory=vol.snapshots.dir,
-                snapshot=naming.snapshot_name(vol.base, now, tag),
+                snapshot=naming.snapshot_name(vol.base, at, tag),
                 onchange=vol.volume.snapshot_create == "onchange",
                 peer=vol.target if tag is None else None, unusable=unusable,
             )

@@ -1,7 +1,12 @@
-"""Snapshot names: ``<subvolume>.YYYYMMDDThhmm[_tag]``, btrbk's timestamp format.
+"""Snapshot names: ``<subvolume>.YYYYMMDDThhmm``, btrbk's timestamp format, and
+``<subvolume>.YYYYMMDDThhmmss_<tag>`` for tagged ones.
 
-The timestamp in the name (local time, minute resolution) is what retention plans on,
-so a received copy on a backup target keeps its place in the schedule.
+The timestamp in the name (local time) is what retention plans on, so a received copy on
+a backup target keeps its place in the schedule. Scheduled snapshots have minute
+resolution, as btrbk's: a second run in the same minute finds its snapshot taken and
+changes nothing. A tagged snapshot (``pre-action``, ``pre-rollback``; never sent) is the
+state right before one action, so two actions in one minute must not share one: it has
+seconds.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 _NAME = re.compile(
-    r"^(?P<base>[A-Za-z0-9][A-Za-z0-9_+@-]{0,63})\.(?P<ts>\d{8}T\d{4})(?:_(?P<tag>[a-z0-9][a-z0-9-]{0,31}))?$"
+    r"^(?P<base>[A-Za-z0-9][A-Za-z0-9_+@-]{0,63})\.(?P<ts>\d{8}T\d{4}(?:\d{2})?)(?:_(?P<tag>[a-z0-9][a-z0-9-]{0,31}))?$"
 )
 FORMAT = "%Y%m%dT%H%M"
+TAGGED_FORMAT = "%Y%m%dT%H%M%S"
 
 
 @dataclass(frozen=True, order=True)
@@ -25,7 +31,8 @@ class SnapshotName:
 
 
 def snapshot_name(base: str, when: datetime, tag: str | None = None) -> str:
-    name = f"{base}.{when.strftime(FORMAT)}" + (f"_{tag}" if tag else "")
+    name = f"{base}.{when.strftime(TAGGED_FORMAT)}_{tag}" if tag else \
+        f"{base}.{when.strftime(FORMAT)}"
     if parse(name) is None:
         raise ValueError(f"invalid snapshot name {name!r}")
     return name
@@ -36,9 +43,10 @@ def parse(name: str) -> SnapshotName | None:
     match = _NAME.match(name)
     if not match:
         return None
-    t = match["ts"]  # YYYYMMDDThhmm; slicing is ~10x faster than strptime on 10k names
+    t = match["ts"]  # YYYYMMDDThhmm[ss]; slicing is ~10x faster than strptime on 10k names
     try:
-        ts = datetime(int(t[:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]))
+        ts = datetime(int(t[:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]),
+                      int(t[13:15] or 0))
     except ValueError:
         return None
     return SnapshotName(ts, match["base"], match["tag"], name)
