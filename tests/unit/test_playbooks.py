@@ -10,7 +10,7 @@ from pyinfra.context import ctx_host
 from pyinfra.facts.systemd import SystemdStatus
 
 from homelab_ops.collection.deploys import remediate
-from homelab_ops.collection.facts.systemd import UnitFailed
+from homelab_ops.collection.facts.systemd import UnitActiveState, UnitFailed
 from homelab_ops.inventory import inventory_from_entries
 from homelab_ops.loop.playbooks import PLAYBOOKS, run_playbook, verify
 
@@ -98,6 +98,38 @@ def test_unit_failed_fact_reads_is_failed() -> None:
         "systemctl --user is-failed --quiet 'home wiki.service' && echo failed || true")
     assert UnitFailed().process(["failed"]) is True
     assert UnitFailed().process([]) is False
+
+
+@pytest.mark.parametrize(("state", "stops"), [
+    ("active", True), ("activating", True), ("deactivating", True), ("reloading", True),
+    ("inactive", False), ("failed", False), ("", False)])
+def test_unit_stopped_stops_a_unit_about_to_restart_too(state: str, stops: bool) -> None:
+    """A Restart=always unit between two failed starts is ``activating``: stopped
+    before its data is restored, like a running one; a unit at rest is left alone."""
+    h = FakeHost({}, {UnitActiveState: state})
+    assert _commands(remediate.unit_stopped, h, unit="home-wiki.service") == (
+        ["systemctl stop home-wiki.service"] if stops else [])
+    assert h.noops == ([] if stops else [f"home-wiki.service is {state or 'unknown'}"])
+
+
+def test_restore_data_stops_the_unit_where_systemd_runs_it(monkeypatch) -> None:
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(remediate, "unit_stopped", lambda **kw: calls.append(("unit", kw)))
+    monkeypatch.setattr(remediate, "stopped", lambda **kw: calls.append(("podman", kw)))
+    monkeypatch.setattr(remediate, "restore_dir", lambda **kw: calls.append(("copy", kw)))
+    with ctx_host.use(FakeHost({"systemd": True, "systemd_user": True}, {})):
+        remediate.restore_data._inner(paths=[("/s/d", "/live/d")], stop=["home-wiki"])
+    assert [(c[0], c[1].get("unit") or c[1].get("path")) for c in calls] == [
+        ("unit", "home-wiki.service"), ("copy", "/live/d")]
+    assert calls[0][1]["user_mode"] is True
+
+
+def test_unit_active_state_fact() -> None:
+    command = UnitActiveState().command(unit="home wiki.service", user_mode=True)
+    assert command.get_raw_value() == (
+        "systemctl --user show -P ActiveState 'home wiki.service' || true")
+    assert UnitActiveState().process(["activating", ""]) == "activating"
+    assert UnitActiveState().process([]) == ""
 
 
 def test_free_disk_commands_from_what_is_reclaimable() -> None:
