@@ -164,3 +164,36 @@ def test_unknown_playbook_and_host_are_failed_results() -> None:
     inv = inventory_from_entries([("@local", {})], "test")
     assert "no playbook" in run_playbook(inv, "@local", "reboot", {}).error
     assert "not in the inventory" in run_playbook(inv, "x", "restart", {"service": "a"}).error
+
+
+def test_the_stack_deploy_clears_a_failed_unit_before_starting_it(monkeypatch) -> None:
+    """Where systemd runs quadlets, every container's service has its failed state
+    cleared (a noop unless failed) right before it is started: a rollback re-applying
+    the previous spec after a broken one hit its start limit is not refused."""
+    from homelab_ops.collection.deploys import stack as stack_deploy
+    from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
+    from homelab_ops.stacks.hosts import HostTarget
+    from homelab_ops.stacks.load import load_stack
+    from tests.conftest import REPO
+
+    calls: list[tuple[str, str]] = []
+    target = HostTarget(name="@local", quadlet_dir="/etc/containers/systemd", systemd=True,
+                        pools={"data": "/srv/data"})
+    monkeypatch.setattr(stack_deploy, "host_target", lambda *a: target)
+    monkeypatch.setattr(stack_deploy.quadlet, "stack_files", lambda **kw: None)
+    monkeypatch.setattr(stack_deploy.systemd, "daemon_reload",
+                        lambda **kw: calls.append(("reload", "")))
+    monkeypatch.setattr(stack_deploy.systemd, "service",
+                        lambda **kw: calls.append(("start", kw["service"])))
+    monkeypatch.setattr(stack_deploy, "reset_failed",
+                        lambda **kw: calls.append(("reset", kw["unit"])))
+    declared = load_stack(REPO / "examples/lab-stack.yaml")
+    h = FakeHost({}, {QuadletHost: {}, StackFiles: {}})
+    h.name, h.data = "@local", type("Data", (), {"dict": lambda self: {}})()
+    with ctx_host.use(h):
+        stack_deploy.stack._inner(declared, {s: "pw" for s in declared.secrets})
+    assert calls[0] == ("reload", "")
+    pairs = calls[1:]
+    assert pairs and len(pairs) % 2 == 0
+    for reset, start in zip(pairs[::2], pairs[1::2], strict=True):
+        assert reset[0] == "reset" and start == ("start", reset[1]), calls
