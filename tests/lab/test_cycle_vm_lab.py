@@ -228,3 +228,99 @@ def test_a_unit_file_edited_by_hand_is_redeployed_by_the_cycle(rig: VmRig) -> No
     again = rig.cycle()
     assert not [a for a in again.actions if a.target == rig.db], [
         (p.finding.code, p.finding.message) for p in again.planned]
+
+
+def test_a_redeploy_that_breaks_a_quadlet_unit_is_rolled_back(rig: VmRig,
+                                                               monkeypatch) -> None:
+    """The stack file now publishes a port another process on lab-vm holds: the cycle's
+    redeploy (drift) writes the new quadlet unit, whose service cannot start, its
+    verification fails, and the cycle restores the volume from the pre-action snapshot
+    on lab-vm's pool (the write the broken version made after it is gone, kept in a
+    pre-rollback snapshot), writes the previous unit file back, reloads systemd and
+    starts the unit again, verified healthy. The next cycles record one "no action:
+    rolled back" instead of redeploying the bad file again."""
+    from homelab_ops.loop import playbooks
+
+    vm, unit_file = rig.vm, f"{QUADLET}/{rig.db}.container"
+    good_file = rig.file.read_text()
+    good_unit = vm.ssh("cat", unit_file).stdout
+    volume = vm.ssh("podman", "volume", "inspect", "--format", "{{.Mountpoint}}",
+                    f"{rig.db}-data").stdout.strip()
+    assert volume, "the database's volume has no mountpoint on lab-vm"
+    before_snaps = set(rig.snapshots())
+    with Store.open(rig.state) as store:
+        seen = store.db.execute("SELECT COALESCE(MAX(id), 0) FROM deployments").fetchone()[0]
+    port = 20000 + int(rig.tag, 16) % 20000
+    squatter = f"squat-{rig.tag}"
+    vm.ssh("sh", "-c", f"echo 'the state before the action' > {volume}/before.txt")
+    try:
+        vm.ssh("systemd-run", f"--unit={squatter}", "busybox", "httpd", "-f", "-p",
+               f"127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        while f"127.0.0.1:{port} " not in vm.ssh("ss", "-Hltn").stdout:
+            assert time.monotonic() < deadline, f"nothing listens on {port} on lab-vm"
+            time.sleep(1)
+        spec = json.loads(good_file)
+        spec["services"]["db"]["params"]["publish_port"] = port
+        rig.file.write_text(json.dumps(spec))
+        real = playbooks._RUNNERS["redeploy"]
+
+        def broken_writes(inventory, host, params, dry_run):
+            # what the broken version wrote after the pre-action snapshot
+            vm.ssh("sh", "-c", f"echo 'written by the broken deploy' > {volume}/after.txt")
+            return real(inventory, host, params, dry_run)
+
+        monkeypatch.setitem(playbooks._RUNNERS, "redeploy", broken_writes)
+
+        report = rig.cycle()
+        [p] = [p for p in report.planned if p.finding.subject == rig.db]
+        assert (p.finding.code, p.playbook, p.verdict) == ("drift", "redeploy", "notified")
+        [a] = [a for a in report.actions if a.target == rig.db]
+        assert a.outcome == "failed", a
+        assert "address already in use" in rig.journal(), rig.journal()
+        assert a.rollback is not None and a.rollback.ok, a.rollback
+        assert a.rollback.verification and a.rollback.verification.ok
+        assert a.rollback.bad == {rig.db: p.finding.evidence["spec_digest"]}
+        # the previous unit file is in place, systemd runs it again, no port published
+        assert vm.ssh("cat", unit_file).stdout == good_unit
+        assert rig.active() == "active"
+        assert rig.unit_show("NeedDaemonReload") == "no"
+        assert str(port) not in vm.ssh("podman", "port", rig.db, check=False).stdout
+        # the data is the pre-action state; the broken state is kept as a snapshot
+        files = vm.ssh("ls", "-1", volume).stdout.split()
+        assert "before.txt" in files and "after.txt" not in files, files
+        new = sorted(set(rig.snapshots()) - before_snaps)
+        assert [s.rsplit("_", 1)[1] for s in new] == ["pre-action", "pre-rollback"], new
+        kept = f"{rig.snapdir}/{new[1]}/volumes/{rig.db}-data/_data/after.txt"
+        assert vm.ssh("test", "-f", kept, check=False).returncode == 0, kept
+        # both verdicts in the decision log, and in `decisions`
+        [d] = [d for d in rig.decisions() if d["action"] == "redeploy"
+               and d["outcome"] == "failed"]
+        out = rig.outcome_of(d["id"])
+        assert out["verification"]["ok"] is False
+        assert out["rollback"]["ok"] is True and out["rollback"]["verification"]["ok"]
+        # the spec that failed is recorded, never as a good deployment a later rollback
+        # could return to; the re-applied one is
+        with Store.open(rig.state) as store:
+            rows = store.db.execute("SELECT ok, spec_digest FROM deployments WHERE "
+                                    "stack = ? AND id > ? ORDER BY id",
+                                    (rig.stack, seen)).fetchall()
+        failed = [(ok, digest == a.rollback.bad[rig.db]) for ok, digest in rows]
+        assert failed == [(0, True), (1, False)], failed
+        shown = rig.cli("decisions", "--service", rig.db).stdout
+        assert "rolled back to deployment #" in shown and "verified ok" in shown
+
+        for _ in range(2):  # no flap: one recorded "no action" while the file is bad
+            again = rig.cycle()
+            assert not [a for a in again.actions if a.target == rig.db], again.actions
+            [q] = [q for q in again.planned if q.finding.subject == rig.db]
+            assert q.verdict == "skipped" and q.held_by and q.held_by.gate == "rolled_back"
+        held = rig.decisions(("skipped",))
+        assert len([d for d in held if (d["detail"].get("held_by") or {}).get("gate")
+                    == "rolled_back"]) == 1, held
+        assert "fix" in rig.cli("why", rig.db).stdout
+        assert rig.active() == "active"
+        assert rig.cli("decisions", "verify").returncode == 0
+    finally:
+        rig.file.write_text(good_file)
+        vm.ssh("systemctl", "stop", squatter, check=False)

@@ -10,7 +10,7 @@ from pyinfra.context import ctx_host
 from pyinfra.facts.systemd import SystemdStatus
 
 from homelab_ops.collection.deploys import remediate
-from homelab_ops.collection.facts.systemd import UnitFailed
+from homelab_ops.collection.facts.systemd import UnitActiveState, UnitFailed
 from homelab_ops.inventory import inventory_from_entries
 from homelab_ops.loop.playbooks import PLAYBOOKS, run_playbook, verify
 
@@ -100,6 +100,38 @@ def test_unit_failed_fact_reads_is_failed() -> None:
     assert UnitFailed().process([]) is False
 
 
+@pytest.mark.parametrize(("state", "stops"), [
+    ("active", True), ("activating", True), ("deactivating", True), ("reloading", True),
+    ("inactive", False), ("failed", False), ("", False)])
+def test_unit_stopped_stops_a_unit_about_to_restart_too(state: str, stops: bool) -> None:
+    """A Restart=always unit between two failed starts is ``activating``: stopped
+    before its data is restored, like a running one; a unit at rest is left alone."""
+    h = FakeHost({}, {UnitActiveState: state})
+    assert _commands(remediate.unit_stopped, h, unit="home-wiki.service") == (
+        ["systemctl stop home-wiki.service"] if stops else [])
+    assert h.noops == ([] if stops else [f"home-wiki.service is {state or 'unknown'}"])
+
+
+def test_restore_data_stops_the_unit_where_systemd_runs_it(monkeypatch) -> None:
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(remediate, "unit_stopped", lambda **kw: calls.append(("unit", kw)))
+    monkeypatch.setattr(remediate, "stopped", lambda **kw: calls.append(("podman", kw)))
+    monkeypatch.setattr(remediate, "restore_dir", lambda **kw: calls.append(("copy", kw)))
+    with ctx_host.use(FakeHost({"systemd": True, "systemd_user": True}, {})):
+        remediate.restore_data._inner(paths=[("/s/d", "/live/d")], stop=["home-wiki"])
+    assert [(c[0], c[1].get("unit") or c[1].get("path")) for c in calls] == [
+        ("unit", "home-wiki.service"), ("copy", "/live/d")]
+    assert calls[0][1]["user_mode"] is True
+
+
+def test_unit_active_state_fact() -> None:
+    command = UnitActiveState().command(unit="home wiki.service", user_mode=True)
+    assert command.get_raw_value() == (
+        "systemctl --user show -P ActiveState 'home wiki.service' || true")
+    assert UnitActiveState().process(["activating", ""]) == "activating"
+    assert UnitActiveState().process([]) == ""
+
+
 def test_free_disk_commands_from_what_is_reclaimable() -> None:
     facts = {remediate.Reclaimable: {"images": ["3f2a"], "volumes": [],
                                      "logs": {"/var/lib/c/a b/ctr.log": 4096}}}
@@ -132,3 +164,36 @@ def test_unknown_playbook_and_host_are_failed_results() -> None:
     inv = inventory_from_entries([("@local", {})], "test")
     assert "no playbook" in run_playbook(inv, "@local", "reboot", {}).error
     assert "not in the inventory" in run_playbook(inv, "x", "restart", {"service": "a"}).error
+
+
+def test_the_stack_deploy_clears_a_failed_unit_before_starting_it(monkeypatch) -> None:
+    """Where systemd runs quadlets, every container's service has its failed state
+    cleared (a noop unless failed) right before it is started: a rollback re-applying
+    the previous spec after a broken one hit its start limit is not refused."""
+    from homelab_ops.collection.deploys import stack as stack_deploy
+    from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
+    from homelab_ops.collection.lib.hosts import HostTarget
+    from homelab_ops.stacks.load import load_stack
+    from tests.conftest import REPO
+
+    calls: list[tuple[str, str]] = []
+    target = HostTarget(name="@local", quadlet_dir="/etc/containers/systemd", systemd=True,
+                        pools={"data": "/srv/data"})
+    monkeypatch.setattr(stack_deploy, "host_target", lambda *a: target)
+    monkeypatch.setattr(stack_deploy.quadlet, "stack_files", lambda **kw: None)
+    monkeypatch.setattr(stack_deploy.systemd, "daemon_reload",
+                        lambda **kw: calls.append(("reload", "")))
+    monkeypatch.setattr(stack_deploy.systemd, "service",
+                        lambda **kw: calls.append(("start", kw["service"])))
+    monkeypatch.setattr(stack_deploy, "reset_failed",
+                        lambda **kw: calls.append(("reset", kw["unit"])))
+    declared = load_stack(REPO / "examples/lab-stack.yaml")
+    h = FakeHost({}, {QuadletHost: {}, StackFiles: {}})
+    h.name, h.data = "@local", type("Data", (), {"dict": lambda self: {}})()
+    with ctx_host.use(h):
+        stack_deploy.stack._inner(declared, {s: "pw" for s in declared.secrets})
+    assert calls[0] == ("reload", "")
+    pairs = calls[1:]
+    assert pairs and len(pairs) % 2 == 0
+    for reset, start in zip(pairs[::2], pairs[1::2], strict=True):
+        assert reset[0] == "reset" and start == ("start", reset[1]), calls

@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, QuoteString, StringCommand, deploy, operation
 from pyinfra.operations import systemd
 
-from homelab_ops.collection.facts.systemd import UnitFailed
+from homelab_ops.collection.facts.systemd import UnitActiveState, UnitFailed
 from homelab_ops.collection.operations.btrfs import restore_dir
 from homelab_ops.collection.operations.podman import podman
 from homelab_ops.models.inventory import host_value
@@ -159,6 +159,36 @@ def stopped(service: str):
     yield podman("stop", "--ignore", "--time", "10", _checked(service))
 
 
+# ActiveStates in which a unit is not running and will not start again by itself
+_AT_REST = ("inactive", "failed", "")
+
+
+@operation()
+def unit_stopped(unit: str, user_mode: bool = False):
+    """Stop ``unit`` unless it is at rest (inactive or failed).
+
+    A ``Restart=always`` unit whose start failed sits in ``activating``
+    (``auto-restart``) and starts again in a moment: pyinfra's
+    ``systemd.service(running=False)`` sees it as stopped and does nothing, so its
+    container could write while its data is being restored.
+
+    + unit: the unit's full name, e.g. ``home-wiki.service``
+    + user_mode: the user's systemd instance instead of the system's
+
+    **Example:**
+
+    .. code:: python
+
+        unit_stopped(unit="home-wiki.service")
+    """
+    state = host.get_fact(UnitActiveState, unit=unit, user_mode=user_mode)
+    if state in _AT_REST:
+        host.noop(f"{unit} is {state or 'unknown'}")
+        return
+    yield StringCommand("systemctl", *(("--user",) if user_mode else ()), "stop",
+                        QuoteString(unit))
+
+
 @deploy("Restore data from a snapshot")
 def restore_data(paths: list[tuple[str, str]] | tuple[tuple[str, str], ...],
                  stop: list[str] | tuple[str, ...] = ()):
@@ -181,8 +211,8 @@ def restore_data(paths: list[tuple[str, str]] | tuple[tuple[str, str], ...],
     """
     for name in map(_checked, stop):
         if host_value(host.data, "systemd"):
-            systemd.service(name=f"Stop {name}.service", service=f"{name}.service",
-                            running=False, user_mode=bool(host_value(host.data, "systemd_user")))
+            unit_stopped(name=f"Stop {name}.service", unit=f"{name}.service",
+                         user_mode=bool(host_value(host.data, "systemd_user")))
         else:
             stopped(name=f"Stop {name}", service=name)
     for snap, live in paths:

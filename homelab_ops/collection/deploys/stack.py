@@ -4,10 +4,10 @@
     stack(declared, secrets)
 
 Units and secret environment files are written first. Where systemd runs, it is
-reloaded and each container's service started in dependency order (restarted when its
-unit changed; quadlet units are generated, so they are never enabled: their [Install]
-section does that). Where it does not (host data ``systemd: False``, or PID 1 is not
-systemd — the lab), the same specs run through ``podman run``.
+reloaded and each container's service started in dependency order (its failed state
+cleared first, restarted when its unit changed; quadlet units are generated, so they
+are never enabled: their [Install] section does that). Where it does not (host data
+``systemd: False``, or PID 1 is not systemd — the lab), the same specs run through ``podman run``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import systemd
 
+from homelab_ops.collection.deploys.remediate import reset_failed
 from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
 from homelab_ops.collection.lib.hosts import host_target
 from homelab_ops.collection.lib.plan import host_plan
@@ -64,6 +65,10 @@ def stack(declared: DeclaredStack, secrets: dict[str, str]):
             systemd.daemon_reload(name="Reload systemd", user_mode=target.user_mode)
         for c in plan.containers:
             unit = f"{c.name}.container"
+            # a unit that failed (a broken spec deployed before this one hit its start
+            # limit) refuses every start until its failed state is cleared
+            reset_failed(name=f"Clear {c.name}'s failed state", unit=_service(unit),
+                         user_mode=target.user_mode)
             systemd.service(name=f"Start {c.name}", service=_service(unit), running=True,
                             restarted=live_units.get(unit) != quadlet.digest(plan.units[unit]),
                             user_mode=target.user_mode)

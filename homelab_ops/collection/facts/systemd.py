@@ -78,3 +78,18 @@ class UnitFailed(FactBase):
 
     def process(self, output: list[str]) -> bool:
         return "failed" in (line.strip() for line in output)
+
+
+class UnitActiveState(FactBase):
+    """``unit``'s ActiveState (``active``, ``activating``, ``inactive``, ``failed`` …;
+    empty when systemd does not know it). Unlike pyinfra's SystemdStatus, which counts
+    only a running SubState, a unit waiting out ``Restart=`` (``activating`` /
+    ``auto-restart``) is reported as what it is: about to start again."""
+
+    def command(self, unit: str, user_mode: bool = False) -> StringCommand:
+        flag = ("--user",) if user_mode else ()
+        return StringCommand("systemctl", *flag, "show", "-P", "ActiveState",
+                             QuoteString(unit), "||", "true")
+
+    def process(self, output: list[str]) -> str:
+        return next((line.strip() for line in output if line.strip()), "")
