@@ -244,11 +244,11 @@ def test_tagged_snapshots_are_local_only(vol: Vol, store: Store) -> None:
     vol.write("a.bin", 1024)
     report = run_backup(vol.hosts(vol.config()), store, now=T0, tag="pre-action")
     assert report["ok"]
-    assert sorted(local.subvolumes(vol.snapshots)) == [f"{vol.name}.20260302T0200_pre-action"]
+    assert sorted(local.subvolumes(vol.snapshots)) == [f"{vol.name}.20260302T020000_pre-action"]
     assert local.subvolumes(vol.target) == {}
     row = store.backups()[0]
     assert (row["action"], row["ok"]) == ("snapshot", True)  # not counted as a backup
-    assert row["detail"]["snapshot"] == f"{vol.name}.20260302T0200_pre-action"
+    assert row["detail"]["snapshot"] == f"{vol.name}.20260302T020000_pre-action"
 
 
 def _pyinfra(*args: str, env: dict[str, str], timeout: float = 300) -> str:
@@ -487,28 +487,11 @@ def test_a_copy_changed_after_its_receive_is_never_a_parent(vol: Vol, lab_env,
     with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:  # the CLI's store
         assert run_backup(hosts, store, now=datetime.now() - timedelta(hours=1))["ok"]
     [damaged] = local.subvolumes(vol.target)
-    copy = vol.target / damaged
-    btrfsutil.set_subvolume_read_only(str(copy), False)
-    with (copy / "photo.jpg").open("r+b") as fh:
-        fh.seek(1000)
-        byte = fh.read(1)
-        fh.seek(1000)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-    btrfsutil.set_subvolume_read_only(str(copy), True)
-    assert local.subvolume(copy)["received_uuid"]  # still looks like a finished copy
+    _flip_a_byte(vol.target / damaged, "photo.jpg")
     vol.write("new.jpg", 64 * 1024)
 
     inventory = vol.inventory_file(tmp_path / "inventory.py")
-    run = run_cli("backup", "run", "-i", str(inventory), env=lab_env).stdout
-    [line] = [ln for ln in run.splitlines() if "did not use" in ln]
-    assert damaged in line and "changed after it was received" in line
-    copies = local.subvolumes(vol.target)
-    newest = max(copies)
-    assert newest != damaged and copies[newest]["parent_uuid"] is None  # a full send
-    assert f"on target {newest} (sent in full)" in run
-    verify = json.loads(run_cli("backup", "verify", "-i", str(inventory), "--json",
-                                env=lab_env).stdout)
-    assert [(r["ok"], r["snapshot"]) for r in verify] == [(True, newest)]
+    _refused_then_sent_in_full(inventory, lab_env, damaged, vol.target)
 
     with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:
         status = backup_status(store, datetime.now().timestamp())
@@ -569,6 +552,22 @@ def _flip_a_byte(copy: Path, rel: str) -> None:
     assert local.subvolume(copy)["received_uuid"]  # still looks like a finished copy
 
 
+def _refused_then_sent_in_full(inventory: Path, env, damaged: str, folder: Path) -> str:
+    """``backup run`` says in one line it did not use the changed copy, sends in full,
+    and the restore test passes on the new copy; the run's output."""
+    run = run_cli("backup", "run", "-i", str(inventory), env=env).stdout
+    [line] = [ln for ln in run.splitlines() if "did not use" in ln]
+    assert damaged in line and "changed after it was received" in line
+    copies = local.subvolumes(folder)
+    newest = max(copies)
+    assert newest != damaged and copies[newest]["parent_uuid"] is None  # a full send
+    assert f"on target {newest} (sent in full)" in run
+    verify = json.loads(run_cli("backup", "verify", "-i", str(inventory), "--json",
+                                env=env).stdout)
+    assert [(r["ok"], r["snapshot"]) for r in verify] == [(True, newest)]
+    return run
+
+
 def test_a_copy_changed_on_an_ssh_target_is_never_a_parent(vol: Vol, lab_env,
                                                            tmp_path: Path) -> None:
     """Issue 10 item 1 over SSH: the copy's ctransid is read on the target (btrfsutil
@@ -586,17 +585,8 @@ def test_a_copy_changed_on_an_ssh_target_is_never_a_parent(vol: Vol, lab_env,
     _flip_a_byte(folder / damaged, "photo.jpg")
     vol.write("new.jpg", 64 * 1024)
 
-    run = run_cli("backup", "run", "-i", str(inventory), env=lab_env).stdout
-    [line] = [ln for ln in run.splitlines() if "did not use" in ln]
-    assert damaged in line and "changed after it was received" in line
+    run = _refused_then_sent_in_full(inventory, lab_env, damaged, folder)
     assert "WARNING" not in run
-    copies = local.subvolumes(folder)
-    newest = max(copies)
-    assert newest != damaged and copies[newest]["parent_uuid"] is None  # a full send
-    assert f"on target {newest} (sent in full)" in run
-    verify = json.loads(run_cli("backup", "verify", "-i", str(inventory), "--json",
-                                env=lab_env).stdout)
-    assert [(r["ok"], r["snapshot"]) for r in verify] == [(True, newest)]
     with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:
         [row] = [r for r in store.backups(action="backup", limit=5)
                  if r["subvolume"] == f"data/{vol.name}"][:1]
