@@ -34,7 +34,9 @@ def ask_cmd(app: App, question: tuple[str, ...], explain: bool) -> None:
         reply.pop("explain", None)
     if ran := _run_task(app, reply):
         reply["ran"] = ran
-    emit(app, reply, _render)
+    from homelab_ops.render import ask as render
+
+    emit(app, reply, render.reply)
 
 
 def _task_for(question: str, names, intent: str | None, canonical: str) -> dict | None:
@@ -63,34 +65,6 @@ def _run_task(app: App, reply: dict) -> dict | None:
         return {"skill": top["id"], "argv": top["argv"], "exit": 1, "output": "",
                 "error": f"{top['id']} failed: {exc}"}
     return {"skill": top["id"], "argv": top["argv"], "exit": code, "output": output}
-
-
-def _render(reply: dict) -> None:
-    for line in reply["lines"]:
-        click.echo(line)
-    if ran := reply.get("ran"):
-        click.echo(f"ran {' '.join(ran['argv'])}:")
-        click.echo(ran.get("error") or ran["output"].rstrip())
-    click.echo(reply["freshness"] + (" [cached]" if reply.get("cached") else ""))
-    why = reply.get("explain")
-    if why:
-        click.echo(f"intent: {reply.get('intent') or 'none'} via {why['via']}, "
-                   f"score {why['score']:.2f}, margin {why['margin']:.2f}"
-                   + (" (preferred: the question fills its slots)"
-                      if why["preferred_for_slots"] else ""))
-        click.echo(f"normalised: {why['normalised']!r}, masked: {why['masked']!r}, "
-                   f"lexicon: {why['lexicon']!r}")
-        if why["refused"]:
-            click.echo(f"refused: {', '.join(why['refused'])} asks for an action")
-        for cue in why["cues"]:
-            click.echo(f"cue: {cue}")
-        if why["carried"]:
-            click.echo("TF-IDF score carried by: "
-                       + ", ".join(f"{w} {v:.2f}" for w, v in why["carried"]))
-        for slot, value in why["slots"].items():
-            click.echo(f"slot {slot}: said {value['said']!r} -> {value['name']}")
-        if why["ranking"]:
-            click.echo("ranking: " + ", ".join(f"{i} {s:.2f}" for i, s in why["ranking"]))
 
 
 @click.group()

@@ -25,29 +25,23 @@ def _lab(app: App, with_vm: bool = True):
               help="A quick lab without the VM host lab-vm (stops one that runs).")
 def lab_up(app: App, no_vm: bool) -> None:
     """Build the lab (idempotent: a second run changes nothing)."""
-    from homelab_ops.render import lab_status
+    from homelab_ops.render import lab as render
 
-    emit(app, _lab(app, with_vm=not no_vm).up(), lab_status)
+    emit(app, _lab(app, with_vm=not no_vm).up(), render.status)
 
 
 @command(lab, "down")
 @click.option("--purge", is_flag=True, help="Also remove the cached VM image.")
 def lab_down(app: App, purge: bool) -> None:
     """Remove exactly what `lab up` created (the cached VM image stays unless --purge)."""
-    result = _lab(app).down(purge=purge)
+    from homelab_ops.render import lab as render
 
-    def human(d):
-        click.echo(f"removed lab at {d['lab_dir']}" if d["removed"]
-                   else f"no lab at {d['lab_dir']}")
-        if d.get("purged"):
-            click.echo("removed the cached VM image")
-
-    emit(app, result, human)
+    emit(app, _lab(app).down(purge=purge), render.removed)
 
 
 @command(lab, "status")
 def lab_status_cmd(app: App) -> None:
     """Show what of the lab exists and runs."""
-    from homelab_ops.render import lab_status
+    from homelab_ops.render import lab as render
 
-    emit(app, _lab(app).status(), lab_status)
+    emit(app, _lab(app).status(), render.status)

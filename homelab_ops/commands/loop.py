@@ -23,15 +23,15 @@ def _echo(lines: list[str]) -> None:
 def cycle_cmd(app: App, dry_run: bool, inventory: Path | None) -> int:
     """One autonomous cycle: observe, orient, decide, act (under every gate), learn.
     Exits non-zero only when the tool itself failed, not when a remediation did."""
-    from homelab_ops.loop import view
     from homelab_ops.loop.cycle import run_cycle
     from homelab_ops.metrics import refresh as refresh_metrics
+    from homelab_ops.render import loop as render
 
     inv = resolve_inventory(app, inventory)
     with app.store() as store:
         report = run_cycle(inv, store, app.settings, dry_run=dry_run)
         refresh_metrics(store, app.settings, report)
-    emit(app, report.model_dump(mode="json"), lambda _: _echo(view.cycle(report)))
+    emit(app, report.model_dump(mode="json"), lambda _: _echo(render.cycle(report)))
     return 0
 
 
@@ -49,7 +49,8 @@ def decisions(ctx: click.Context, since: str, host: str | None, service: str | N
     """The decision log: every decision with its reason, gates and outcome."""
     if ctx.invoked_subcommand is not None:
         return
-    from homelab_ops.loop import incidents, log, view
+    from homelab_ops.loop import incidents, log
+    from homelab_ops.render import loop as render
 
     app: App = ctx.obj
     app.json = as_json
@@ -59,8 +60,8 @@ def decisions(ctx: click.Context, since: str, host: str | None, service: str | N
                          outcome=outcome)
         weeks = incidents.weekly([i for i in incidents.opened_since(
             log.entries(store), start, service) if host is None or i.host == host])
-    emit(app, rows, lambda r: _echo(view.decisions(r) + [
-        f"incidents {view.incident_week(w.model_dump())}" for w in weeks]))
+    emit(app, rows, lambda r: _echo(render.decisions(r) + [
+        f"incidents {render.incident_week(w.model_dump())}" for w in weeks]))
 
 
 @command(decisions, "verify")
@@ -84,14 +85,15 @@ def decisions_verify(app: App) -> int:
 def why_cmd(app: App, service: str, host: str | None, last: int) -> None:
     """Why the loop did (or did not) act on SERVICE: its newest decisions, and what
     would have to change for the loop to act."""
-    from homelab_ops.loop import log, view
+    from homelab_ops.loop import log
+    from homelab_ops.render import loop as render
 
     with app.store() as store:
         rows = log.query(store, host=host, service=service)[:last]
     now = time.time()
     emit(app, {"service": service, "decisions": rows,
-               "to_act": view.why(service, rows, now)[-1] if rows else None},
-         lambda d: _echo(view.why(service, d["decisions"], now)))
+               "to_act": render.why(service, rows, now)[-1] if rows else None},
+         lambda d: _echo(render.why(service, d["decisions"], now)))
 
 
 @command(None, "incidents")
@@ -100,7 +102,8 @@ def why_cmd(app: App, service: str, host: str | None, last: int) -> None:
 def incidents_cmd(app: App, since: str, service: str | None) -> None:
     """Problems grouped into incidents (opened, actions, resolved or escalated) with
     their time to recover, and per week the share auto-resolved vs escalated."""
-    from homelab_ops.loop import incidents, log, view
+    from homelab_ops.loop import incidents, log
+    from homelab_ops.render import loop as render
 
     with app.store() as store:
         every = incidents.opened_since(log.entries(store), time.time() - _seconds(since),
@@ -108,7 +111,7 @@ def incidents_cmd(app: App, since: str, service: str | None) -> None:
     data = {"incidents": [{**i.model_dump(), "state": i.state, "mttr_s": i.mttr}
                           for i in every],
             "weeks": [w.model_dump() for w in incidents.weekly(every)]}
-    emit(app, data, lambda d: _echo(view.incidents(d)))
+    emit(app, data, lambda d: _echo(render.incidents(d)))
 
 
 @click.group()
@@ -148,12 +151,13 @@ def ops_resume(app: App, reason: str) -> None:
 @command(ops, "status")
 def ops_status(app: App) -> None:
     """Pause/stop state, the breaker, the cooldowns and budgets in force."""
-    from homelab_ops.loop import controls, log, view
+    from homelab_ops.loop import controls, log
+    from homelab_ops.render import loop as render
 
     with app.store() as store:
         state = controls.overview(log.entries(store), app.settings.loop, time.time(),
                                   len(store.approvals("pending")))
-    emit(app, state, lambda s: _echo(view.controls(s)))
+    emit(app, state, lambda s: _echo(render.controls(s)))
 
 
 @click.group()
@@ -164,11 +168,11 @@ def queue() -> None:
 @command(queue, "list")
 @click.option("--all", "show_all", is_flag=True, help="Also approved, done, rejected, dropped.")
 def queue_list(app: App, show_all: bool) -> None:
-    from homelab_ops.loop import view
+    from homelab_ops.render import loop as render
 
     with app.store() as store:
         rows = store.approvals(None if show_all else "pending")
-    emit(app, rows, lambda r: _echo(view.queue(r)))
+    emit(app, rows, lambda r: _echo(render.queue(r)))
 
 
 def _decide(app: App, approval: int, status: str, verb: str) -> None:

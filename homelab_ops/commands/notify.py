@@ -16,15 +16,11 @@ def notify() -> None:
 def notify_test(app: App) -> None:
     """Send a test message to every configured URL; one line per URL (masked)."""
     from homelab_ops.loop.notify import notify as send
+    from homelab_ops.render import notify as render
 
     result = send(app.settings.notifications.urls, "homelab-ops test",
                   "A test message from homelab-ops: notifications reach you.", "info")
-    emit(app, result.model_dump(mode="json"), _render)
+    emit(app, result.model_dump(mode="json"), render.deliveries)
     return 0 if result.ok else 1
 
 
-def _render(result: dict) -> None:
-    if result["skipped"]:
-        click.echo(f"nothing sent: {result['skipped']}")
-    for d in result["deliveries"]:
-        click.echo(f"{d['url']}: " + ("sent" if d["sent"] else f"FAILED: {d['error']}"))

@@ -17,7 +17,7 @@ def observe_cmd(app: App, inventory: Path | None) -> None:
     rotation and `ask` read them from the cache)."""
     from homelab_ops.observe import observe
     from homelab_ops.predict.run import predict_all
-    from homelab_ops.render import observations
+    from homelab_ops.render.observe import observations
 
     inv = resolve_inventory(app, inventory)
     with app.store() as store:
@@ -31,7 +31,7 @@ def status_cmd(app: App) -> None:
     """Health of every host from the latest observation, and the cycle's heartbeat
     (reads the store; tells the notifier once when the heartbeat was missed)."""
     from homelab_ops.loop import heartbeat
-    from homelab_ops.render import observations
+    from homelab_ops.render.observe import observations
 
     with app.store() as store:
         beat = heartbeat.check(store, app.settings)

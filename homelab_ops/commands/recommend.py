@@ -40,16 +40,17 @@ def recommend_cmd(ctx: click.Context, app: App, text: tuple[str, ...], run: bool
         raise click.UsageError('say what is wrong or what to do, e.g. homelab-ops recommend '
                                '"jellyfin keeps crashing"')
     from homelab_ops.recommend.learn import recommend
+    from homelab_ops.render import recommend as render
 
     with app.store(read_only_path=True) as store:
         rec = recommend(store, said)
     data = to_dict(rec)
     if not app.json:
-        _render(data)
+        render.recommendations(data)
     if run:
         data["ran"] = _run(app, rec)
     if app.json:
-        emit(app, data, _render)
+        emit(app, data, render.recommendations)
     if run and data["ran"]["exit"]:
         ctx.exit(data["ran"]["exit"])
 
@@ -98,14 +99,3 @@ def _took(app: App, skill: str, worked: bool, category: str | None) -> None:
         f"success rate now {r['rate']:.2f})"))
 
 
-def _render(data: dict) -> None:
-    if not data["confident"]:
-        click.echo("That does not look like a homelab task I know. I can help with: "
-                   + ", ".join(CATEGORIES) + ".")
-        return
-    click.echo(f"{data['category']}: {data['text']!r}")
-    for i, s in enumerate(data["skills"], 1):
-        kind = "read-only" if s["read_only"] else f"changes things, risk {s['risk']}"
-        click.echo(f"{i}. {s['id']} ({s['confidence']:.2f}, {kind})")
-        click.echo(f"   {s['reason']}")
-        click.echo(f"   $ {s['command']}")

@@ -276,10 +276,10 @@ def test_a_stateless_container_is_refused_once_and_held(rig: Rig) -> None:
     [p] = [p for p in first.planned if p.finding.subject == name]
     assert (p.matrix, p.verdict, p.held_by.gate) == ("executed", "refused", "snapshot")
     assert not first.actions and rig.state_of(name) != "running"
-    from homelab_ops.loop import view
+    from homelab_ops.render import loop as render
 
     assert any(line.strip().startswith("REFUSED") and name in line
-               for line in view.cycle(first))
+               for line in render.cycle(first))
     told = [m for m in rig.receiver.got if name in json.dumps(m)]
     assert len(told) == 1
     rows = rig.decisions()

@@ -14,13 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from homelab_ops.loop import controls, cycle, decide, view
+from homelab_ops.loop import controls, cycle, decide
 from homelab_ops.loop import log as decision_log
 from homelab_ops.loop.act import Actor, act
 from homelab_ops.loop.snapshot import Snapshot
 from homelab_ops.models.decision import ActionRecord, CycleReport, GateResult, Planned
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.settings import LoopSettings, Settings
+from homelab_ops.render import loop as render
 from homelab_ops.store import Store
 
 
@@ -126,7 +127,7 @@ def test_the_cycle_report_shows_the_final_verdict_of_a_refused_action(tmp_path) 
         cycle._act(actor, report, _sit(store, loop, time.time()))
         [p] = report.planned
         assert p.verdict == "refused" and not report.actions
-        text = "\n".join(view.cycle(report))
+        text = "\n".join(render.cycle(report))
         assert "REFUSED" in text and "EXECUTED" not in text and "to act:" in text
 
 
