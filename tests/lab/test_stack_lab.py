@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +25,9 @@ pytestmark = pytest.mark.lab
 
 SECRET = "s3cret-" + uuid.uuid4().hex  # must never show up outside the env file
 PORTS = ("proxy", "web", "sso", "app", "media", "metrics", "site")
+# the last commit before the model merge (a183ecd: ContainerSpec derives from
+# ContainerShape); the spec digest of everything deployed before it must not move
+BEFORE_MODEL_MERGE = "a183ecd^"
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +213,45 @@ def test_testinfra_suite_over_ssh(deployed, lab, stack_file, env) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     # 10 containers x (health, drift) + unit files + unexpected containers
     assert proc.stdout.splitlines()[-1].startswith("22 passed")
+
+
+def _containers(lab, name: str) -> dict[str, tuple[str, str]]:
+    """Each container of stack ``name``: (its ID, its spec-digest label)."""
+    out = podman(lab.paths, "ps", "-a", "--filter", f"label=homelab-ops.stack={name}",
+                 "--format", '{{.Names}} {{.ID}} {{index .Labels "homelab-ops.spec-digest"}}')
+    return {n: (i, d) for n, i, d in (line.split() for line in out.stdout.splitlines())}
+
+
+def test_an_upgrade_over_the_model_merge_recreates_nothing(lab, env, tmp_path) -> None:
+    """The nine-pattern stack deployed by the code from before the model merge (checked
+    out of this repository's history), then by this code: no change, no drift, and
+    every container is the same one (same ID, same spec-digest label)."""
+    old = tmp_path / "old"
+    old.mkdir()
+    tree = subprocess.run(["git", "-C", str(REPO), "archive", BEFORE_MODEL_MERGE,
+                           "homelab_ops", "patterns"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(old)], input=tree.stdout, check=True)
+    assert "class ContainerShape" not in (old / "homelab_ops/models/stack.py").read_text()
+    name = f"up{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "stack.yaml"
+    path.write_text(yaml.safe_dump(nine_pattern_stack(name, {k: free_port() for k in PORTS})))
+    try:
+        before = subprocess.run(
+            [sys.executable, "-m", "homelab_ops.cli", "--state-dir", str(tmp_path / "state"),
+             "deploy", str(path), "--force", "--json", "-i", str(REPO / "inventory/lab.py")],
+            cwd=old, env={**env, "PYTHONPATH": str(old)}, capture_output=True, text=True,
+            timeout=600)
+        assert before.returncode == 0, before.stderr[-3000:]
+        assert json.loads(before.stdout)["hosts"]["@local"]["changes"] > 0
+        deployed_by_old = _containers(lab, name)
+        assert len(deployed_by_old) == 10 and all(d for _, d in deployed_by_old.values())
+        after = json.loads(run_cli("deploy", str(path), "--force", "--json", env=env).stdout)
+        assert after["hosts"] == {"@local": {"changes": 0, "changed": [], "ok": True,
+                                             "error": ""}}
+        assert _containers(lab, name) == deployed_by_old
+        assert drift(path, env) == []
+    finally:
+        _remove_stack(lab, name, env)
 
 
 def test_pyinfra_cli_deploy_file(lab, lab_env, tmp_path) -> None:
