@@ -26,7 +26,16 @@ class Result(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class DiskPrediction(Result):
+class Ranged(Result):
+    """An estimate with its range: ``low``/``high`` bound it at ``interval`` confidence
+    (None: unbounded on that side, or no estimate)."""
+
+    low: float | None = None
+    high: float | None = None
+    interval: float = 0.8
+
+
+class DiskPrediction(Ranged):
     """When a filesystem crosses its critical threshold.
 
     ``days_until_threshold`` is None unless ``status`` is "fills" or
@@ -38,9 +47,6 @@ class DiskPrediction(Result):
     mountpoint: str = ""
     status: Literal["fills", "not_filling", "over_threshold", "insufficient_data"]
     days_until_threshold: float | None = None
-    low: float | None = None
-    high: float | None = None
-    interval: float = 0.8
     threshold_pct: float
     used_pct: float | None = None
     growth_bytes_per_day: float | None = None
@@ -78,16 +84,13 @@ class LeakPrediction(Result):
     basis: str
 
 
-class Forecast(Result):
+class Forecast(Ranged):
     """Value of a series at ``at`` with an ``interval`` range; ``current`` is the
     latest observed level."""
 
     at: float
     value: float | None = None
-    low: float | None = None
-    high: float | None = None
     current: float | None = None
-    interval: float = 0.8
     slope_per_day: float | None = None
     basis: str
 
