@@ -93,14 +93,15 @@ def our_send(hosts, snapshots: Path, base: str, into: Path) -> float:
     from pyinfra.api.operation import add_op
     from pyinfra.api.operations import run_ops
 
+    from homelab_ops.collection.lib.place import Place
     from homelab_ops.collection.operations import btrfs
     from homelab_ops.collection.session import pyinfra_session
     from homelab_ops.inventory import inventory_from_entries
 
     start = time.perf_counter()
     with pyinfra_session(inventory_from_entries(hosts, "bench")) as session:
-        add_op(session.state, btrfs.send, source=btrfs.Place(str(snapshots)), base=base,
-               target=btrfs.Place(str(into)))
+        add_op(session.state, btrfs.send, source=Place(str(snapshots)), base=base,
+               target=Place(str(into)))
         run_ops(session.state)
         assert not session.state.failed_hosts
     return time.perf_counter() - start

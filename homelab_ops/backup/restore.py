@@ -27,7 +27,7 @@ from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes, over_ssh
 from homelab_ops.collection.lib import transfer
 from homelab_ops.collection.lib.layout import VolumeLayout, overlaps
 from homelab_ops.collection.lib.naming import of_volume
-from homelab_ops.collection.operations.btrfs import Place
+from homelab_ops.collection.lib.place import Place
 
 CHUNK = 1 << 20
 LIMIT = 20  # differences listed per kind; the counts are always complete

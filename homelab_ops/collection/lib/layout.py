@@ -19,7 +19,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from homelab_ops.collection.operations.btrfs import Place
+from homelab_ops.collection.lib.place import Place
 from homelab_ops.errors import InputError
 from homelab_ops.models.backup import BackupConfig, BackupTarget, BackupVolume
 

@@ -10,99 +10,24 @@ on @local and over SSH. A backup target on another machine is a ``Place`` with `
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pyinfra import host, state
-from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 
-from homelab_ops.collection.facts.btrfs import BtrfsSubvolume, BtrfsSubvolumes, over_ssh
+from homelab_ops.collection.facts.btrfs import BtrfsSubvolume, BtrfsSubvolumes
 from homelab_ops.collection.lib import naming, retention, transfer
-from homelab_ops.models.backup import SSH_DEST_PATTERN, RetentionPolicy
-
-_PATH = re.compile(r"^(/[A-Za-z0-9._+@-]{1,64}){1,24}$")
-_DEST = re.compile(SSH_DEST_PATTERN)
+from homelab_ops.collection.lib.place import Place, checked_name, checked_path
+from homelab_ops.models.backup import RetentionPolicy
 
 
-def checked_path(path: str) -> str:
-    """An absolute path safe to hand to a command (no '..', no odd characters)."""
-    if not _PATH.match(path) or any(part in (".", "..") for part in path.split("/")):
-        raise OperationError(f"refusing unsafe path {path!r}")
-    return path
-
-
-def checked_name(name: str) -> naming.SnapshotName:
-    snap = naming.parse(name)
-    if snap is None:
-        raise OperationError(f"not a snapshot name: {name!r}")
-    return snap
-
-
-@dataclass(frozen=True)
-class Place:
-    """A directory of snapshots: on the host itself, or reached with ``ssh <ssh>``.
-
-    ``mount``: a filesystem that must be mounted for the place to count (a backup
-    target's pool). ``strict``: the place is created by us only as its last path
-    component; when even the folder around it is missing, it is unreachable (an
-    unmounted disk), never empty."""
-
-    dir: str
-    ssh: str | None = None
-    ssh_config: str | None = None
-    mount: str | None = None
-    strict: bool = False
-
-    def __post_init__(self) -> None:
-        checked_path(self.dir)
-        if self.ssh is not None and not _DEST.match(self.ssh):
-            raise OperationError(f"refusing unsafe ssh destination {self.ssh!r}")
-        if self.ssh_config is not None:
-            checked_path(self.ssh_config)
-        if self.mount is not None and self.mount != "/":
-            checked_path(self.mount)
-
-    def fact_kwargs(self) -> dict[str, Any]:
-        return {"directory": self.dir, "ssh": self.ssh, "ssh_config": self.ssh_config,
-                "mount": self.mount, "strict": self.strict}
-
-    def subvolumes(self) -> dict[str, dict[str, Any]] | None:
-        """Subvolumes here, or None when the place cannot be read (SSH host
-        unreachable, pool not mounted, the folder around it missing)."""
-        return host.get_fact(BtrfsSubvolumes, **self.fact_kwargs())
-
-    def unreachable(self) -> StringCommand:
-        """A command that fails with the reason: the operation fails on the host like
-        any failed command (earlier operations, e.g. the local snapshot, still ran)."""
-        around = self.dir.rsplit("/", 1)[0] or "/"
-        if self.ssh:
-            message = f"cannot reach {self.ssh} to read {self.dir}" + (
-                f" (or {around} is missing there)" if self.strict else "")
-        else:
-            why = ([f"{self.mount} is not mounted"] if self.mount else []) + (
-                [f"{around} is missing"] if self.strict else [])
-            message = f"cannot read {self.dir}: {' or '.join(why) or 'unreadable'}"
-        message += ": refusing to guess"
-        return StringCommand("echo", QuoteString(message), ">&2", ";", "exit", "1")
-
-    def make(self) -> StringCommand:
-        """Create the folder, only its last path component, and only on a mounted
-        ``mount``: never a tree on the root filesystem under an unplugged disk."""
-        checks: list[Any] = []
-        if self.mount:
-            checks = ["mountpoint", "-q", QuoteString(self.mount), "&&"]
-        return self.run(*checks, "{", "[", "-d", QuoteString(self.dir), "]", "||", "mkdir",
-                        QuoteString(self.dir), ";", "}")
-
-    def path(self, name: str) -> str:
-        checked_name(name)
-        return f"{self.dir}/{name}"
-
-    def run(self, *bits: Any) -> StringCommand:
-        return over_ssh(StringCommand(*bits), self.ssh, self.ssh_config)
+def subvolumes(place: Place) -> dict[str, dict[str, Any]] | None:
+    """Subvolumes in ``place``, read on the host this operation runs on, or None when
+    it cannot be read (SSH host unreachable, pool not mounted, the folder around it
+    missing)."""
+    return host.get_fact(BtrfsSubvolumes, **place.fact_kwargs())
 
 
 def skip_reason(existing: Mapping[str, Mapping[str, Any]], source: Mapping[str, Any] | None,
@@ -158,8 +83,8 @@ def snapshot(source: str, directory: str, snapshot: str, onchange: bool = True,
     checked_path(source)
     place = Place(directory)
     snap = checked_name(snapshot)
-    existing = place.subvolumes() or {}
-    theirs = peer.subvolumes() if peer is not None and onchange and snap.tag is None else None
+    existing = subvolumes(place) or {}
+    theirs = subvolumes(peer) if peer is not None and onchange and snap.tag is None else None
     if reason := skip_reason(existing, host.get_fact(BtrfsSubvolume, path=source), snap,
                              onchange, None if theirs is None else
                              transfer.mark(theirs, unusable)):
@@ -202,7 +127,7 @@ def send(source: Place, base: str, target: Place, expect: str | None = None,
             target=Place("/backup/data", ssh="root@nas", strict=True),
         )
     """
-    mine, theirs = source.subvolumes(), target.subvolumes()
+    mine, theirs = subvolumes(source), subvolumes(target)
     if mine is None or theirs is None:
         yield (source if mine is None else target).unreachable()
         return
@@ -268,13 +193,13 @@ def prune(place: Place, base: str, policy: RetentionPolicy, now: datetime,
             policy=RetentionPolicy(preserve="7d 4w"), now=datetime.now(),
         )
     """
-    mine = place.subvolumes()
+    mine = subvolumes(place)
     if mine is None:
         yield place.unreachable()
         return
     protect: set[str] = set()
     if peer is not None:
-        theirs = peer.subvolumes()
+        theirs = subvolumes(peer)
         if theirs is None:  # without it the next incremental parent is unknown
             yield peer.unreachable()
             return
