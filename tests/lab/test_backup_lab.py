@@ -522,7 +522,7 @@ def test_newest_copy_without_its_received_uuid_never_blocks_every_run(vol: Vol,
     same_minute = run_backup(hosts, store, now=T0)
     [send] = [op for op in same_minute.hosts["@local"].ops if "Send" in op.name]
     assert not same_minute.ok and "File exists" not in send.error
-    assert "without a received UUID" in send["error"] and "new snapshot" in send["error"]
+    assert "without a received UUID" in send.error and "new snapshot" in send.error
     for hours in (1, 2):  # nothing changed in the subvolume
         report = run_backup(hosts, store, now=T0 + timedelta(hours=hours))
         assert report.ok, report
