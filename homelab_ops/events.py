@@ -13,8 +13,8 @@ looks counts three restarts, not one (its starts replace the derived one).
 
 from __future__ import annotations
 
+from homelab_ops.models.event import Event
 from homelab_ops.models.observation import ContainerObs, Observation, PodmanEventLog
-from homelab_ops.store import Event
 
 # Event kinds, for readers that filter by kind.
 APPEARED, DISAPPEARED = "appeared", "disappeared"
@@ -30,11 +30,12 @@ def derive_events(last: Observation | None, last_seen: Observation | None,
     host, now = cur.host, cur.ts.timestamp()
     if not cur.reachable:
         if last is None or last.reachable:
-            return [Event(host, now, "", HOST_UNREACHABLE, {"error": cur.error})]
+            return [Event(host=host, ts=now, subject="", kind=HOST_UNREACHABLE,
+                          detail={"error": cur.error})]
         return []
     events = []
     if last is not None and not last.reachable:
-        events.append(Event(host, now, "", HOST_REACHABLE, {}))
+        events.append(Event(host=host, ts=now, subject="", kind=HOST_REACHABLE, detail={}))
     before = {c.name: c for c in last_seen.containers} if last_seen else None
     for c in cur.containers:
         old = before.get(c.name) if before is not None else None
@@ -44,7 +45,7 @@ def derive_events(last: Observation | None, last_seen: Observation | None,
     if before is not None:
         current = {c.name for c in cur.containers}
         events.extend(
-            Event(host, now, name, DISAPPEARED, {"image": old.image})
+            Event(host=host, ts=now, subject=name, kind=DISAPPEARED, detail={"image": old.image})
             for name, old in before.items()
             if name not in current
         )
@@ -71,13 +72,14 @@ def _with_event_log(host: str, derived: list[Event], log: PodmanEventLog,
         if e.status == "died" and e.name in stopped and final_death[e.name] == i:
             ran.add(e.name)
         elif e.status == "died":
-            out.append(Event(host, e.ts, e.name, DIED, {"exit_code": e.exit_code, **source}))
+            out.append(Event(host=host, ts=e.ts, subject=e.name, kind=DIED,
+                             detail={"exit_code": e.exit_code, **source}))
             ran.add(e.name)
         elif e.status == "oom" and e.name not in oom:
-            out.append(Event(host, e.ts, e.name, OOM_KILLED, source))
+            out.append(Event(host=host, ts=e.ts, subject=e.name, kind=OOM_KILLED, detail=source))
         elif e.status == "start":
-            out.append(Event(host, e.ts, e.name, RESTARTED if e.name in ran else STARTED,
-                             source))
+            out.append(Event(host=host, ts=e.ts, subject=e.name,
+                             kind=RESTARTED if e.name in ran else STARTED, detail=source))
             ran.add(e.name)
     return out
 
@@ -106,4 +108,4 @@ def _container_changes(host: str, now: float, old: ContainerObs | None,
 
 
 def _event(host: str, ts: float, c: ContainerObs, kind: str, **detail: object) -> Event:
-    return Event(host, ts, c.name, kind, {"image": c.image, **detail})
+    return Event(host=host, ts=ts, subject=c.name, kind=kind, detail={"image": c.image, **detail})

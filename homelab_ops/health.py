@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from homelab_ops.models.backup_status import BackupStatus
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import HealthReason, HealthScore, Observation
 from homelab_ops.models.settings import Thresholds
@@ -53,36 +54,36 @@ def score(obs: Observation, t: Thresholds,
 RESTORE_TEST_MAX_AGE_DAYS = 35  # monthly restore test, plus a few days of slack
 
 
-def backup_findings(status: dict, host: str) -> list[Finding]:
+def backup_findings(status: BackupStatus, host: str) -> list[Finding]:
     """Findings for ``host`` from ``backup.status.backup_status``: stale subvolumes, a
     failed or overdue restore test, and copies on the target that can never be an
     incremental parent (changed after they were received, or failed their restore test).
     A host that has never backed up anything (no backup configured) is not judged here."""
     prefix = f"{host}:"
-    mine = {k: v for k, v in status["subvolumes"].items() if k.startswith(prefix)}
+    mine = {k: v for k, v in status.subvolumes.items() if k.startswith(prefix)}
     found = []
-    for key in status["stale"]:
+    for key in status.stale:
         if key in mine:
-            sub, age = key[len(prefix):], mine[key]["age_hours"]
+            sub, age = key[len(prefix):], mine[key].age_hours
             why = "never succeeded" if age is None else f"last good backup {age:.0f} h ago"
             found.append(_finding("backup_stale", sub, f"backup of {sub}: {why}"))
     for key, entry in sorted(mine.items()):
         sub = key[len(prefix):]
-        for name, why in sorted(entry.get("unusable", {}).items()):
+        for name, why in sorted(entry.unusable.items()):
             found.append(_finding("backup_copy_unusable", f"{sub}:{name}",
                                   f"backup copy {name} of {sub} is never an incremental "
                                   f"parent: {why}"))
-    tests = [t for k, t in status.get("restore_tests", {}).items() if k.startswith(prefix)]
+    tests = [t for k, t in status.restore_tests.items() if k.startswith(prefix)]
     if mine and not tests:
         found.append(_finding("restore_test", host, "no restore test has run yet"))
-    for test in sorted(tests, key=lambda t: t["subvolume"]):  # each volume's own latest
-        if not test["ok"]:
-            found.append(_finding("restore_test", test["subvolume"],
-                                  f"restore test of {test['subvolume']} failed"))
-        elif test["age_days"] > RESTORE_TEST_MAX_AGE_DAYS:
-            found.append(_finding("restore_test", test["subvolume"],
-                                  f"restore test of {test['subvolume']} overdue "
-                                  f"({test['age_days']:.0f} days old)"))
+    for test in sorted(tests, key=lambda t: t.subvolume):  # each volume's own latest
+        if not test.ok:
+            found.append(_finding("restore_test", test.subvolume,
+                                  f"restore test of {test.subvolume} failed"))
+        elif test.age_days > RESTORE_TEST_MAX_AGE_DAYS:
+            found.append(_finding("restore_test", test.subvolume,
+                                  f"restore test of {test.subvolume} overdue "
+                                  f"({test.age_days:.0f} days old)"))
     return found
 
 

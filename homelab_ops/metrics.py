@@ -160,19 +160,19 @@ def _backups(registry: CollectorRegistry, store: Store, now: float) -> None:
     stale = _gauge(registry, "backup_stale", "1 when the last good backup is older than "
                    "its schedule allows (or none succeeded).", labels)
     status = backup_status(store, now)
-    for key, entry in status["subvolumes"].items():
+    for key, entry in status.subvolumes.items():
         host, sub = key.split(":", 1)
-        stale.labels(host, sub).set(1 if key in status["stale"] else 0)
-        if entry["last_ok"] is not None:
-            last_ok.labels(host, sub).set(entry["last_ok"]["ts"])
-            age.labels(host, sub).set(now - entry["last_ok"]["ts"])
+        stale.labels(host, sub).set(1 if key in status.stale else 0)
+        if entry.last_ok is not None:
+            last_ok.labels(host, sub).set(entry.last_ok.ts)
+            age.labels(host, sub).set(now - entry.last_ok.ts)
     test_age = _gauge(registry, "restore_test_age_seconds", "Age of the last restore test "
                       "of the subvolume.", labels)
     test_ok = _gauge(registry, "restore_test_ok", "1 when the last restore test of the "
                      "subvolume passed.", labels)
-    for test in status["restore_tests"].values():  # each volume's own latest
-        test_age.labels(test["host"], test["subvolume"]).set(now - test["ts"])
-        test_ok.labels(test["host"], test["subvolume"]).set(1 if test["ok"] else 0)
+    for test in status.restore_tests.values():  # each volume's own latest
+        test_age.labels(test.host, test.subvolume).set(now - test.ts)
+        test_ok.labels(test.host, test.subvolume).set(1 if test.ok else 0)
 
 
 def _cycle(registry: CollectorRegistry, store: Store, settings: Settings,

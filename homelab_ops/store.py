@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from homelab_ops.errors import HomelabError
+from homelab_ops.models.event import Event
 
 DB_NAME = "state.db"
 
@@ -276,15 +277,6 @@ class SeriesKey:
     metric: str
 
 
-@dataclass(frozen=True)
-class Event:
-    host: str
-    ts: float
-    subject: str
-    kind: str
-    detail: dict[str, Any]
-
-
 class Store:
     """A connection to the state store. Cheap to open; one per process or thread."""
 
@@ -497,7 +489,8 @@ class Store:
             "ORDER BY ts DESC, id DESC LIMIT ?",
             [*args, limit],
         )
-        return [Event(h, t, s, k, json.loads(d)) for h, t, s, k, d in rows]
+        return [Event(host=h, ts=t, subject=s, kind=k, detail=json.loads(d))
+                for h, t, s, k, d in rows]
 
     # -- cache --------------------------------------------------------------------------
     def cache_get(self, key: str, now: float | None = None) -> Any | None:

@@ -9,35 +9,30 @@ nothing left to delete, early rotation cannot help: that is an alert for a human
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Rotation:
-    early: bool
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from homelab_ops.models.backup_run import Rotation
 
 
 def plan_rotation(prediction: dict[str, Any] | None, horizon_days: float) -> Rotation:
     """Rotate early when the pessimistic end of the forecast falls inside the horizon."""
     if not prediction:
-        return Rotation(False, "no disk prediction for the backup target")
+        return Rotation(early=False, reason="no disk prediction for the backup target")
     days = [v for v in (prediction.get("days_until_threshold"), prediction.get("low"))
             if isinstance(v, int | float)]
     if not days:
-        return Rotation(False, "backup target is not predicted to cross its threshold")
+        return Rotation(early=False,
+                        reason="backup target is not predicted to cross its threshold")
     soonest = min(days)
     basis = prediction.get("basis") or "forecast"
     if soonest > horizon_days:
-        return Rotation(False, f"backup target crosses its threshold in {soonest:.1f} days "
+        return Rotation(early=False,
+                        reason=f"backup target crosses its threshold in {soonest:.1f} days "
                                f"({basis}), beyond the {horizon_days:g}-day horizon")
-    return Rotation(True, f"backup target predicted to cross its threshold in "
-                          f"{soonest:.1f} days ({basis}), within the {horizon_days:g}-day "
-                          "horizon: pruning it down to the minimum-keep window early")
+    return Rotation(early=True,
+                    reason=f"backup target predicted to cross its threshold in "
+                           f"{soonest:.1f} days ({basis}), within the {horizon_days:g}-day "
+                           "horizon: pruning it down to the minimum-keep window early")
 
 
 def alert(rotation: Rotation, deletable_at_minimum: int) -> str | None:

@@ -8,14 +8,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import MISSING
+
 from homelab_ops.backup import parents, rotation
 from homelab_ops.collection.lib import naming, retention, transfer
 from homelab_ops.collection.lib.layout import VolumeLayout, volume_layouts
 from homelab_ops.models.backup import BackupConfig, load_backup_config
+from homelab_ops.models.backup_run import BackupRun, HostRun, OpRun, Rotation, VolumeRun
+from homelab_ops.models.event import Event
 from homelab_ops.models.inventory import host_value
 from homelab_ops.models.prediction import disk_key
 from homelab_ops.models.settings import Thresholds
-from homelab_ops.store import Event
 
 HostEntry = tuple[str, dict[str, Any]]
 
@@ -52,7 +55,7 @@ def _thresholds() -> Thresholds:
 
 
 def target_rotation(store, name: str, data: dict[str, Any], config: BackupConfig,
-                    now: datetime, thresholds: Thresholds | None = None) -> rotation.Rotation:
+                    now: datetime, thresholds: Thresholds | None = None) -> Rotation:
     """The space-forecast decision for the host's backup target: the predictor's
     cached disk prediction, or, for a pool of this host when the cache has none (it
     lives an hour; the timers run at night), one computed now from the store."""
@@ -74,7 +77,7 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
                tag: str | None = None, prune_only: bool = False,
                dry_run: bool = False, thresholds: Thresholds | None = None,
                rotate_early: bool = False
-               ) -> dict[str, Any]:
+               ) -> BackupRun:
     """One run over ``hosts``; the caller holds the backup lock. ``thresholds`` (disk
     critical levels for the space forecast) default to the agent's settings."""
     from pyinfra.api.deploy import add_deploy
@@ -87,31 +90,30 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
 
     at, now = now, now.replace(second=0, microsecond=0)  # the deploy names tagged ones by `at`
     prepared: list[HostEntry] = []
-    report: dict[str, Any] = {"now": now.isoformat(), "dry_run": dry_run, "hosts": {}}
+    runs: dict[str, HostRun] = {}
+    failure: str | None = None  # pyinfra refused the whole run
     for name, data in hosts:
         config, _ = host_layouts(name, data)
         rot = target_rotation(store, name, data, config, now, thresholds)
-        report["hosts"][name] = {"rotation": rot.as_dict(), "volumes": {}, "ops": [],
-                                 "ok": True, "unusable": {}}
+        runs[name] = HostRun(rotation=rot, ok=True)
         prepared.append((name, {**data, "backup_rotate_early": rot.early or rotate_early}))
     with pyinfra_session(inventory_from_entries(prepared, "backup run")) as session:
         state = session.state
         for name, reason in session.unreachable.items():
-            report["hosts"][name].update(ok=False, error=f"unreachable: {reason}")
+            runs[name].ok, runs[name].error = False, f"unreachable: {reason}"
         before = _observe(state)
         for host in state.activated_hosts:
-            _judge_parents(store, state, host, report["hosts"][host.name])
+            _judge_parents(store, state, host, runs[host.name])
         try:
             add_deploy(state, backup, now=at, schedule=schedule, tag=tag,
                        prune_only=prune_only)
             if not dry_run:
                 run_ops(state)
         except PyinfraError as exc:  # e.g. every host failed: still report and record
-            report["error"] = str(exc)
+            failure = str(exc)
         after = before if dry_run else _observe(state)
         for host in state.activated_hosts:
-            _report_host(state, host, report["hosts"][host.name], dry_run,
-                         report.get("error"))
+            _report_host(state, host, runs[host.name], dry_run, failure)
             if not dry_run:
                 _remember(store, state, host, now.timestamp())
     for name, data in hosts:
@@ -121,13 +123,14 @@ def run_backup(hosts: list[HostEntry], store, *, now: datetime, schedule: str | 
                     if vol.selected(schedule, tag):
                         store.record_backup(name, f"{vol.volume.pool}/{vol.base}",
                                             "backup", False,
-                                            {"error": report["hosts"][name]["error"],
+                                            {"error": runs[name].error,
                                              "schedule": vol.volume.schedule})
             continue
-        _record(store, name, data, report["hosts"][name], before.get(name, {}),
+        _record(store, name, data, runs[name], before.get(name, {}),
                 after.get(name, {}), now, dry_run, schedule, tag, prune_only)
-    report["ok"] = all(h["ok"] for h in report["hosts"].values())
-    return report
+    return BackupRun(now=now.isoformat(), dry_run=dry_run, hosts=runs,
+                     error=MISSING if failure is None else failure,
+                     ok=all(h.ok for h in runs.values()))
 
 
 def _target_copies(state, host) -> dict[str, dict[str, Any] | str | None]:
@@ -155,25 +158,28 @@ def _target_copies(state, host) -> dict[str, dict[str, Any] | str | None]:
     return seen
 
 
-def _judge_parents(store, state, host, out: dict[str, Any]) -> None:
+def _judge_parents(store, state, host, out: HostRun) -> None:
     """Name the copies that are never an incremental parent (report ``unusable`` and
     the deploy's host data ``backup_unusable``: target folder -> copy -> why), and say
     where a copy's changes since its receive could not be checked."""
     _, layouts = host_layouts(host.name, host.data.dict())
     seen = _target_copies(state, host)
     unusable: dict[str, dict[str, str]] = {}
+    unchecked: dict[str, str] = {}
     for vol in layouts:
         if vol.target is None:
             continue
         copies = seen[parents.key(vol)]
         if isinstance(copies, str):
-            out.setdefault("unchecked", {})[parents.key(vol)] = (
+            unchecked[parents.key(vol)] = (
                 f"{parents.key(vol)}: cannot tell whether a copy changed after its receive: "
                 f"{copies}; only restore tests keep a changed copy from being a parent")
         copies = copies if isinstance(copies, dict) else None
         if found := parents.unusable(store, host.name, vol, copies):
             unusable.setdefault(vol.target.dir, {}).update(found)
-    out["unusable"] = unusable
+    out.unusable = unusable
+    if unchecked:
+        out.unchecked = unchecked
     host.data.backup_unusable = unusable
 
 
@@ -207,31 +213,30 @@ def _observe(state) -> dict[str, dict[str, dict[str, Any]]]:
     return seen
 
 
-def _report_host(state, host, out: dict[str, Any], dry_run: bool,
+def _report_host(state, host, out: HostRun, dry_run: bool,
                  run_error: str | None) -> None:
     for op_hash in state.get_op_order():
         data = state.ops.get(host, {}).get(op_hash)
         if data is None:
             continue
         meta = data.operation_meta
-        op = {"name": ", ".join(sorted(state.get_op_meta(op_hash).names))}
+        op = OpRun(name=", ".join(sorted(state.get_op_meta(op_hash).names)))
         if dry_run:
-            op["would_change"] = bool(meta.will_change)
+            op.would_change = bool(meta.will_change)
         elif meta.is_complete():
-            op["changed"] = meta.did_change()
-            op["ok"] = meta.did_succeed()
-            if not op["ok"]:
-                op["error"] = " ".join(meta.stderr_lines[-3:]) or "failed"
+            op.changed, op.ok = meta.did_change(), meta.did_succeed()
+            if not op.ok:
+                op.error = " ".join(meta.stderr_lines[-3:]) or "failed"
         else:
-            op["ok"], op["error"] = False, "not run (an earlier operation failed)"
-        out["ops"].append(op)
-    if run_error and not all(o.get("ok") for o in out["ops"]):
-        out["error"] = run_error
-    out["ok"] = (host not in state.failed_hosts and "error" not in out
-                 and all(o.get("ok", True) for o in out["ops"]))
+            op.ok, op.error = False, "not run (an earlier operation failed)"
+        out.ops.append(op)
+    if run_error and not all(o.ok is True for o in out.ops):
+        out.error = run_error
+    out.ok = (host not in state.failed_hosts and out.error is MISSING
+              and not any(o.failed for o in out.ops))
 
 
-def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
+def _record(store, name: str, data: dict[str, Any], out: HostRun,
             before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
             now: datetime, dry_run: bool, schedule: str | None, tag: str | None,
             prune_only: bool) -> None:
@@ -241,48 +246,57 @@ def _record(store, name: str, data: dict[str, Any], out: dict[str, Any],
     (neither is a backup the health score may count)."""
     action = "snapshot" if tag else "prune" if prune_only else "backup"
     _, layouts = host_layouts(name, data)
-    rot = rotation.Rotation(**out["rotation"])
     for vol in layouts:
         if not vol.selected(schedule, tag):
             continue
         key = f"{vol.volume.pool}/{vol.base}"
         src_after = after.get(vol.snapshots.dir, {})
         newest = naming.of_volume(set(src_after), vol.base, tag)
-        row: dict[str, Any] = {"snapshot": newest[-1].name if newest else None,
-                               "schedule": vol.volume.schedule,
-                               "pruned_source": sorted(set(before.get(vol.snapshots.dir, {}))
-                                                       - set(src_after))}
-        ok = out["ok"] and bool(newest)
+        row = VolumeRun(snapshot=newest[-1].name if newest else None,
+                        schedule=vol.volume.schedule,
+                        pruned_source=sorted(set(before.get(vol.snapshots.dir, {}))
+                                             - set(src_after)),
+                        ok=out.ok and bool(newest))
         if vol.target is not None and tag is None:
-            unusable = {n: why for n, why in out["unusable"].get(vol.target.dir, {}).items()
-                        if (p := naming.parse(n)) and p.base == vol.base}
-            tgt_before = transfer.mark(before.get(vol.target.dir, {}), unusable)
-            tgt_after = transfer.mark(after.get(vol.target.dir, {}), unusable)
-            row["target"] = vol.target.dir
-            if why := out.get("unchecked", {}).get(parents.key(vol)):
-                row["unchecked"] = why
-            row["on_target"] = transfer.newest_common(src_after, tgt_after, vol.base)
-            ok = ok and row["on_target"] == row["snapshot"]
-            row["garbled_cleaned"] = transfer.garbled(tgt_before, vol.base)
-            row["pruned_target"] = sorted(set(tgt_before) - set(tgt_after))
-            row["unusable"] = {s.name: why for s in naming.of_volume(set(tgt_after), vol.base)
-                               if (why := transfer.damage(tgt_after[s.name]))}
-            if row["on_target"] and row["on_target"] not in tgt_before:
-                row["sent_from"] = _parent_copy({**tgt_before, **tgt_after}, row["on_target"])
-            at_min = retention.deletions(retention.plan(
-                [n for n in tgt_before if (p := naming.parse(n)) and p.base == vol.base],
-                vol.volume.target_retention.minimal(), now,
-                protect={transfer.newest_common(before.get(vol.snapshots.dir, {}),
-                                                tgt_before, vol.base)}))
-            if alert := rotation.alert(rot, len(at_min)):
-                row["alert"] = alert
-        row["ok"] = ok
-        out["volumes"][key] = row
+            _sent(row, vol, out, before, after, now)
+        out.volumes[key] = row
         if not dry_run:
-            store.record_backup(name, key, action, ok, {**row, "rotation": rot.as_dict(),
-                                                        "errors": [o for o in out["ops"]
-                                                                   if not o.get("ok", True)]})
-            store.add_events(_events(name, key, row, rot, now))
+            store.record_backup(name, key, action, row.ok, {
+                **row.model_dump(mode="json"), "rotation": out.rotation.model_dump(),
+                "errors": [o.model_dump(mode="json") for o in out.ops if o.failed]})
+            store.add_events(_events(name, key, row, out.rotation, now))
+
+
+def _sent(row: VolumeRun, vol: VolumeLayout, out: HostRun,
+          before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
+          now: datetime) -> None:
+    """Fill in ``row``'s target side: the newest copy both sides hold (the backup is
+    good when it is the newest snapshot), what was cleaned and pruned there, how the
+    new copy was sent, and an alert when even early rotation cannot free space."""
+    assert vol.target is not None
+    src_after = after.get(vol.snapshots.dir, {})
+    unusable = {n: why for n, why in out.unusable.get(vol.target.dir, {}).items()
+                if (p := naming.parse(n)) and p.base == vol.base}
+    tgt_before = transfer.mark(before.get(vol.target.dir, {}), unusable)
+    tgt_after = transfer.mark(after.get(vol.target.dir, {}), unusable)
+    row.target = vol.target.dir
+    if out.unchecked is not MISSING and (why := out.unchecked.get(parents.key(vol))):
+        row.unchecked = why
+    row.on_target = transfer.newest_common(src_after, tgt_after, vol.base)
+    row.ok = row.ok and row.on_target == row.snapshot
+    row.garbled_cleaned = transfer.garbled(tgt_before, vol.base)
+    row.pruned_target = sorted(set(tgt_before) - set(tgt_after))
+    row.unusable = {s.name: why for s in naming.of_volume(set(tgt_after), vol.base)
+                    if (why := transfer.damage(tgt_after[s.name]))}
+    if row.on_target and row.on_target not in tgt_before:
+        row.sent_from = _parent_copy({**tgt_before, **tgt_after}, row.on_target)
+    at_min = retention.deletions(retention.plan(
+        [n for n in tgt_before if (p := naming.parse(n)) and p.base == vol.base],
+        vol.volume.target_retention.minimal(), now,
+        protect={transfer.newest_common(before.get(vol.snapshots.dir, {}),
+                                        tgt_before, vol.base)}))
+    if alert := rotation.alert(out.rotation, len(at_min)):
+        row.alert = alert
 
 
 def _parent_copy(target: dict[str, Any], name: str) -> str | None:
@@ -294,18 +308,21 @@ def _parent_copy(target: dict[str, Any], name: str) -> str | None:
                 None)
 
 
-def _events(host: str, key: str, row: dict[str, Any], rot: rotation.Rotation,
+def _events(host: str, key: str, row: VolumeRun, rot: Rotation,
             now: datetime) -> list[Event]:
     """What a person should hear about in "recent events": a failed backup, an early
     rotation (and why) and an alert that even that is not enough."""
     subject, ts = f"backup:{key}", now.timestamp()
+    sent = row.target is not MISSING
     events = []
-    if not row["ok"]:
-        events.append(Event(host, ts, subject, "backup_failed",
-                            {"snapshot": row["snapshot"], "target": row.get("target")}))
-    if rot.early and row.get("target"):
-        events.append(Event(host, ts, subject, "backup_early_rotation",
-                            {"reason": rot.reason, "pruned": row["pruned_target"]}))
-    if row.get("alert"):
-        events.append(Event(host, ts, subject, "backup_alert", {"alert": row["alert"]}))
+    if not row.ok:
+        events.append(Event(host=host, ts=ts, subject=subject, kind="backup_failed",
+                            detail={"snapshot": row.snapshot,
+                                    "target": row.target if sent else None}))
+    if rot.early and sent:
+        events.append(Event(host=host, ts=ts, subject=subject, kind="backup_early_rotation",
+                            detail={"reason": rot.reason, "pruned": row.pruned_target}))
+    if row.alert is not MISSING:
+        events.append(Event(host=host, ts=ts, subject=subject, kind="backup_alert",
+                            detail={"alert": row.alert}))
     return events

@@ -66,8 +66,8 @@ def backup_run(app: App, inventory: Path | None, hosts: tuple[str, ...], schedul
         report = run_backup(entries, store, now=datetime.now(), schedule=schedule, tag=tag,
                             dry_run=dry_run, thresholds=app.settings.thresholds)
         refresh_metrics(store, app.settings)
-    emit(app, report, _show_run)
-    return 0 if report["ok"] else 1
+    emit(app, report.model_dump(mode="json"), _show_run)
+    return 0 if report.ok else 1
 
 
 def _show_run(report: dict[str, Any]) -> None:
@@ -138,8 +138,8 @@ def backup_prune(app: App, inventory: Path | None, hosts: tuple[str, ...], dry_r
     with backup_lock(app.settings.state_dir), app.store() as store:
         report = run_backup(_hosts(app, inventory, hosts), store, now=datetime.now(),
                             prune_only=True, thresholds=app.settings.thresholds)
-    emit(app, report, _show_run)
-    return 0 if report["ok"] else 1
+    emit(app, report.model_dump(mode="json"), _show_run)
+    return 0 if report.ok else 1
 
 
 def _show_plan(rows: list[dict[str, Any]]) -> None:
@@ -186,7 +186,7 @@ def backup_status_cmd(app: App) -> None:
 
     with app.store() as store:
         data = backup_status(store, time.time())
-    emit(app, data, _show_status)
+    emit(app, data.model_dump(mode="json"), _show_status)
 
 
 def _show_status(data: dict[str, Any]) -> None:

@@ -86,8 +86,9 @@ def deploy_cmd(app: App, stack: Path, dry_run: bool, force: bool,
     result: dict[str, Any] = {**deployed.model_dump(mode="json"), "capacity": reports}
     if not dry_run:
         good = [h for h, d in deployed.hosts.items() if d.ok]
-        result["health"] = run.health(inv, declared, secrets, good, _progress(app)) if good else []
-        healthy = {h: all(c["ok"] for c in result["health"] if c["host"] == h) for h in good}
+        checked = run.health(inv, declared, secrets, good, _progress(app)) if good else []
+        result["health"] = [c.model_dump(mode="json") for c in checked]
+        healthy = {h: all(c.ok for c in checked if c.host == h) for h in good}
         result["ok"] = deployed.ok and all(healthy.values())
         with app.store() as store:
             run.record(store, declared, deployed, healthy)
@@ -129,6 +130,7 @@ def _show_deploy(d: dict[str, Any]) -> None:
 def health_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int:
     """Check through testinfra that every declared container runs and is healthy, its
     ports listen and its HTTP check answers (default: every deployed stack)."""
+    from homelab_ops.models.health_check import CheckResult
     from homelab_ops.stacks import run
 
     results = []
@@ -136,11 +138,12 @@ def health_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> in
     inv = _inventory(app, inventory, loaded_stacks)
     for name, loaded in loaded_stacks:
         if isinstance(loaded, InputError):
-            results.append({"stack": name, "host": "", "container": "", "kind": "unavailable",
-                            "target": "", "ok": False, "seen": _unavailable(name, loaded)})
+            unavailable = CheckResult(host="", container="", kind="unavailable", ok=False,
+                                      seen=_unavailable(name, loaded))
+            results.append({"stack": name, **unavailable.model_dump(mode="json")})
             continue
         declared, secrets = loaded
-        results += [{"stack": declared.name, **r}
+        results += [{"stack": declared.name, **r.model_dump(mode="json")}
                     for r in run.health(inv, declared, secrets, progress=_progress(app))]
     emit(app, results, _show_health)
     return 0 if all(r["ok"] for r in results) else 1
@@ -163,7 +166,7 @@ def drift_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int
     """List every difference between the declared stacks and the live hosts: image,
     environment, labels, ports, networks, volumes, unit files, missing, stopped and
     unexpected containers (default: every deployed stack). Exit 1 when there is any."""
-    from homelab_ops.collection.lib.drift import Difference
+    from homelab_ops.models.drift import Difference
     from homelab_ops.stacks import run
 
     found = []
@@ -181,7 +184,7 @@ def drift_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int
 
 
 def _show_drift(found: list[dict[str, Any]]) -> None:
-    from homelab_ops.collection.lib.drift import Difference
+    from homelab_ops.models.drift import Difference
 
     if not found:
         click.echo("no drift: every host runs what its stacks declare")

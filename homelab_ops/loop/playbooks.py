@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import MISSING, BaseModel, ConfigDict
 
 from homelab_ops.models.decision import Risk, Verification
 
@@ -214,10 +214,12 @@ def _rotate(inventory, host, params, dry_run):
     with backup_lock(Path(params["state_dir"])):
         report = run_backup(entries, params["store"], now=datetime.now(), prune_only=True,
                             dry_run=dry_run, rotate_early=True)
-    out = report["hosts"].get(host, {})
-    ops = out.get("ops", [])
-    changed = any(op.get("changed") for op in ops)
-    return bool(out.get("ok")), changed, out.get("error"), {"ops": ops, "keep": keep}
+    out = report.hosts.get(host)
+    if out is None:  # not in the inventory
+        return False, False, None, {"ops": [], "keep": keep}
+    changed = any(op.changed is True for op in out.ops)
+    return out.ok, changed, None if out.error is MISSING else out.error, {
+        "ops": [op.model_dump(mode="json") for op in out.ops], "keep": keep}
 
 
 def _redeploy(inventory, host, params, dry_run):
@@ -317,10 +319,9 @@ def _stack_checks(inventory, stack, drift: bool,
 
     declared = load_stack(Path(stack)) if isinstance(stack, str) else stack
     secrets = read_secrets(declared)
-    out = [_verdict(f"{r['host']}: {r['container']} {r['kind']} {r['target']}".rstrip(),
-                    r["ok"], str(r["seen"]))
+    out = [_verdict(f"{r.host}: {r.container} {r.kind} {r.target}".rstrip(), r.ok, r.seen)
            for r in run.health(inventory, declared, secrets)
-           if only is None or (r["host"], r["container"]) == only]
+           if only is None or (r.host, r.container) == only]
     if drift:
         left = run.drift(inventory, declared, secrets)
         out.append(_verdict(f"no drift left in {declared.name}", not left,

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import MISSING, BaseModel, Field
 
 from homelab_ops.errors import HomelabError
 
@@ -72,10 +72,11 @@ def take(store, state_dir: Path, host: str, data: Mapping[str, Any],
                                 tag=tag)
     except HomelabError as exc:
         return Snapshot(ok=False, covered=keys, error=str(exc))
-    result = report["hosts"].get(host, {})
-    rows = result.get("volumes", {})
-    names = [f"{k}:{rows[k]['snapshot']}" for k in keys if rows.get(k, {}).get("snapshot")]
-    if not result.get("ok") or len(names) != len(keys):
+    result = report.hosts.get(host)
+    rows = {} if result is None else result.volumes
+    names = [f"{k}:{rows[k].snapshot}" for k in keys if k in rows and rows[k].snapshot]
+    if result is None or not result.ok or len(names) != len(keys):
+        error = None if result is None or result.error is MISSING else result.error
         return Snapshot(ok=False, names=names, covered=keys,
-                        error=result.get("error") or "the snapshot was not taken")
+                        error=error or "the snapshot was not taken")
     return Snapshot(ok=True, names=names, covered=keys)

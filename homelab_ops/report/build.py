@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from statistics import fmean
 
+from pydantic import MISSING
+
 from homelab_ops.models.report import (
     Action,
     Activity,
@@ -179,15 +181,15 @@ def _backups(store: Store, since: float, now: float) -> Backups:
 
     status = backup_status(store, now)
     volumes = []
-    for key, e in sorted(status["subvolumes"].items()):
+    for key, e in sorted(status.subvolumes.items()):
         host, sub = key.split(":", 1)
-        last = e["last_ok"] or {}
         volumes.append(VolumeBackup(host=host, subvolume=sub,
-                                    schedule=e.get("schedule") or "daily",
-                                    last_ok=last.get("ts"), snapshot=last.get("snapshot"),
-                                    age_hours=e["age_hours"], stale=key in status["stale"]))
-    tests = [RestoreTest(host=t["host"], subvolume=t["subvolume"], ts=t["ts"], ok=t["ok"],
-                         error=t["error"]) for _, t in sorted(status["restore_tests"].items())]
+                                    schedule="daily" if e.schedule is MISSING else e.schedule,
+                                    last_ok=None if e.last_ok is None else e.last_ok.ts,
+                                    snapshot=None if e.last_ok is None else e.last_ok.snapshot,
+                                    age_hours=e.age_hours, stale=key in status.stale))
+    tests = [RestoreTest(host=t.host, subvolume=t.subvolume, ts=t.ts, ok=t.ok,
+                         error=t.error) for _, t in sorted(status.restore_tests.items())]
     early = [EarlyRotation(host=e.host, subject=e.subject.removeprefix("backup:"), ts=e.ts,
                            reason=e.detail.get("reason", ""),
                            pruned=list(e.detail.get("pruned") or []))

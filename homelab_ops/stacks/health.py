@@ -12,42 +12,34 @@ import re
 import shlex
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from homelab_ops.collection.lib.plan import HostPlan
+from homelab_ops.models.health_check import Check, CheckResult
 from homelab_ops.models.inventory import host_value
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ATTEMPTS = 20  # a container that just started gets this many tries, a second apart
 
 
-@dataclass(frozen=True)
-class Check:
-    host: str
-    container: str
-    kind: str  # running, healthy, listening, http
-    target: str = ""  # address for listening/http
-
-
-Progress = Callable[["Check", int], None]  # (the slow check, attempts so far)
+Progress = Callable[[Check, int], None]  # (the slow check, attempts so far)
 
 
 def checks(plan: HostPlan) -> list[Check]:
     host = plan.target.name
     out = []
     for c in plan.containers:
-        out.append(Check(host, c.name, "running"))
+        out.append(Check(host=host, container=c.name, kind="running"))
         if c.healthcheck:
-            out.append(Check(host, c.name, "healthy"))
+            out.append(Check(host=host, container=c.name, kind="healthy"))
         for p in c.ports:
-            out.append(Check(host, c.name, "listening",
-                             f"{p.protocol}://{p.host_ip}:{p.host_port}"))
+            out.append(Check(host=host, container=c.name, kind="listening",
+                             target=f"{p.protocol}://{p.host_ip}:{p.host_port}"))
         if c.http_check:
             port = next(p for p in c.ports if p.container_port == c.http_check.container_port)
             ip = "127.0.0.1" if port.host_ip == "0.0.0.0" else port.host_ip  # reach it here
-            out.append(Check(host, c.name, "http",
-                             f"http://{ip}:{port.host_port}{c.http_check.path}"))
+            out.append(Check(host=host, container=c.name, kind="http",
+                             target=f"http://{ip}:{port.host_port}{c.http_check.path}"))
     return out
 
 
@@ -60,7 +52,8 @@ def run_check(th: Any, check: Check, env: Mapping[str, str],
         if ok or check.kind == "running":
             return ok, seen
         if attempt < ATTEMPTS - 1:
-            state = _once(th, Check(check.host, check.container, "running"), env)[1]
+            running = Check(host=check.host, container=check.container, kind="running")
+            state = _once(th, running, env)[1]
             if state != "running":
                 return False, f"{seen} (container {state})"
             if progress:
@@ -121,9 +114,9 @@ def testinfra_host(name: str, data: Mapping[str, Any]) -> Any:
 
 
 def validate(plans: Mapping[str, HostPlan], host_data: Mapping[str, Mapping[str, Any]],
-             progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Run every check of every host; results as dicts with ``ok`` and ``seen``. A
-    container that is not running fails its other checks at once: no retries."""
+             progress: Progress | None = None) -> list[CheckResult]:
+    """Run every check of every host, with what each saw. A container that is not
+    running fails its other checks at once: no retries."""
     results = []
     for name, plan in plans.items():
         data = host_data[name]
@@ -136,7 +129,7 @@ def validate(plans: Mapping[str, HostPlan], host_data: Mapping[str, Mapping[str,
                 ok, seen = run_check(th, check, host_value(data, "_env"), progress)
                 if check.kind == "running" and not ok:
                     down[check.container] = seen
-            results.append({**asdict(check), "ok": ok, "seen": seen})
+            results.append(CheckResult(**check.model_dump(), ok=ok, seen=seen))
     return results
 
 

@@ -14,12 +14,14 @@ from pyinfra.api.operations import run_ops
 from homelab_ops.collection.deploys.stack import stack as stack_deploy
 from homelab_ops.collection.facts.podman import PodmanContainers
 from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
-from homelab_ops.collection.lib.drift import Difference, stack_drift
+from homelab_ops.collection.lib.drift import stack_drift
 from homelab_ops.collection.lib.hosts import host_target
 from homelab_ops.collection.lib.plan import HostPlan, host_plan, targets
 from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_session
 from homelab_ops.errors import HomelabError
 from homelab_ops.inventory import inventory_from_entries
+from homelab_ops.models.drift import Difference
+from homelab_ops.models.health_check import CheckResult
 from homelab_ops.models.observation import ContainerObs
 from homelab_ops.models.stack import DeclaredStack, DeployResult, HostDeploy
 
@@ -145,7 +147,7 @@ def _reachable(unreachable: dict[str, str]) -> None:
 
 
 def health(inventory: Inventory, declared: DeclaredStack, secrets: dict[str, str],
-           hosts: list[str] | None = None, progress=None) -> list[dict[str, Any]]:
+           hosts: list[str] | None = None, progress=None) -> list[CheckResult]:
     """The testinfra health checks of the stack on each of its hosts (or ``hosts``);
     ``progress(check, attempt)`` hears about every retry of a slow check."""
     from homelab_ops.stacks.health import validate

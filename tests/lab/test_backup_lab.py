@@ -17,6 +17,7 @@ from pathlib import Path
 
 import btrfsutil
 import pytest
+from pydantic import MISSING
 
 from homelab_ops.backup import local
 from homelab_ops.backup.restore import manifest, restore_test
@@ -104,7 +105,7 @@ def test_incremental_chain_of_four_sends(vol: Vol, store: Store) -> None:
         vol.write(f"day{i}.bin", 512 * 1024)
         vol.write("changing.bin", 64 * 1024)
         report = run_backup(hosts, store, now=T0 + timedelta(days=i))
-        assert report["ok"], report
+        assert report.ok, report
     copies = local.subvolumes(vol.target)
     chain = sorted(copies)
     assert chain == [f"{vol.name}.2026030{d}T0200" for d in (2, 3, 4, 5)]
@@ -120,7 +121,7 @@ def test_incremental_chain_of_four_sends(vol: Vol, store: Store) -> None:
 
 def test_cut_off_send_is_detected_cleaned_and_completed(vol: Vol, store: Store) -> None:
     vol.write("base.bin", 1024 * 1024)
-    assert run_backup(vol.hosts(vol.config()), store, now=T0)["ok"]
+    assert run_backup(vol.hosts(vol.config()), store, now=T0).ok
     vol.write("big.bin", 8 * 1024 * 1024)
     # a snapshot-only run, then its transfer dies after 256 KiB of the stream
     assert run_backup(vol.hosts(vol.config(target=None)), store, now=T0 + timedelta(hours=1))
@@ -142,9 +143,9 @@ def test_cut_off_send_is_detected_cleaned_and_completed(vol: Vol, store: Store) 
 
     # `backup list` flags it; the next run deletes it and sends the snapshot again
     report = run_backup(vol.hosts(vol.config()), store, now=T0 + timedelta(hours=1))
-    row = report["hosts"]["@local"]["volumes"][f"data/{vol.name}"]
-    assert report["ok"] and row["garbled_cleaned"] == [second]
-    assert row["on_target"] == second
+    row = report.hosts["@local"].volumes[f"data/{vol.name}"]
+    assert report.ok and row.garbled_cleaned == [second]
+    assert row.on_target == second
     copies = local.subvolumes(vol.target)
     assert copies[second]["readonly"] and copies[second]["received_uuid"]
     assert copies[second]["parent_uuid"] == copies[first]["uuid"]  # incremental again
@@ -199,7 +200,7 @@ def test_space_forecast_prunes_target_early_then_alerts(vol: Vol, store: Store) 
                                                    "min_keep": "latest"}))
     for i in range(4):
         vol.write("data.bin", 64 * 1024)
-        assert run_backup(hosts, store, now=T0 + timedelta(days=i))["ok"]
+        assert run_backup(hosts, store, now=T0 + timedelta(days=i)).ok
     assert len(local.subvolumes(vol.target)) == 4  # daily retention keeps them all
     # the predictor's contract: a cache entry per host and mount point
     store.cache_put(f"prediction:disk:@local:{vol.backup_pool}",
@@ -207,16 +208,16 @@ def test_space_forecast_prunes_target_early_then_alerts(vol: Vol, store: Store) 
                      "basis": "linear trend since last cleanup"}, ttl=3600, scope="predictions")
     vol.write("data.bin", 64 * 1024)
     report = run_backup(hosts, store, now=T0 + timedelta(days=4))
-    out = report["hosts"]["@local"]
-    assert out["rotation"]["early"] and "2.0 days" in out["rotation"]["reason"]
-    row = out["volumes"][f"data/{vol.name}"]
-    assert len(row["pruned_target"]) == 4 and "alert" not in row
+    out = report.hosts["@local"]
+    assert out.rotation.early and "2.0 days" in out.rotation.reason
+    row = out.volumes[f"data/{vol.name}"]
+    assert len(row.pruned_target) == 4 and row.alert is MISSING
     assert sorted(local.subvolumes(vol.target)) == [f"{vol.name}.20260306T0200"]
     # already at the minimum: rotating early cannot help any more -> alert
     vol.write("data.bin", 64 * 1024)
     again = run_backup(hosts, store, now=T0 + timedelta(days=5))
     assert "will fill even at the minimum-keep window" in (
-        again["hosts"]["@local"]["volumes"][f"data/{vol.name}"]["alert"])
+        again.hosts["@local"].volumes[f"data/{vol.name}"].alert)
     # both are events a person sees in "recent events", with the reason
     kinds = [e.kind for e in store.events(subject=f"backup:data/{vol.name}")]
     assert kinds.count("backup_early_rotation") == 2 and kinds.count("backup_alert") == 1
@@ -232,7 +233,7 @@ def test_send_to_a_target_over_ssh(vol: Vol, store: Store) -> None:
     for i in range(3):
         vol.write(f"f{i}.bin", 256 * 1024)
         report = run_backup(hosts, store, now=T0 + timedelta(days=i))
-        assert report["ok"], report
+        assert report.ok, report
     assert local.subvolumes(vol.target) == {}
     copies = local.subvolumes(vol.target / HOST_DIR)
     chain = sorted(copies)
@@ -243,7 +244,7 @@ def test_send_to_a_target_over_ssh(vol: Vol, store: Store) -> None:
 def test_tagged_snapshots_are_local_only(vol: Vol, store: Store) -> None:
     vol.write("a.bin", 1024)
     report = run_backup(vol.hosts(vol.config()), store, now=T0, tag="pre-action")
-    assert report["ok"]
+    assert report.ok
     assert sorted(local.subvolumes(vol.snapshots)) == [f"{vol.name}.20260302T020000_pre-action"]
     assert local.subvolumes(vol.target) == {}
     row = store.backups()[0]
@@ -302,12 +303,12 @@ def test_unreachable_target_fails_clearly_and_prunes_nothing(vol: Vol, store: St
     vol.write("a.bin", 1024)
     target = {"path": "/srv/backup", "ssh": "nohost.invalid"}
     report = run_backup(vol.hosts(vol.config(target=target)), store, now=T0)
-    out = report["hosts"]["@local"]
-    assert not report["ok"] and not out["ok"]
-    ops = {op["name"].split(" | ")[1].split()[0]: op for op in out["ops"]}
-    assert ops["Snapshot"]["ok"]  # the local snapshot is still taken
-    assert "cannot reach nohost.invalid" in ops["Send"]["error"]
-    assert not ops["Prune"]["ok"]  # never prune without knowing the incremental parent
+    out = report.hosts["@local"]
+    assert not report.ok and not out.ok
+    ops = {op.name.split(" | ")[1].split()[0]: op for op in out.ops}
+    assert ops["Snapshot"].ok  # the local snapshot is still taken
+    assert "cannot reach nohost.invalid" in ops["Send"].error
+    assert not ops["Prune"].ok  # never prune without knowing the incremental parent
     assert sorted(local.subvolumes(vol.snapshots)) == [f"{vol.name}.20260302T0200"]
     assert store.backups(action="backup")[0]["ok"] is False
     assert store.events(kinds=["backup_failed"])[0].subject == f"backup:data/{vol.name}"
@@ -319,13 +320,13 @@ def test_prune_only_keeps_newest_and_incremental_parent(vol: Vol, store: Store) 
                                  target_retention=lean))
     for i in range(3):
         vol.write("x.bin", 4096)
-        assert run_backup(hosts, store, now=T0 + timedelta(days=i))["ok"]
+        assert run_backup(hosts, store, now=T0 + timedelta(days=i)).ok
     vol.write("x.bin", 4096)  # a newer local snapshot that is not sent yet
     assert run_backup(vol.hosts(vol.config(target=None)), store,
-                      now=T0 + timedelta(days=3))["ok"]
+                      now=T0 + timedelta(days=3)).ok
     hosts = vol.hosts(vol.config(snapshot_retention=lean, target_retention=lean))
     report = run_backup(hosts, store, now=T0 + timedelta(days=10), prune_only=True)
-    assert report["ok"]
+    assert report.ok
     parent, newest = f"{vol.name}.20260304T0200", f"{vol.name}.20260305T0200"
     assert sorted(local.subvolumes(vol.snapshots)) == [parent, newest]
     assert sorted(local.subvolumes(vol.target)) == [parent]
@@ -338,7 +339,7 @@ def test_restore_test_deletes_only_what_it_restored(vol: Vol, store: Store) -> N
     themselves when scratch is misconfigured onto the target, are never deleted."""
     vol.write("photo.jpg", 64 * 1024)
     hosts = vol.hosts(vol.config())
-    assert run_backup(hosts, store, now=T0)["ok"]
+    assert run_backup(hosts, store, now=T0).ok
     name = f"{vol.name}.20260302T0200"
     _, (layout,) = host_layouts(*hosts[0])
     scratch = Path(layout.scratch)
@@ -361,14 +362,14 @@ def test_restore_test_deletes_only_what_it_restored(vol: Vol, store: Store) -> N
 def test_a_backup_made_writable_is_not_deleted_as_garbled(vol: Vol, store: Store) -> None:
     vol.write("a.bin", 4096)
     hosts = vol.hosts(vol.config())
-    assert run_backup(hosts, store, now=T0)["ok"]
+    assert run_backup(hosts, store, now=T0).ok
     first = f"{vol.name}.20260302T0200"
     btrfsutil.set_subvolume_read_only(str(vol.target / first), False)  # a user did this
     vol.write("b.bin", 4096)
     report = run_backup(hosts, store, now=T0 + timedelta(days=1))
-    assert report["ok"], report
-    row = report["hosts"]["@local"]["volumes"][f"data/{vol.name}"]
-    assert row["garbled_cleaned"] == []
+    assert report.ok, report
+    row = report.hosts["@local"].volumes[f"data/{vol.name}"]
+    assert row.garbled_cleaned == []
     assert store.backups(action="backup")[0]["detail"]["schedule"] == "daily"  # for status
     assert sorted(local.subvolumes(vol.target)) == [first, f"{vol.name}.20260303T0200"]
 
@@ -379,7 +380,7 @@ def test_unplugged_backup_disk_is_unreachable_not_empty(vol: Vol, store: Store) 
     lean = {"preserve": "", "min_keep": "no"}
     hosts = vol.hosts(vol.config(snapshot_retention=lean))
     vol.write("a.bin", 4096)
-    assert run_backup(hosts, store, now=T0)["ok"]
+    assert run_backup(hosts, store, now=T0).ok
     parent = f"{vol.name}.20260302T0200"
     unplugged = vol.data / f"{vol.name}-unplugged"  # an empty directory, nothing mounted
     (unplugged / "bk").mkdir(parents=True)
@@ -389,10 +390,10 @@ def test_unplugged_backup_disk_is_unreachable_not_empty(vol: Vol, store: Store) 
                                                  "backup": str(unplugged)}})]
         vol.write("b.bin", 4096)
         report = run_backup(moved, store, now=T0 + timedelta(days=1))
-        assert not report["ok"]
-        ops = {op["name"].split(" | ")[1].split()[0]: op
-               for op in report["hosts"]["@local"]["ops"]}
-        assert "not mounted" in ops["Send"]["error"]
+        assert not report.ok
+        ops = {op.name.split(" | ")[1].split()[0]: op
+               for op in report.hosts["@local"].ops}
+        assert "not mounted" in ops["Send"].error
         assert list((unplugged / "bk").iterdir()) == []  # nothing sent or created there
         assert parent in local.subvolumes(vol.snapshots)  # the parent is kept
     finally:
@@ -411,7 +412,7 @@ def test_ssh_target_folder_ending_in_a_plain_folder_is_reachable(vol: Vol,
     for i in range(2):
         vol.write(f"f{i}.bin", 4096)
         report = run_backup(hosts, store, now=T0 + timedelta(days=i))
-        assert report["ok"], report
+        assert report.ok, report
     assert len(local.subvolumes(vol.target / HOST_DIR)) == 2
 
 
@@ -423,7 +424,7 @@ def test_verify_never_passes_silently_on_an_older_copy(vol: Vol, store: Store, l
     hosts = vol.hosts(vol.config())
     for i in range(2):
         vol.write(f"day{i}.bin", 64 * 1024)
-        assert run_backup(hosts, store, now=T0 + timedelta(days=i))["ok"]
+        assert run_backup(hosts, store, now=T0 + timedelta(days=i)).ok
     older, newest = sorted(local.subvolumes(vol.target))
     subprocess.run(["btrfs", "property", "set", "-f", str(vol.target / newest), "ro",
                     "false"], check=True, capture_output=True)
@@ -451,7 +452,7 @@ def test_a_failing_receive_is_reported_with_its_own_message(vol: Vol, store: Sto
     from homelab_ops.backup.restore import _send_receive
 
     vol.write("a.bin", 64 * 1024)
-    assert run_backup(vol.hosts(vol.config()), store, now=T0)["ok"]
+    assert run_backup(vol.hosts(vol.config()), store, now=T0).ok
     [copy] = local.subvolumes(vol.target)
     error = _send_receive(["btrfs", "send", "-q", str(vol.target / copy)],
                           tmp_path)  # tmp_path lies on ext4
@@ -485,7 +486,7 @@ def test_a_copy_changed_after_its_receive_is_never_a_parent(vol: Vol, lab_env,
     hosts = vol.hosts(vol.config())
     vol.write("photo.jpg", 256 * 1024)
     with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:  # the CLI's store
-        assert run_backup(hosts, store, now=datetime.now() - timedelta(hours=1))["ok"]
+        assert run_backup(hosts, store, now=datetime.now() - timedelta(hours=1)).ok
     [damaged] = local.subvolumes(vol.target)
     _flip_a_byte(vol.target / damaged, "photo.jpg")
     vol.write("new.jpg", 64 * 1024)
@@ -513,21 +514,21 @@ def test_newest_copy_without_its_received_uuid_never_blocks_every_run(vol: Vol,
     snapshot although nothing changed and sends it; the copy is kept."""
     hosts = vol.hosts(vol.config())
     vol.write("a.bin", 64 * 1024)
-    assert run_backup(hosts, store, now=T0)["ok"]
+    assert run_backup(hosts, store, now=T0).ok
     [copy] = local.subvolumes(vol.target)
     for ro in ("false", "true"):
         subprocess.run(["btrfs", "property", "set", "-f", str(vol.target / copy), "ro", ro],
                        check=True, capture_output=True)
     same_minute = run_backup(hosts, store, now=T0)
-    [send] = [op for op in same_minute["hosts"]["@local"]["ops"] if "Send" in op["name"]]
-    assert not same_minute["ok"] and "File exists" not in send["error"]
-    assert "without a received UUID" in send["error"] and "new snapshot" in send["error"]
+    [send] = [op for op in same_minute.hosts["@local"].ops if "Send" in op.name]
+    assert not same_minute.ok and "File exists" not in send.error
+    assert "without a received UUID" in send.error and "new snapshot" in send.error
     for hours in (1, 2):  # nothing changed in the subvolume
         report = run_backup(hosts, store, now=T0 + timedelta(hours=hours))
-        assert report["ok"], report
-    row = report["hosts"]["@local"]["volumes"][f"data/{vol.name}"]
+        assert report.ok, report
+    row = report.hosts["@local"].volumes[f"data/{vol.name}"]
     fresh = f"{vol.name}.20260302T0300"
-    assert row["on_target"] == fresh and "without a received UUID" in row["unusable"][copy]
+    assert row.on_target == fresh and "without a received UUID" in row.unusable[copy]
     copies = local.subvolumes(vol.target)
     assert sorted(copies) == [copy, fresh] and copies[fresh]["received_uuid"]
 
@@ -579,7 +580,7 @@ def test_a_copy_changed_on_an_ssh_target_is_never_a_parent(vol: Vol, lab_env,
     vol.write("photo.jpg", 256 * 1024)
     with Store.open(Path(lab_env["HOMELAB_OPS_STATE_DIR"])) as store:  # the CLI's store
         hosts = vol.hosts(config)
-        assert run_backup(hosts, store, now=datetime.now() - timedelta(hours=1))["ok"]
+        assert run_backup(hosts, store, now=datetime.now() - timedelta(hours=1)).ok
     folder = vol.target / HOST_DIR
     [damaged] = local.subvolumes(folder)
     _flip_a_byte(folder / damaged, "photo.jpg")

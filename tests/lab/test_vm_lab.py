@@ -21,6 +21,7 @@ from homelab_ops.backup.runner import run_backup
 from homelab_ops.collection.lib import timers
 from homelab_ops.lab import lab_hosts, vm_agent
 from homelab_ops.lab.vm import Vm, guest_pool
+from homelab_ops.models.backup_run import BackupRun
 from homelab_ops.store import Store
 from tests.conftest import run_cli
 from tests.lab.test_backup_lab import _pyinfra
@@ -204,7 +205,7 @@ class OverSsh:
         self.inventory.write_text(
             f"import json\nhosts = [tuple(h) for h in json.loads({json.dumps(self.hosts)!r})]\n")
 
-    def run(self, now: datetime) -> dict:
+    def run(self, now: datetime) -> BackupRun:
         """One backup run at ``now`` (snapshot names have minute resolution), recorded
         in the store the CLI reads."""
         with Store.open(Path(self.env["HOMELAB_OPS_STATE_DIR"])) as store:
@@ -254,7 +255,7 @@ def test_a_restore_test_across_ssh_passes_then_catches_a_corrupted_file(
     rig = over_ssh
     for day in range(2):
         (rig.source / f"day{day}.bin").write_bytes(bytes(range(256)) * 1024)
-        assert rig.run(T0 + timedelta(days=day))["ok"]
+        assert rig.run(T0 + timedelta(days=day)).ok
     copies = rig.copies()
     assert len(copies) == 2, copies
     newest = copies[max(copies)]
@@ -275,7 +276,7 @@ def test_a_restore_test_across_ssh_passes_then_catches_a_corrupted_file(
 
     (rig.source / "day2.bin").write_bytes(b"new")
     run = rig.run(T0 + timedelta(days=2))
-    assert run["ok"] and max(copies) in run["hosts"]["@local"]["unusable"][
+    assert run.ok and max(copies) in run.hosts["@local"].unusable[
         f"{rig.folder}/{socket.gethostname().split('.')[0]}"], run
     third = rig.copies()[max(rig.copies())]
     oldest = _field(rig.show(copies[min(copies)]), "uuid")
@@ -290,11 +291,11 @@ def test_a_send_cut_off_over_ssh_is_cleaned_up_on_the_vm(over_ssh: OverSsh) -> N
     incrementally."""
     rig = over_ssh
     (rig.source / "base.bin").write_bytes(bytes(1024 * 1024))
-    assert rig.run(T0)["ok"]
+    assert rig.run(T0).ok
     [first] = rig.copies()
     (rig.source / "big.bin").write_bytes(os.urandom(8 * 1024 * 1024))
     target = rig.hosts[0][1]["backup"].pop("target")  # a snapshot-only run
-    assert rig.run(T0 + timedelta(hours=1))["ok"]
+    assert rig.run(T0 + timedelta(hours=1)).ok
     rig.hosts[0][1]["backup"]["target"] = target
     snaps = rig.lab.paths.pool_mount("data") / ".bk" / rig.name
     second = max(p.name for p in snaps.iterdir())
@@ -308,8 +309,8 @@ def test_a_send_cut_off_over_ssh_is_cleaned_up_on_the_vm(over_ssh: OverSsh) -> N
     assert "readonly" not in garbled and re.search(r"Received UUID:\s+-", garbled), garbled
 
     run = rig.run(T0 + timedelta(hours=1))
-    row = run["hosts"]["@local"]["volumes"][f"data/{rig.name}"]
-    assert run["ok"] and row["garbled_cleaned"] == [second] and row["on_target"] == second
+    row = run.hosts["@local"].volumes[f"data/{rig.name}"]
+    assert run.ok and row.garbled_cleaned == [second] and row.on_target == second
     done = rig.show(f"{host_dir}/{second}")
     assert "readonly" in done and not re.search(r"Received UUID:\s+-", done), done
     assert _field(done, "parent uuid") != "-"  # incremental again

@@ -20,6 +20,7 @@ from homelab_ops.collection.facts.btrfs import (
     BtrfsSubvolumes,
 )
 from homelab_ops.collection.lib import timers, transfer
+from homelab_ops.models.backup_status import LastAttempt, LastOk
 from homelab_ops.store import Store
 
 
@@ -282,13 +283,14 @@ def test_backup_status_reads_last_success_and_restore_test(tmp_path: Path) -> No
         store.record_backup("nas", "data/photos", "restore_test", False,
                             {"snapshot": "p.1", "error": "changed: a.jpg"}, ts=now - 86400)
         status = backup_status(store, now)
-    photos = status["subvolumes"]["nas:data/photos"]
-    assert photos["last_ok"] == {"ts": now - 3 * 3600, "snapshot": "p.1"}
-    assert photos["age_hours"] == 3.0
-    assert photos["last_attempt"] == {"ts": now - 3600, "ok": False}
-    assert status["stale"] == ["nas:data/db", "nas:data/media"]
-    assert status["last_restore_test"]["ok"] is False
-    assert status["last_restore_test"]["age_days"] == 1.0
+    photos = status.subvolumes["nas:data/photos"]
+    assert photos.last_ok == LastOk(ts=now - 3 * 3600, snapshot="p.1")
+    assert photos.age_hours == 3.0
+    assert photos.last_attempt == LastAttempt(ts=now - 3600, ok=False)
+    assert status.stale == ["nas:data/db", "nas:data/media"]
+    assert status.last_restore_test is not None
+    assert status.last_restore_test.ok is False
+    assert status.last_restore_test.age_days == 1.0
 
 
 def test_each_volume_is_judged_by_its_own_latest_restore_test(tmp_path: Path) -> None:
@@ -305,10 +307,10 @@ def test_each_volume_is_judged_by_its_own_latest_restore_test(tmp_path: Path) ->
                                 {"error": "changed: a.jpg"}, ts=now - 500 + i)
         store.record_backup("nas", "data/containers", "restore_test", True, {}, ts=now - 10)
         status = backup_status(store, now)
-    tests = status["restore_tests"]
-    assert (tests["nas:data/photos"]["ok"], tests["nas:data/containers"]["ok"]) == (
-        False, True)
-    assert status["last_restore_test"]["subvolume"] == "data/containers"
+    tests = status.restore_tests
+    assert (tests["nas:data/photos"].ok, tests["nas:data/containers"].ok) == (False, True)
+    assert status.last_restore_test is not None
+    assert status.last_restore_test.subvolume == "data/containers"
     assert [(f.code, f.subject) for f in backup_findings(status, "nas")] == [
         ("restore_test", "data/photos")]
 
@@ -400,5 +402,5 @@ def test_unreachable_host_records_a_failed_backup_per_volume(tmp_path: Path) -> 
     with Store(tmp_path / "state.db") as store:
         report = run_backup(hosts, store, now=datetime(2026, 11, 25, 2, 0))
         rows = store.backups()
-    assert not report["ok"] and "unreachable" in report["hosts"]["nas"]["error"]
+    assert not report.ok and "unreachable" in report.hosts["nas"].error
     assert [(r["subvolume"], r["ok"]) for r in rows] == [("data/photos", False)]

@@ -173,8 +173,8 @@ def test_weekly_backups_are_stale_after_eight_days_not_36_hours(tmp_path: Path) 
             store.record_backup("nas", key, "backup", True,
                                 {"snapshot": "x", "schedule": schedule}, ts=now - age * day)
         status = backup_status(store, now)
-    assert status["stale"] == ["nas:data/old", "nas:data/photos"]
-    assert status["subvolumes"]["nas:data/media"]["stale_after_hours"] == 192.0
+    assert status.stale == ["nas:data/old", "nas:data/photos"]
+    assert status.subvolumes["nas:data/media"].stale_after_hours == 192.0
 
 
 # -- finding 8: unattended runs forecast the target pool themselves -----------------

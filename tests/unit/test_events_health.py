@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from homelab_ops.collection.facts.podman import PodmanEvents
 from homelab_ops.events import derive_events
 from homelab_ops.health import WEIGHTS, backup_findings, score
+from homelab_ops.models.backup_status import BackupStatus
 from homelab_ops.models.finding import Finding
 from homelab_ops.models.observation import (
     ContainerEventObs,
@@ -181,11 +182,21 @@ def test_per_mount_critical_threshold() -> None:
     assert codes == {("disk_warn", "/backup"), ("disk_crit", "/srv")}
 
 
-def _status(**over):
-    base = {"subvolumes": {"nas:data/photos": {"age_hours": 50.0},
-                           "pi:data/media": {"age_hours": 2.0}},
-            "stale": ["nas:data/photos"], "restore_tests": {}}
-    return {**base, **over}
+def _sub(age_hours: float, **over) -> dict:
+    return {"last_ok": None, "last_attempt": None, "unusable": {}, "age_hours": age_hours,
+            "stale_after_hours": 36.0, **over}
+
+
+def _test(**over) -> dict:
+    return {"ts": 0.0, "ok": False, "host": "pi", "subvolume": "data/media", "age_days": 1.0,
+            "snapshot": None, "error": None, **over}
+
+
+def _status(**over) -> BackupStatus:
+    base = {"subvolumes": {"nas:data/photos": _sub(50.0), "pi:data/media": _sub(2.0)},
+            "stale": ["nas:data/photos"], "restore_tests": {}, "last_restore_test": None,
+            "stale_after_hours": 36.0}
+    return BackupStatus.model_validate({**base, **over})
 
 
 def test_backup_findings_per_host() -> None:
@@ -193,7 +204,7 @@ def test_backup_findings_per_host() -> None:
     assert [f.code for f in nas] == ["backup_stale", "restore_test"]
     assert "50 h ago" in nas[0].message
     assert backup_findings(_status(subvolumes={}, stale=[]), "nas") == []  # no backups set up
-    failed = {"host": "pi", "ok": False, "subvolume": "data/media", "age_days": 1.0}
+    failed = _test()
     pi = backup_findings(_status(restore_tests={"pi:data/media": failed}), "pi")
     assert [(f.code, f.message) for f in pi] == [
         ("restore_test", "restore test of data/media failed")]
@@ -212,10 +223,9 @@ def test_backup_findings_per_host() -> None:
 def test_a_copy_that_is_never_a_parent_costs_health() -> None:
     """Issue 10 item 1: the newest run's unusable copies are findings until they go."""
     why = "changed after it was received (ctransid 10 then, 15 now)"
-    subs = {"nas:data/photos": {"age_hours": 2.0,
-                                "unusable": {"photos.20261124T0200": why}}}
+    subs = {"nas:data/photos": _sub(2.0, unusable={"photos.20261124T0200": why})}
     [f] = backup_findings(_status(subvolumes=subs, stale=[], restore_tests={
-        "nas:data/photos": {"ok": True, "age_days": 1.0, "subvolume": "data/photos"}}), "nas")
+        "nas:data/photos": _test(ok=True, host="nas", subvolume="data/photos")}), "nas")
     assert f.code == "backup_copy_unusable" and f.subject == "data/photos:photos.20261124T0200"
     assert why in f.message
     obs = Observation(host="nas", ts=T0, reachable=True)

@@ -114,7 +114,7 @@ def test_restarts_the_loops_own_actions_made_are_no_crash_loop(tmp_path: Path) -
     finished) is the playbook's own, not counted; one outside it, or inside an action
     that was interrupted, is the service's."""
     from homelab_ops.loop.cycle import _restarts
-    from homelab_ops.store import Event
+    from homelab_ops.models.event import Event
 
     def action(s: Store, ts: float, outcome: str, subject: str = "db") -> None:
         d = log.append(s, Decision(ts=ts, cycle="c", host="h", subject=subject,
@@ -129,8 +129,8 @@ def test_restarts_the_loops_own_actions_made_are_no_crash_loop(tmp_path: Path) -
         action(s, now - 500, "success")
         action(s, now - 300, "interrupted")
         action(s, now - 200, "failed", subject="web")  # another service's
-        s.add_events([Event("h", ts, "db", "restarted", {}) for ts in (
+        s.add_events([Event(host="h", ts=ts, subject="db", kind="restarted", detail={}) for ts in (
             now - 900, now - 480, now - 290, now - 190)]
-            + [Event("other", now - 480, "db", "restarted", {})])
+            + [Event(host="other", ts=now - 480, subject="db", kind="restarted", detail={})])
         assert _restarts(s, "h", now, log.entries(s)) == {"db": 3}
         assert _restarts(s, "other", now, log.entries(s)) == {"db": 1}

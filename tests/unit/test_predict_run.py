@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from homelab_ops.models.event import Event
 from homelab_ops.models.prediction import CapacityRequirements
 from homelab_ops.models.settings import Settings, Thresholds
 from homelab_ops.predict.run import (
@@ -19,7 +20,7 @@ from homelab_ops.predict.run import (
     leak_key,
     predict_all,
 )
-from homelab_ops.store import Event, SeriesKey, Store
+from homelab_ops.store import SeriesKey, Store
 from tests.conftest import run_cli
 
 DAY = 86400.0
@@ -94,7 +95,8 @@ def test_leaks_are_measured_from_the_restart(store: Store) -> None:
 
 
 def test_a_restart_event_moves_the_window(store: Store) -> None:
-    store.add_events([Event("nas", NOW - 20 * HOUR, "leaky", "restarted", {})])
+    store.add_events([Event(host="nas", ts=NOW - 20 * HOUR, subject="leaky", kind="restarted",
+                            detail={})])
     leaky = next(m for m in predict_all(store, Settings(), NOW).leaks
                  if m.container == "leaky")
     assert leaky.since == NOW - 20 * HOUR and leaky.span_hours == pytest.approx(20, abs=0.1)

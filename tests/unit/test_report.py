@@ -16,13 +16,14 @@ from markupsafe import escape
 
 from homelab_ops.loop.log import append
 from homelab_ops.models.decision import Decision
+from homelab_ops.models.event import Event
 from homelab_ops.models.observation import HealthReason, HealthScore, Observation
 from homelab_ops.models.report import Report
 from homelab_ops.models.settings import Settings
 from homelab_ops.predict.run import predict_all
 from homelab_ops.report import publish, render
 from homelab_ops.report.build import build_report
-from homelab_ops.store import Event, Store
+from homelab_ops.store import Store
 from tests.conftest import run_cli
 from tests.unit.test_predict_run import DAY, HOUR, NOW, fill
 
@@ -82,9 +83,9 @@ def store(tmp_path: Path):
                         ts=NOW - 3 * DAY)
         s.record_backup("nas", "data/photos", "restore_test", False,
                         {"error": "checksum differs: a.jpg"}, ts=NOW - 4 * DAY)
-        s.add_events([Event("nas", NOW - 4 * DAY, "backup:data/photos",
-                            "backup_early_rotation",
-                            {"reason": "backup target predicted to cross its threshold in "
+        s.add_events([Event(host="nas", ts=NOW - 4 * DAY, subject="backup:data/photos",
+                            kind="backup_early_rotation",
+                            detail={"reason": "backup target predicted to cross its threshold in "
                                        "2.0 days", "pruned": ["photos.1", "photos.2"]})])
         predict_all(s, Settings(state_dir=tmp_path), NOW)
         yield s

@@ -278,9 +278,9 @@ def test_health_of_a_missing_container_fails_fast_without_retries() -> None:
         update={"name": f"absent-{os.getpid()}"})], {}, {})
     heard: list = []
     results = validate({"@local": one}, {"@local": {}}, lambda c, n: heard.append((c, n)))
-    assert [r["kind"] for r in results] == [c.kind for c in checks(one)]
-    assert (results[0]["kind"], results[0]["ok"], results[0]["seen"]) == (
+    assert [r.kind for r in results] == [c.kind for c in checks(one)]
+    assert (results[0].kind, results[0].ok, results[0].seen) == (
         "running", False, "missing")
-    assert all(r["seen"] == "not checked: container missing" and not r["ok"]
+    assert all(r.seen == "not checked: container missing" and not r.ok
                for r in results[1:])
     assert heard == []

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from homelab_ops.models.event import Event
 from homelab_ops.store import (
     HOURLY_KEEP,
     MIGRATIONS,
     RAW_KEEP,
-    Event,
     SeriesKey,
     Store,
     StoreError,
@@ -100,9 +100,10 @@ def test_previous_observation_can_skip_unreachable(store: Store) -> None:
 
 def test_events_filter_and_order(store: Store) -> None:
     store.add_events([
-        Event("nas", 1.0, "jellyfin", "started", {}),
-        Event("nas", 3.0, "jellyfin", "restarted", {"restart_count": 1}),
-        Event("nas", 2.0, "immich", "stopped", {}),
+        Event(host="nas", ts=1.0, subject="jellyfin", kind="started", detail={}),
+        Event(host="nas", ts=3.0, subject="jellyfin", kind="restarted",
+              detail={"restart_count": 1}),
+        Event(host="nas", ts=2.0, subject="immich", kind="stopped", detail={}),
     ])
     got = store.events(subject="jellyfin", kinds=["restarted", "started"])
     assert [(e.ts, e.kind) for e in got] == [(3.0, "restarted"), (1.0, "started")]

@@ -11,31 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from homelab_ops.collection.facts.podman import value_digest
 from homelab_ops.collection.operations.quadlet import digest as unit_digest
+from homelab_ops.models.drift import Difference
 from homelab_ops.models.observation import ContainerObs
 from homelab_ops.models.stack import STACK_LABEL, ContainerSpec
 
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")  # volumes an image declares, named by podman
-
-
-class Difference(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    host: str
-    stack: str
-    subject: str  # container name or unit file name
-    kind: str  # missing, unexpected, stopped, image, env, label, ports, networks, mounts,
-    #            unit_missing, unit_changed, unit_unexpected
-    field: str = ""
-    declared: Any = None
-    live: Any = None
-
-    def line(self) -> str:
-        where = f"{self.subject}" + (f" {self.field}" if self.field else "")
-        return f"{self.host}: {where}: {self.kind} (declared {self.declared}, live {self.live})"
 
 
 def container_drift(spec: ContainerSpec, live: ContainerObs | None) -> list[dict[str, Any]]:
