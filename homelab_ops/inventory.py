@@ -144,10 +144,6 @@ def _known_keys() -> tuple[str, ...]:
     return tuple(sorted(pyinfra | set(data_keys())))
 
 
-def host_data(host: Any) -> HostData:
-    return HostData.model_validate(host.data.dict())
-
-
 def distinct_hosts(inventory: Inventory) -> Inventory:
     """The inventory without second names of a machine (host data ``alias_of``): one
     machine is observed once and one fault seen through two names is remediated once."""

@@ -16,10 +16,11 @@ from pyinfra.api import Host, Inventory
 
 from homelab_ops.backup.status import backup_status
 from homelab_ops.collection.facts.probe import HostProbe
+from homelab_ops.collection.lib.backend import declared_systemd
 from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_session
 from homelab_ops.events import derive_events
 from homelab_ops.health import backup_findings, score
-from homelab_ops.inventory import distinct_hosts, host_data
+from homelab_ops.inventory import distinct_hosts
 from homelab_ops.models.observation import (
     ContainerObs,
     FilesystemObs,
@@ -68,8 +69,9 @@ def observe(inventory: Inventory, store: Store, settings: Settings,
 
 
 def _probe_kwargs(host: Host) -> dict[str, object]:
-    """Run healthchecks ourselves unless systemd runs them (None: the probe detects)."""
-    systemd = host_data(host).systemd
+    """Run healthchecks ourselves unless systemd runs them: host data decides as for the
+    backend (lib/backend.py), else the probe detects systemd as PID 1 (None)."""
+    systemd = declared_systemd(host.data)
     return {"run_healthchecks": None if systemd is None else not systemd}
 
 

@@ -56,9 +56,10 @@ class HostData(BaseModel):
         None, "whether systemd runs quadlet units here: None detects systemd as PID 1; "
         "False runs the same container specs through plain `podman run` (the lab backend)",
         "host")
-    systemd_user: bool = _key(
-        False, "restart and stop containers through the user's systemd manager "
-        "(`systemctl --user`) where systemd runs them", "host")
+    systemd_user: bool | None = _key(
+        None, "deploy, restart and stop containers through the user's systemd manager "
+        "(`systemctl --user`) where systemd runs them: None when the SSH user is not "
+        "root (rootless podman)", "host")
     btrfs_pools: dict[str, str] = _key(
         {}, "BTRFS pools by name -> mount point, for snapshots, backups and capacity "
         "checks", "host")

@@ -35,9 +35,10 @@ run `UPDATE_GOLDEN=1 pytest tests/unit/test_host_data.py`.
 # PID 1; False runs the same container specs through plain `podman run` (the lab backend)
 systemd = None
 
-# systemd_user (bool): restart and stop containers through the user's systemd manager
-# (`systemctl --user`) where systemd runs them
-systemd_user = False
+# systemd_user (bool | None): deploy, restart and stop containers through the user's
+# systemd manager (`systemctl --user`) where systemd runs them: None when the SSH user is
+# not root (rootless podman)
+systemd_user = None
 
 # btrfs_pools (dict[str, str]): BTRFS pools by name -> mount point, for snapshots, backups
 # and capacity checks

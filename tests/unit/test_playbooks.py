@@ -10,7 +10,10 @@ from pyinfra.context import ctx_host
 from pyinfra.facts.systemd import SystemdStatus
 
 from homelab_ops.collection.deploys import remediate
+from homelab_ops.collection.facts.quadlet import QuadletHost
 from homelab_ops.collection.facts.systemd import UnitActiveState, UnitFailed
+from homelab_ops.collection.lib import backend
+from homelab_ops.collection.operations import podman, quadlet
 from homelab_ops.inventory import inventory_from_entries
 from homelab_ops.loop.playbooks import PLAYBOOKS, run_playbook, verify
 
@@ -49,24 +52,26 @@ def test_registry_covers_the_detector_kinds_with_declared_risk() -> None:
 
 
 def test_podman_restart_command() -> None:
-    assert _commands(remediate.restarted, FakeHost({}, {}), service="home-wiki") == [
+    assert _commands(podman.restarted, FakeHost({}, {}), service="home-wiki") == [
         "podman restart home-wiki"]
 
 
 @pytest.mark.parametrize("bad", ["", "a b", "x;rm -rf /", "-rf"])
 def test_restart_refuses_names_that_are_not_container_names(bad: str) -> None:
     with pytest.raises(ValueError, match="not a container name"):
-        _commands(remediate.restarted, FakeHost({}, {}), service=bad)
+        _commands(podman.restarted, FakeHost({}, {}), service=bad)
 
 
 @pytest.mark.parametrize(("systemd", "chosen"), [(True, "systemd"), (False, "podman")])
 def test_restart_picks_the_backend_from_host_data(monkeypatch, systemd: bool, chosen: str):
     calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(remediate.systemd, "service",
+    monkeypatch.setattr(backend.systemd, "service",
                         lambda **kw: calls.append(("systemd", kw)))
-    monkeypatch.setattr(remediate, "restarted", lambda **kw: calls.append(("podman", kw)))
-    monkeypatch.setattr(remediate, "reset_failed", lambda **kw: calls.append(("reset", kw)))
-    with ctx_host.use(FakeHost({"systemd": systemd}, {})):
+    monkeypatch.setattr(podman, "restarted", lambda **kw: calls.append(("podman", kw)))
+    monkeypatch.setattr(quadlet, "reset_failed", lambda **kw: calls.append(("reset", kw)))
+    # host data wins over the fact (which a systemd host reads for its uid only)
+    pid1 = {QuadletHost: {"uid": 0, "home": "/root", "systemd": not systemd}}
+    with ctx_host.use(FakeHost({"systemd": systemd}, pid1)):
         remediate.restart._inner(service="home-wiki")
     assert [c[0] for c in calls] == (["reset", chosen] if systemd else [chosen])
     if systemd:
@@ -77,7 +82,7 @@ def test_restart_picks_the_backend_from_host_data(monkeypatch, systemd: bool, ch
         monkeypatch.undo()
         facts = {SystemdStatus: {"home-wiki.service": True}}
         kw = {k: v for k, v in kw.items() if k != "name"}
-        assert _commands(remediate.systemd.service, FakeHost({}, facts), **kw) == [
+        assert _commands(backend.systemd.service, FakeHost({}, facts), **kw) == [
             "systemctl restart home-wiki.service"]
 
 
@@ -85,10 +90,10 @@ def test_restart_picks_the_backend_from_host_data(monkeypatch, systemd: bool, ch
 def test_reset_failed_clears_a_failed_unit_only(user_mode: bool) -> None:
     flag = " --user" if user_mode else ""
     failed = FakeHost({}, {UnitFailed: True})
-    assert _commands(remediate.reset_failed, failed, unit="home-wiki.service",
+    assert _commands(quadlet.reset_failed, failed, unit="home-wiki.service",
                      user_mode=user_mode) == [f"systemctl{flag} reset-failed home-wiki.service"]
     fine = FakeHost({}, {UnitFailed: False})
-    assert _commands(remediate.reset_failed, fine, unit="home-wiki.service") == []
+    assert _commands(quadlet.reset_failed, fine, unit="home-wiki.service") == []
     assert fine.noops == ["home-wiki.service is not failed"]
 
 
@@ -107,15 +112,15 @@ def test_unit_stopped_stops_a_unit_about_to_restart_too(state: str, stops: bool)
     """A Restart=always unit between two failed starts is ``activating``: stopped
     before its data is restored, like a running one; a unit at rest is left alone."""
     h = FakeHost({}, {UnitActiveState: state})
-    assert _commands(remediate.unit_stopped, h, unit="home-wiki.service") == (
+    assert _commands(quadlet.unit_stopped, h, unit="home-wiki.service") == (
         ["systemctl stop home-wiki.service"] if stops else [])
     assert h.noops == ([] if stops else [f"home-wiki.service is {state or 'unknown'}"])
 
 
 def test_restore_data_stops_the_unit_where_systemd_runs_it(monkeypatch) -> None:
     calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(remediate, "unit_stopped", lambda **kw: calls.append(("unit", kw)))
-    monkeypatch.setattr(remediate, "stopped", lambda **kw: calls.append(("podman", kw)))
+    monkeypatch.setattr(quadlet, "unit_stopped", lambda **kw: calls.append(("unit", kw)))
+    monkeypatch.setattr(podman, "stopped", lambda **kw: calls.append(("podman", kw)))
     monkeypatch.setattr(remediate, "restore_dir", lambda **kw: calls.append(("copy", kw)))
     with ctx_host.use(FakeHost({"systemd": True, "systemd_user": True}, {})):
         remediate.restore_data._inner(paths=[("/s/d", "/live/d")], stop=["home-wiki"])
@@ -171,21 +176,21 @@ def test_the_stack_deploy_clears_a_failed_unit_before_starting_it(monkeypatch) -
     cleared (a noop unless failed) right before it is started: a rollback re-applying
     the previous spec after a broken one hit its start limit is not refused."""
     from homelab_ops.collection.deploys import stack as stack_deploy
-    from homelab_ops.collection.facts.quadlet import QuadletHost, StackFiles
+    from homelab_ops.collection.facts.quadlet import StackFiles
     from homelab_ops.collection.lib.hosts import HostTarget
     from homelab_ops.stacks.load import load_stack
     from tests.conftest import REPO
 
     calls: list[tuple[str, str]] = []
-    target = HostTarget(name="@local", quadlet_dir="/etc/containers/systemd", systemd=True,
-                        pools={"data": "/srv/data"})
+    target = HostTarget(name="@local", quadlet_dir="/etc/containers/systemd",
+                        backend=backend.QuadletUnits(), pools={"data": "/srv/data"})
     monkeypatch.setattr(stack_deploy, "host_target", lambda *a: target)
-    monkeypatch.setattr(stack_deploy.quadlet, "stack_files", lambda **kw: None)
-    monkeypatch.setattr(stack_deploy.systemd, "daemon_reload",
+    monkeypatch.setattr(quadlet, "stack_files", lambda **kw: None)
+    monkeypatch.setattr(backend.systemd, "daemon_reload",
                         lambda **kw: calls.append(("reload", "")))
-    monkeypatch.setattr(stack_deploy.systemd, "service",
+    monkeypatch.setattr(backend.systemd, "service",
                         lambda **kw: calls.append(("start", kw["service"])))
-    monkeypatch.setattr(stack_deploy, "reset_failed",
+    monkeypatch.setattr(quadlet, "reset_failed",
                         lambda **kw: calls.append(("reset", kw["unit"])))
     declared = load_stack(REPO / "examples/lab-stack.yaml")
     h = FakeHost({}, {QuadletHost: {}, StackFiles: {}})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from homelab_ops.collection.lib.backend import PodmanRun, QuadletUnits
 from homelab_ops.collection.lib.hosts import HostTarget, host_target
 from homelab_ops.collection.lib.plan import HostPlan, host_plan
 from homelab_ops.collection.lib.units import run_args, sd_quote
@@ -27,9 +28,9 @@ from tests.conftest import REPO
 GOLDEN = Path(__file__).parent / "golden" / "stack"
 EXAMPLE = REPO / "examples/lab-stack.yaml"
 SECRET = "correct horse battery staple"
-HOMELAB = HostTarget(name="homelab", quadlet_dir="/etc/containers/systemd", systemd=True,
+HOMELAB = HostTarget(name="homelab", quadlet_dir="/etc/containers/systemd", backend=QuadletUnits(),
                      pools={"data": "/srv/data"})
-LAB = HostTarget(name="@local", quadlet_dir="/lab/quadlet", systemd=False,
+LAB = HostTarget(name="@local", quadlet_dir="/lab/quadlet", backend=PodmanRun(),
                  lab_image="localhost/homelab-lab:latest", pools={"data": "/lab/mnt/data"})
 
 
@@ -122,7 +123,7 @@ def test_unknown_pool_is_an_input_error() -> None:
     from homelab_ops.errors import InputError
 
     with pytest.raises(InputError, match=r"services\.media: on bare: .*no BTRFS pool 'data'"):
-        plan_for(HostTarget(name="bare", quadlet_dir="/q", systemd=True))
+        plan_for(HostTarget(name="bare", quadlet_dir="/q", backend=QuadletUnits()))
 
 
 @pytest.mark.parametrize(("word", "quoted"), [
@@ -219,7 +220,7 @@ def test_ordinary_paths_and_pool_paths_are_accepted(tmp_path) -> None:
     plan = host_plan(load_stack(_site(tmp_path, "/srv/www")), HOMELAB, {})
     assert [m.source for m in plan.containers[0].mounts] == ["/srv/www"]
     # a pool lies where host data says, even inside the state directory (the lab's)
-    lab = HostTarget(name="@local", quadlet_dir="/q", systemd=False,
+    lab = HostTarget(name="@local", quadlet_dir="/q", backend=PodmanRun(),
                      pools={"data": "/root/.local/state/homelab-ops/lab/mnt/data"})
     plan = host_plan(load_stack(_site(tmp_path, "pool:data/photos")), lab, {})
     assert plan.containers[0].mounts[0].source.endswith("/lab/mnt/data/photos")

@@ -11,10 +11,10 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files, systemd
-from pyinfra.operations.util import any_changed
+from pyinfra.operations import files
 
 from homelab_ops.collection.lib import layout, naming, timers
+from homelab_ops.collection.lib.backend import backend_of
 from homelab_ops.collection.operations import btrfs
 from homelab_ops.models.backup import load_backup_config
 from homelab_ops.models.inventory import host_value
@@ -84,7 +84,8 @@ def backup_timers():
 
     Takes no argument. Units are written to host data ``systemd_unit_dir`` (default
     /etc/systemd/system; the lab keeps them in its own directory); they are enabled
-    only where systemd runs (host data ``systemd``).
+    only where systemd runs (the host's backend: host data ``systemd``, else systemd
+    as PID 1).
 
     **Example:**
 
@@ -97,8 +98,8 @@ def backup_timers():
 
 
 def install_timers(units: dict[str, str], timer_names: list[str]) -> None:
-    """Write ``units`` (name -> text) to the unit directory; where systemd runs, reload
-    it when one changed and enable and start ``timer_names``."""
+    """Write ``units`` (name -> text) to the unit directory; where systemd runs (the
+    host's backend), reload it when one changed and enable and start ``timer_names``."""
     unit_dir = timers.unit_dir(host.data)
     files.directory(name="Unit directory", path=unit_dir)
     written = [
@@ -106,7 +107,4 @@ def install_timers(units: dict[str, str], timer_names: list[str]) -> None:
                   mode="644")
         for name, text in units.items()
     ]
-    if host_value(host.data, "systemd"):
-        systemd.daemon_reload(name="Reload systemd", _if=any_changed(*written))
-        for name in timer_names:
-            systemd.service(name=f"Enable {name}", service=name, enabled=True, running=True)
+    backend_of(host).enable_timers(timer_names, written)

@@ -19,7 +19,8 @@ def cycle_timer():
     """Install the daily cycle timer and its service.
 
     Takes no argument. The units are written to host data ``systemd_unit_dir`` and
-    enabled only where systemd runs (host data ``systemd``).
+    enabled only where systemd runs (the host's backend: host data ``systemd``,
+    else systemd as PID 1).
 
     + host data ``homelab_ops_exe``: absolute path of the agent (default
       /usr/local/bin/homelab-ops)

@@ -10,14 +10,11 @@ import re
 
 from pyinfra import host
 from pyinfra.api import FactBase, QuoteString, StringCommand, deploy, operation
-from pyinfra.operations import systemd
 
-from homelab_ops.collection.facts.systemd import UnitActiveState, UnitFailed
+from homelab_ops.collection.lib.backend import backend_of
 from homelab_ops.collection.operations.btrfs import restore_dir
-from homelab_ops.collection.operations.podman import podman
-from homelab_ops.models.inventory import host_value
+from homelab_ops.collection.operations.podman import checked_name, podman
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # json-file / k8s-file logs podman keeps for each container (journald logs have none)
 LOG_PATHS = ("podman ps -a --format '{{.ID}}' | xargs -r podman inspect "
              "--format '{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Path}}'")
@@ -64,54 +61,6 @@ class UsedBytes(FactBase):
         return int(output[-1].strip())
 
 
-def _checked(service: str) -> str:
-    if not _NAME.match(service or ""):
-        raise ValueError(f"not a container name: {service!r}")
-    return service
-
-
-@operation(is_idempotent=False)
-def restarted(service: str):
-    """Restart a container with ``podman restart`` (the backend without systemd).
-
-    + service: the container's name
-
-    Not idempotent: it always restarts.
-
-    **Example:**
-
-    .. code:: python
-
-        restarted(name="Restart home-wiki", service="home-wiki")
-    """
-    yield podman("restart", _checked(service))
-
-
-@operation()
-def reset_failed(unit: str, user_mode: bool = False):
-    """Clear ``unit``'s failed state so systemd accepts a start again.
-
-    + unit: the unit's full name, e.g. ``home-wiki.service``
-    + user_mode: the user's systemd instance instead of the system's
-
-    After its start limit (``StartLimitBurst`` restarts within
-    ``StartLimitIntervalSec``) every ``systemctl restart`` is refused ("Start request
-    repeated too quickly") until ``systemctl reset-failed``. Nothing when the unit is
-    not failed.
-
-    **Example:**
-
-    .. code:: python
-
-        reset_failed(name="Clear home-wiki's failed state", unit="home-wiki.service")
-    """
-    if not host.get_fact(UnitFailed, unit=unit, user_mode=user_mode):
-        host.noop(f"{unit} is not failed")
-        return
-    yield StringCommand("systemctl", *(("--user",) if user_mode else ()), "reset-failed",
-                        QuoteString(unit))
-
-
 @deploy("Restart container")
 def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
     """Restart a container, then the containers that depend on it, in order.
@@ -120,9 +69,9 @@ def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
     + dependents: containers restarted after it (they share its network namespace or
       require it), in this order
 
-    ``systemctl restart NAME.service`` where systemd runs its quadlet unit (host data
-    ``systemd``; a unit failed on its start limit is ``reset-failed`` first), else
-    ``podman restart NAME``. Restarting a leaking container before it reaches its limit
+    ``systemctl restart NAME.service`` where systemd runs its quadlet unit (the host's
+    backend, lib/backend.py; a unit failed on its start limit is ``reset-failed``
+    first), else ``podman restart NAME``. Restarting a leaking container before it reaches its limit
     is the same deploy.
 
     **Example:**
@@ -131,62 +80,8 @@ def restart(service: str, dependents: list[str] | tuple[str, ...] = ()):
 
         restart(service="home-wiki")
     """
-    for name in [_checked(service), *map(_checked, dependents)]:
-        if host_value(host.data, "systemd"):
-            user_mode = bool(host_value(host.data, "systemd_user"))
-            reset_failed(name=f"Clear {name}.service's failed state", unit=f"{name}.service",
-                         user_mode=user_mode)
-            systemd.service(name=f"Restart {name}.service", service=f"{name}.service",
-                            running=True, restarted=True, user_mode=user_mode)
-        else:
-            restarted(name=f"Restart {name}", service=name)
-
-
-@operation(is_idempotent=False)
-def stopped(service: str):
-    """Stop a container with ``podman stop`` (the backend without systemd).
-
-    + service: the container's name
-
-    A missing container is no error. Not idempotent: podman is asked every time.
-
-    **Example:**
-
-    .. code:: python
-
-        stopped(name="Stop home-wiki", service="home-wiki")
-    """
-    yield podman("stop", "--ignore", "--time", "10", _checked(service))
-
-
-# ActiveStates in which a unit is not running and will not start again by itself
-_AT_REST = ("inactive", "failed", "")
-
-
-@operation()
-def unit_stopped(unit: str, user_mode: bool = False):
-    """Stop ``unit`` unless it is at rest (inactive or failed).
-
-    A ``Restart=always`` unit whose start failed sits in ``activating``
-    (``auto-restart``) and starts again in a moment: pyinfra's
-    ``systemd.service(running=False)`` sees it as stopped and does nothing, so its
-    container could write while its data is being restored.
-
-    + unit: the unit's full name, e.g. ``home-wiki.service``
-    + user_mode: the user's systemd instance instead of the system's
-
-    **Example:**
-
-    .. code:: python
-
-        unit_stopped(unit="home-wiki.service")
-    """
-    state = host.get_fact(UnitActiveState, unit=unit, user_mode=user_mode)
-    if state in _AT_REST:
-        host.noop(f"{unit} is {state or 'unknown'}")
-        return
-    yield StringCommand("systemctl", *(("--user",) if user_mode else ()), "stop",
-                        QuoteString(unit))
+    for name in [checked_name(service), *map(checked_name, dependents)]:
+        backend_of(host).restart(name)
 
 
 @deploy("Restore data from a snapshot")
@@ -196,7 +91,7 @@ def restore_data(paths: list[tuple[str, str]] | tuple[tuple[str, str], ...],
 
     + paths: (directory inside a read-only snapshot, live directory) pairs
     + stop: containers to stop first (``systemctl stop`` of their unit where systemd
-      runs quadlets, host data ``systemd``)
+      runs quadlets: the host's backend, lib/backend.py)
 
     Whatever re-applies their spec starts the containers again.
 
@@ -209,12 +104,8 @@ def restore_data(paths: list[tuple[str, str]] | tuple[tuple[str, str], ...],
             stop=["home-wiki"],
         )
     """
-    for name in map(_checked, stop):
-        if host_value(host.data, "systemd"):
-            unit_stopped(name=f"Stop {name}.service", unit=f"{name}.service",
-                         user_mode=bool(host_value(host.data, "systemd_user")))
-        else:
-            stopped(name=f"Stop {name}", service=name)
+    for name in map(checked_name, stop):
+        backend_of(host).stop(name)
     for snap, live in paths:
         restore_dir(name=f"Restore {live} from {snap}", snapshot_dir=snap, path=live)
 
@@ -248,7 +139,8 @@ def free_disk(journal_max: str | None = None):
     """Free the disk space podman holds: dangling images and volumes, container logs.
 
     + journal_max: also vacuum the journal to this size where journald keeps the logs
-      (host data ``systemd``), e.g. ``"200M"`` for ``journalctl --vacuum-size``
+      (a systemd host: its backend, lib/backend.py), e.g. ``"200M"`` for
+      ``journalctl --vacuum-size``
 
     **Example:**
 
@@ -257,7 +149,7 @@ def free_disk(journal_max: str | None = None):
         free_disk(journal_max="200M")
     """
     reclaimed(name="Prune images, volumes and container logs")
-    if journal_max and host_value(host.data, "systemd"):
+    if journal_max and backend_of(host).systemd:
         if not re.match(r"^[0-9]+[KMG]$", journal_max):
             raise ValueError(f"journal_max: not a size like 200M: {journal_max!r}")
         _journal(name=f"Vacuum the journal to {journal_max}", size=journal_max)

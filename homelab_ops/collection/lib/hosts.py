@@ -1,5 +1,6 @@
-"""What one host makes of a declared container: where its units go, whether systemd runs
-them, and the host's overrides (the lab's stand-in image, BTRFS pool paths).
+"""What one host makes of a declared container: where its units go, its backend (systemd
+or plain ``podman run``, lib/backend.py), and the host's overrides (the lab's stand-in
+image, BTRFS pool paths).
 
 The result is still a ``ContainerSpec`` — the effective one for that host — so units,
 ``podman run`` arguments, health checks and drift all derive from the same object.
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from homelab_ops.collection.lib.backend import Backend, choose
 from homelab_ops.models.inventory import QUADLET_DIR_ROOT, QUADLET_DIR_USER, host_value
 from homelab_ops.models.stack import (
     DIGEST_LABEL,
@@ -36,8 +38,7 @@ STATE_SUBDIR = ".local/state/homelab-ops"  # the agent's default state directory
 class HostTarget:
     name: str
     quadlet_dir: str
-    systemd: bool
-    user_mode: bool = False  # rootless: systemctl --user
+    backend: Backend
     lab_image: str | None = None
     pools: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)  # pyinfra's _env for podman
@@ -57,7 +58,7 @@ def host_target(name: str, data: Mapping[str, Any], facts: Mapping[str, Any]) ->
 
     Host data ``quadlet_dir`` wins; the lab keeps its units under its own directory;
     otherwise root uses /etc/containers/systemd and users ~/.config/containers/systemd.
-    Host data ``systemd`` (True/False) overrides detecting systemd as PID 1."""
+    The backend is ``backend.choose``'s."""
     if explicit := host_value(data, "quadlet_dir"):
         quadlet_dir = str(explicit)
     elif lab_dir := host_value(data, "lab_dir"):
@@ -66,12 +67,10 @@ def host_target(name: str, data: Mapping[str, Any], facts: Mapping[str, Any]) ->
         quadlet_dir = QUADLET_DIR_ROOT
     else:
         quadlet_dir = posixpath.join(facts["home"], QUADLET_DIR_USER)
-    systemd = host_value(data, "systemd")
     protected = (*SYSTEM_PATHS, posixpath.join(facts["home"], STATE_SUBDIR),
                  *([str(state_dir())] if name.startswith("@local") else []))
     return HostTarget(
-        name=name, quadlet_dir=quadlet_dir, user_mode=facts["uid"] != 0,
-        systemd=facts["systemd"] if systemd is None else bool(systemd),
+        name=name, quadlet_dir=quadlet_dir, backend=choose(data, lambda: facts),
         lab_image=host_value(data, "lab_image"),
         pools=dict(host_value(data, "btrfs_pools")),
         env=dict(host_value(data, "_env")), protected=protected,

@@ -1,5 +1,6 @@
 """podman operations for hosts without systemd (the lab backend): networks and
-containers run from the declared ``ContainerSpec`` with plain ``podman run``.
+containers run from the declared ``ContainerSpec`` with plain ``podman run``, and a
+container restarted or stopped by name (``lib/backend.PodmanRun``).
 
 pyinfra 3.10 has none (its docker operations hard-code ``docker``). Each operation
 reads the live state when it runs and yields nothing when it already matches, so a
@@ -9,6 +10,8 @@ Commands are argument lists quoted by pyinfra; names were validated by the model
 """
 
 from __future__ import annotations
+
+import re
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
@@ -20,10 +23,19 @@ from homelab_ops.models.observation import ContainerObs
 from homelab_ops.models.stack import STACK_LABEL, ContainerSpec, NetworkSpec
 
 STOP_SECONDS = "10"
+# what a container name given by hand (a playbook's ``service``) may be
+CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def podman(*args: str) -> StringCommand:
     return StringCommand("podman", *(QuoteString(a) for a in args))
+
+
+def checked_name(service: str) -> str:
+    """``service`` when it is a container name, else ValueError."""
+    if not CONTAINER_NAME.match(service or ""):
+        raise ValueError(f"not a container name: {service!r}")
+    return service
 
 
 def _live() -> dict[str, ContainerObs]:
@@ -102,3 +114,37 @@ def run_or_remove(spec: ContainerSpec) -> StringCommand:
     cleanup = podman("rm", "--force", "--time", "0", spec.name)
     return StringCommand(podman(*run_args(spec)), "||", "{", cleanup, ">/dev/null", "2>&1;",
                          "false;", "}")
+
+
+@operation(is_idempotent=False)
+def restarted(service: str):
+    """Restart a container with ``podman restart`` (the backend without systemd).
+
+    + service: the container's name
+
+    Not idempotent: it always restarts.
+
+    **Example:**
+
+    .. code:: python
+
+        podman.restarted(name="Restart home-wiki", service="home-wiki")
+    """
+    yield podman("restart", checked_name(service))
+
+
+@operation(is_idempotent=False)
+def stopped(service: str):
+    """Stop a container with ``podman stop`` (the backend without systemd).
+
+    + service: the container's name
+
+    A missing container is no error. Not idempotent: podman is asked every time.
+
+    **Example:**
+
+    .. code:: python
+
+        podman.stopped(name="Stop home-wiki", service="home-wiki")
+    """
+    yield podman("stop", "--ignore", "--time", STOP_SECONDS, checked_name(service))

@@ -1,5 +1,7 @@
 """Quadlet unit files: the operation that writes exactly a stack's declared set (units,
-or a stack's secret environment files); the facts it reads are in facts/quadlet.py."""
+or a stack's secret environment files; its facts are in facts/quadlet.py), and the two
+guards of their services pyinfra's ``systemd.service`` lacks: clearing a failed state
+and stopping a unit about to restart (``lib/backend.QuadletUnits``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
 
 from homelab_ops.collection.facts.quadlet import StackFiles
+from homelab_ops.collection.facts.systemd import UnitActiveState, UnitFailed
 from homelab_ops.models.stack import STACK_MARKER
 
 
@@ -59,3 +62,58 @@ def stack_files(directory: str, stack: str, contents: dict[str, str], private: b
         host.noop(f"{directory}: the files of {stack} are as declared")
     for name in gone:
         yield StringCommand("rm", "-f", "--", QuoteString(posixpath.join(directory, name)))
+
+
+@operation()
+def reset_failed(unit: str, user_mode: bool = False):
+    """Clear ``unit``'s failed state so systemd accepts a start again.
+
+    + unit: the unit's full name, e.g. ``home-wiki.service``
+    + user_mode: the user's systemd instance instead of the system's
+
+    After its start limit (``StartLimitBurst`` restarts within
+    ``StartLimitIntervalSec``) every ``systemctl restart`` is refused ("Start request
+    repeated too quickly") until ``systemctl reset-failed``. Nothing when the unit is
+    not failed.
+
+    **Example:**
+
+    .. code:: python
+
+        quadlet.reset_failed(name="Clear home-wiki's failed state", unit="home-wiki.service")
+    """
+    if not host.get_fact(UnitFailed, unit=unit, user_mode=user_mode):
+        host.noop(f"{unit} is not failed")
+        return
+    yield StringCommand("systemctl", *(("--user",) if user_mode else ()), "reset-failed",
+                        QuoteString(unit))
+
+
+# ActiveStates in which a unit is not running and will not start again by itself
+_AT_REST = ("inactive", "failed", "")
+
+
+@operation()
+def unit_stopped(unit: str, user_mode: bool = False):
+    """Stop ``unit`` unless it is at rest (inactive or failed).
+
+    A ``Restart=always`` unit whose start failed sits in ``activating``
+    (``auto-restart``) and starts again in a moment: pyinfra's
+    ``systemd.service(running=False)`` sees it as stopped and does nothing, so its
+    container could write while its data is being restored.
+
+    + unit: the unit's full name, e.g. ``home-wiki.service``
+    + user_mode: the user's systemd instance instead of the system's
+
+    **Example:**
+
+    .. code:: python
+
+        quadlet.unit_stopped(name="Stop home-wiki.service", unit="home-wiki.service")
+    """
+    state = host.get_fact(UnitActiveState, unit=unit, user_mode=user_mode)
+    if state in _AT_REST:
+        host.noop(f"{unit} is {state or 'unknown'}")
+        return
+    yield StringCommand("systemctl", *(("--user",) if user_mode else ()), "stop",
+                        QuoteString(unit))
