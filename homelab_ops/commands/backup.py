@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from homelab_ops.commands.base import App, command, emit, inventory_option, resolve_inventory
+from homelab_ops.render import backup as render
 
 
 @click.group()
@@ -66,37 +67,8 @@ def backup_run(app: App, inventory: Path | None, hosts: tuple[str, ...], schedul
         report = run_backup(entries, store, now=datetime.now(), schedule=schedule, tag=tag,
                             dry_run=dry_run, thresholds=app.settings.thresholds)
         refresh_metrics(store, app.settings)
-    emit(app, report.model_dump(mode="json"), _show_run)
+    emit(app, report.model_dump(mode="json"), render.run)
     return 0 if report.ok else 1
-
-
-def _show_run(report: dict[str, Any]) -> None:
-    for host, out in report["hosts"].items():
-        if out["ok"]:
-            click.echo(f"{host}: ok  ({out['rotation']['reason']})")
-        else:  # the headline is the failure; the forecast was read before the run
-            why = out.get("error") or next((op["error"] for op in out["ops"]
-                                            if not op.get("ok", True)), "failed")
-            click.echo(f"{host}: FAILED: {why}\n  space forecast before this run: "
-                       f"{out['rotation']['reason']}")
-        for why in out.get("unchecked", {}).values():
-            click.echo(f"  WARNING: {why}")
-        for op in out["ops"]:
-            state = ("would change" if op.get("would_change") else "no change") if \
-                report["dry_run"] else ("changed" if op.get("changed") else
-                                        "no change" if op.get("ok") else "FAILED")
-            click.echo(f"  {state:12} {op['name']}" + (f": {op['error']}"
-                                                        if op.get("error") else ""))
-        for key, vol in out["volumes"].items():
-            sent = "" if "sent_from" not in vol else (
-                f" (sent incrementally from {vol['sent_from']})" if vol["sent_from"]
-                else " (sent in full)")
-            click.echo(f"  {key}: newest {vol['snapshot']}"
-                       + (f", on target {vol.get('on_target')}{sent}" if "target" in vol
-                          else "")
-                       + (f"  ALERT: {vol['alert']}" if vol.get("alert") else ""))
-            for name, why in sorted(vol.get("unusable", {}).items()):
-                click.echo(f"  {key}: did not use {name} as incremental parent: {why}")
 
 
 @command(backup, "list")
@@ -106,18 +78,7 @@ def backup_list(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> Non
     from homelab_ops.backup.listing import copies
 
     rows = copies(_hosts(app, inventory, hosts, local_only=True))
-    emit(app, [r.model_dump(mode="json") for r in rows], _show_list)
-
-
-def _show_list(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        click.echo("no snapshots")
-    for r in rows:
-        flag = ("" if r["complete"] else
-                "  (cut-off receive: deleted by the next run)" if r["garbled"] else
-                "  (not a complete receive: kept, it may be yours; never an incremental "
-                "parent)")
-        click.echo(f"{r['host']:10} {r['subvolume']:20} {r['kind']:8} {r['name']}{flag}")
+    emit(app, [r.model_dump(mode="json") for r in rows], render.copies)
 
 
 @command(backup, "prune")
@@ -130,7 +91,7 @@ def backup_prune(app: App, inventory: Path | None, hosts: tuple[str, ...], dry_r
         from homelab_ops.backup.listing import prune_plan
 
         plan = prune_plan(_hosts(app, inventory, hosts, local_only=True), datetime.now())
-        emit(app, [r.model_dump(mode="json") for r in plan], _show_plan)
+        emit(app, [r.model_dump(mode="json") for r in plan], render.prune_plan)
         return 0
     from homelab_ops.backup.lock import backup_lock
     from homelab_ops.backup.runner import run_backup
@@ -138,16 +99,8 @@ def backup_prune(app: App, inventory: Path | None, hosts: tuple[str, ...], dry_r
     with backup_lock(app.settings.state_dir), app.store() as store:
         report = run_backup(_hosts(app, inventory, hosts), store, now=datetime.now(),
                             prune_only=True, thresholds=app.settings.thresholds)
-    emit(app, report.model_dump(mode="json"), _show_run)
+    emit(app, report.model_dump(mode="json"), render.run)
     return 0 if report.ok else 1
-
-
-def _show_plan(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        click.echo("no snapshots")
-    for r in rows:
-        click.echo(f"{'keep' if r['keep'] else 'DELETE':6} {r['kind']:8} {r['name']:40} "
-                   f"{r['reason']}")
 
 
 @command(backup, "verify")
@@ -162,21 +115,8 @@ def backup_verify(app: App, inventory: Path | None, hosts: tuple[str, ...]) -> i
     with backup_lock(app.settings.state_dir), app.store() as store:
         results = verify_hosts(_hosts(app, inventory, hosts, local_only=True), store)
         refresh_metrics(store, app.settings)
-    emit(app, results, _show_verify)
+    emit(app, results, render.restore_tests)
     return 0 if results and all(r["ok"] for r in results) else 1
-
-
-def _show_verify(results: list[dict[str, Any]]) -> None:
-    if not results:
-        click.echo("nothing to verify: no volume of an @local host has a backup target")
-    for r in results:
-        if r["ok"]:
-            click.echo(f"ok     {r['host']} {r['subvolume']}: {r['snapshot']} restored, "
-                       f"{r['files']} files match")
-        else:
-            what = r.get("error") or ", ".join(
-                f"{k}: {', '.join(r[k])}" for k in ("missing", "extra", "changed") if r.get(k))
-            click.echo(f"FAILED {r['host']} {r['subvolume']}: {what}")
 
 
 @command(backup, "status")
@@ -186,19 +126,6 @@ def backup_status_cmd(app: App) -> None:
 
     with app.store() as store:
         data = backup_status(store, time.time())
-    emit(app, data.model_dump(mode="json"), _show_status)
+    emit(app, data.model_dump(mode="json"), render.status)
 
 
-def _show_status(data: dict[str, Any]) -> None:
-    if not data["subvolumes"]:
-        click.echo("no backups recorded yet")
-    for key, entry in sorted(data["subvolumes"].items()):
-        last = entry["last_ok"]
-        when = f"{entry['age_hours']:.1f} h ago ({last['snapshot']})" if last else "never"
-        click.echo(f"{key:30} last ok backup: {when}" + ("  STALE" if key in data["stale"]
-                                                         else ""))
-    if not data["restore_tests"]:
-        click.echo("last restore test: never")
-    for key, test in sorted(data["restore_tests"].items()):
-        click.echo(f"{key:30} last restore test: {'ok' if test['ok'] else 'FAILED'} "
-                   f"{test['age_days']:.1f} days ago")

@@ -9,6 +9,7 @@ import click
 
 from homelab_ops.commands.base import App, command, emit, inventory_option, resolve_inventory
 from homelab_ops.errors import HomelabError, InputError
+from homelab_ops.render import stacks as render
 
 stack_files = click.argument("stacks", nargs=-1,
                              type=click.Path(path_type=Path, dir_okay=False))
@@ -92,7 +93,7 @@ def deploy_cmd(app: App, stack: Path, dry_run: bool, force: bool,
         result["ok"] = deployed.ok and all(healthy.values())
         with app.store() as store:
             run.record(store, declared, deployed, healthy)
-    emit(app, result, _show_deploy)
+    emit(app, result, render.deploy)
     return 0 if (dry_run and deployed.ok) or result.get("ok") else 1
 
 
@@ -106,22 +107,6 @@ def _progress(app: App):
         click.echo(f"  waiting for {check.container} {check.kind}{target} "
                    f"(attempt {attempt + 1})", err=True)
     return show
-
-
-def _show_deploy(d: dict[str, Any]) -> None:
-    for r in d["capacity"]:
-        for i in r["items"]:
-            mark = "fits" if i["fits"] else "does not fit (forced)"
-            click.echo(f"capacity {r['host']} {i['resource']}: {mark}: {i['basis']}")
-    verb = "would change" if d["dry_run"] else "changed"
-    for host, h in d["hosts"].items():
-        if not h["ok"]:
-            click.echo(f"{host}: deploy of {d['stack']} FAILED: {h['error']}")
-            continue
-        click.echo(f"{host}: {verb} {h['changes']} operation(s)"
-                   + "".join(f"\n  {name}" for name in h["changed"]))
-    if "health" in d:
-        _show_health(d["health"])
 
 
 @command(None, "health")
@@ -145,18 +130,8 @@ def health_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> in
         declared, secrets = loaded
         results += [{"stack": declared.name, **r.model_dump(mode="json")}
                     for r in run.health(inv, declared, secrets, progress=_progress(app))]
-    emit(app, results, _show_health)
+    emit(app, results, render.health)
     return 0 if all(r["ok"] for r in results) else 1
-
-
-def _show_health(results: list[dict[str, Any]]) -> None:
-    for r in results:
-        if r["kind"] == "unavailable":
-            click.echo(f"FAIL {r['seen']}")
-            continue
-        mark = "ok  " if r["ok"] else "FAIL"
-        target = f" {r['target']}" if r["target"] else ""
-        click.echo(f"{mark} {r['host']}: {r['container']} {r['kind']}{target}: {r['seen']}")
 
 
 @command(None, "drift")
@@ -179,18 +154,8 @@ def drift_cmd(app: App, stacks: tuple[Path, ...], inventory: Path | None) -> int
             continue
         declared, secrets = loaded
         found += [d.model_dump(mode="json") for d in run.drift(inv, declared, secrets)]
-    emit(app, found, _show_drift)
+    emit(app, found, render.drift)
     return 1 if found else 0
-
-
-def _show_drift(found: list[dict[str, Any]]) -> None:
-    from homelab_ops.models.drift import Difference
-
-    if not found:
-        click.echo("no drift: every host runs what its stacks declare")
-    for d in found:
-        diff = Difference.model_validate(d)
-        click.echo(diff.live if diff.kind == "unavailable" else diff.line())
 
 
 @click.group()
@@ -217,14 +182,7 @@ def patterns_show(app: App, name: str) -> None:
     if name not in pattern_names():
         raise HomelabError(f"unknown pattern {name!r} (known: {', '.join(pattern_names())})")
     data = load_pattern(name).model_dump(mode="json")
-    emit(app, data, _show_pattern)
-
-
-def _show_pattern(p: dict[str, Any]) -> None:
-    click.echo(f"{p['name']}: {p['description']}\nparameters:")
-    for name, spec in p["parameters"].items():
-        need = "required" if spec["required"] else f"default {spec['default']!r}"
-        click.echo(f"  {name} ({spec['type']}, {need}): {spec['description']}")
+    emit(app, data, render.pattern)
 
 
 @click.group("stacks")

@@ -1,6 +1,6 @@
 """What a person reads: one renderer module per concept, from a command's JSON-shaped
-result to the terminal. Commands import one only when a human reads (never on the
-``--json`` path), so a module here may pull in rich."""
+result to the terminal. A renderer that draws rich tables is imported inside its
+command, so no other command and no ``--json`` run pays for rich."""
 
 
 def mib(n: int | None) -> str:

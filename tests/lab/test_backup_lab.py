@@ -124,7 +124,7 @@ def test_cut_off_send_is_detected_cleaned_and_completed(vol: Vol, store: Store) 
     assert run_backup(vol.hosts(vol.config()), store, now=T0).ok
     vol.write("big.bin", 8 * 1024 * 1024)
     # a snapshot-only run, then its transfer dies after 256 KiB of the stream
-    assert run_backup(vol.hosts(vol.config(target=None)), store, now=T0 + timedelta(hours=1))
+    assert run_backup(vol.hosts(vol.config(target=None)), store, now=T0 + timedelta(hours=1)).ok
     first, second = f"{vol.name}.20260302T0200", f"{vol.name}.20260302T0300"
     send = subprocess.Popen(["btrfs", "send", "-q", "-p", str(vol.snapshots / first),
                              str(vol.snapshots / second)], stdout=subprocess.PIPE)
