@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from homelab_ops.backup import local
-from homelab_ops.backup.runner import host_layouts
 from homelab_ops.collection.lib import naming, retention, transfer
+from homelab_ops.collection.lib.layout import host_layouts
 from homelab_ops.models.backup import CopyRow, PruneRow
 
 HostData = Iterable[tuple[str, dict[str, Any]]]  # (inventory name, host data)

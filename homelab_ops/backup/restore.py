@@ -25,7 +25,7 @@ from pyinfra.api import QuoteString, StringCommand
 from homelab_ops.backup import local
 from homelab_ops.collection.facts.btrfs import BtrfsSubvolumes, over_ssh
 from homelab_ops.collection.lib import transfer
-from homelab_ops.collection.lib.layout import VolumeLayout, overlaps
+from homelab_ops.collection.lib.layout import VolumeLayout, host_layouts, overlaps
 from homelab_ops.collection.lib.naming import of_volume
 from homelab_ops.collection.lib.place import Place
 
@@ -191,8 +191,6 @@ def _send_receive(send: list[str], into: Path) -> str | None:
 def verify_hosts(hosts, store) -> list[dict[str, Any]]:
     """Restore-test every volume with a backup target of ``hosts`` ((name, host data)
     pairs) and record each result, so status and the health score judge it."""
-    from homelab_ops.backup.runner import host_layouts
-
     results = []
     for name, data in hosts:
         for vol in host_layouts(name, data)[1]:

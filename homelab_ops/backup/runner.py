@@ -12,8 +12,8 @@ from pydantic import MISSING
 
 from homelab_ops.backup import parents, rotation
 from homelab_ops.collection.lib import naming, retention, transfer
-from homelab_ops.collection.lib.layout import VolumeLayout, volume_layouts
-from homelab_ops.models.backup import BackupConfig, load_backup_config
+from homelab_ops.collection.lib.layout import VolumeLayout, host_layouts
+from homelab_ops.models.backup import BackupConfig
 from homelab_ops.models.backup_run import BackupRun, HostRun, OpRun, Rotation, VolumeRun
 from homelab_ops.models.event import Event
 from homelab_ops.models.inventory import host_value
@@ -21,16 +21,6 @@ from homelab_ops.models.prediction import disk_key
 from homelab_ops.models.settings import Thresholds
 
 HostEntry = tuple[str, dict[str, Any]]
-
-
-def host_layouts(name: str, data: dict[str, Any], source: str = "inventory"
-                 ) -> tuple[BackupConfig, list[VolumeLayout]]:
-    """A host's backup config and volume layouts; errors name ``source`` (the inventory
-    file) and the field as ``hosts[<name>].backup...``."""
-    prefix = f"hosts[{name}].backup"
-    config = load_backup_config(host_value(data, "backup"), source, prefix)
-    pools = host_value(data, "btrfs_pools")
-    return config, volume_layouts(config, pools, source, prefix, host=name)
 
 
 def _target_mount(config: BackupConfig, data: dict[str, Any]) -> tuple[str, str] | None:

@@ -34,7 +34,7 @@ def _hosts(app: App, inventory: Path | None, hosts: tuple[str, ...],
            local_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """(name, host data) of the chosen hosts; ``local_only`` keeps @local ones (what
     in-process btrfsutil can see)."""
-    from homelab_ops.backup.runner import host_layouts
+    from homelab_ops.collection.lib.layout import host_layouts
     from homelab_ops.errors import HomelabError
     from homelab_ops.inventory import inventory_file
 

@@ -179,8 +179,9 @@ def _free_disk(inventory, host, params, dry_run):
 def _must_keep(inventory, host: str) -> list[str]:
     """``dir/name`` of each volume's newest snapshot and of the incremental parent (the
     newest snapshot present on both sides), as the host holds them now."""
-    from homelab_ops.backup.runner import _observe, host_layouts
+    from homelab_ops.backup.runner import _observe
     from homelab_ops.collection.lib import naming
+    from homelab_ops.collection.lib.layout import host_layouts
     from homelab_ops.collection.session import pyinfra_session
 
     with pyinfra_session(_one_host(inventory, host)) as session:

@@ -126,7 +126,7 @@ def pairs_for(host: str, data: dict[str, Any], paths: list[str],
               names: list[str]) -> list[tuple[str, str]]:
     """(directory inside the pre-action snapshot, live directory) for every path, from
     the snapshot names ``pool/subvolume:snapshot`` the pre-action snapshot took."""
-    from homelab_ops.backup.runner import host_layouts
+    from homelab_ops.collection.lib.layout import host_layouts
 
     taken = dict(n.split(":", 1) for n in names)
     layouts = host_layouts(host, data)[1]

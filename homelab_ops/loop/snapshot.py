@@ -51,7 +51,8 @@ def take(store, state_dir: Path, host: str, data: Mapping[str, Any],
     """Snapshot the subvolumes holding ``paths`` on ``host`` (tagged ``tag``); never
     raises."""
     from homelab_ops.backup.lock import backup_lock
-    from homelab_ops.backup.runner import host_layouts, run_backup
+    from homelab_ops.backup.runner import run_backup
+    from homelab_ops.collection.lib.layout import host_layouts
 
     try:
         config, layouts = host_layouts(host, dict(data))

@@ -21,7 +21,8 @@ from pydantic import MISSING
 
 from homelab_ops.backup import local
 from homelab_ops.backup.restore import manifest, restore_test
-from homelab_ops.backup.runner import host_layouts, run_backup
+from homelab_ops.backup.runner import run_backup
+from homelab_ops.collection.lib.layout import host_layouts
 from homelab_ops.lab import lab_hosts
 from homelab_ops.store import Store
 from tests.conftest import REPO, run_cli

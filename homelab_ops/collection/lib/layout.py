@@ -18,10 +18,17 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homelab_ops.collection.lib.place import Place
 from homelab_ops.errors import InputError
-from homelab_ops.models.backup import BackupConfig, BackupTarget, BackupVolume
+from homelab_ops.models.backup import (
+    BackupConfig,
+    BackupTarget,
+    BackupVolume,
+    load_backup_config,
+)
+from homelab_ops.models.inventory import host_value
 
 _HOST_DIR = re.compile(r"^[A-Za-z0-9._+@-]{1,64}$")
 
@@ -144,3 +151,13 @@ def _refuse_scratch_overlaps(layouts: list[VolumeLayout], source: str,
                 raise InputError(source, f"{field_prefix}.restore_scratch_dir",
                                  f"restore scratch {vol.scratch} overlaps {what} {folder}: "
                                  "the restore test deletes what it restores there")
+
+
+def host_layouts(name: str, data: dict[str, Any], source: str = "inventory"
+                 ) -> tuple[BackupConfig, list[VolumeLayout]]:
+    """A host's backup config and volume layouts; errors name ``source`` (the inventory
+    file) and the field as ``hosts[<name>].backup...``."""
+    prefix = f"hosts[{name}].backup"
+    config = load_backup_config(host_value(data, "backup"), source, prefix)
+    pools = host_value(data, "btrfs_pools")
+    return config, volume_layouts(config, pools, source, prefix, host=name)
