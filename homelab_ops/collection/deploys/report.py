@@ -21,15 +21,9 @@ REPORT = (timers.Schedule("homelab-ops-report", "homelab-ops weekly report",
 def report_timer():
     """Install the weekly report timer and its service.
 
-    Takes no argument. The units are written to host data ``systemd_unit_dir`` and
-    enabled only where systemd runs (the host's backend: host data ``systemd``,
-    else systemd as PID 1).
-
-    + host data ``homelab_ops_exe``: absolute path of the agent (default
-      /usr/local/bin/homelab-ops)
-    + host data ``homelab_ops_state_dir``: the agent's state directory (optional)
-
-    The report reads the store only, so ``homelab_ops_inventory`` is not passed to it.
+    Takes no argument. Written and enabled as ``deploys.cycle.cycle_timer`` does, from
+    the same host data, except ``homelab_ops_inventory``: the report reads the store
+    only, so no inventory is passed to it.
 
     **Example:**
 
