@@ -35,17 +35,13 @@ def _hosts(app: App, inventory: Path | None, hosts: tuple[str, ...],
     """(name, host data) of the chosen hosts; ``local_only`` keeps @local ones (what
     in-process btrfsutil can see)."""
     from homelab_ops.collection.lib.layout import host_layouts
-    from homelab_ops.errors import HomelabError
-    from homelab_ops.inventory import inventory_file
+    from homelab_ops.inventory import inventory_file, only_hosts
 
-    found = [(h.name, h.data.dict()) for h in resolve_inventory(app, inventory)]
+    inv = resolve_inventory(app, inventory)
     source = str(inventory_file(inventory, app.settings))
-    for name, data in found:  # every host's backup data is valid before anything runs
-        host_layouts(name, data, source)
-    if hosts:
-        found = [h for h in found if h[0] in hosts]
-        if not found:
-            raise HomelabError(f"no host named {', '.join(hosts)} in the inventory")
+    for h in inv:  # every host's backup data is valid before anything runs
+        host_layouts(h.name, h.data.dict(), source)
+    found = [(h.name, h.data.dict()) for h in only_hosts(inv, hosts)]
     return [h for h in found if h[0].startswith("@local")] if local_only else found
 
 

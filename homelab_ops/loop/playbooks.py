@@ -114,15 +114,6 @@ def _line(exc: BaseException) -> str:
     return text[:300]
 
 
-def _one_host(inventory, host: str):
-    from homelab_ops.inventory import inventory_from_entries
-
-    chosen = [(h.name, h.data.dict()) for h in inventory if h.name == host]
-    if not chosen:
-        raise ValueError(f"{host}: not in the inventory")
-    return inventory_from_entries(chosen, "playbook")
-
-
 def _deploy(inventory, host: str, deploy_fn: Callable, kwargs: dict[str, Any],
             dry_run: bool, measure: str | None = None):
     """Run one deploy on one host: (ok, changed, error, detail)."""
@@ -132,8 +123,9 @@ def _deploy(inventory, host: str, deploy_fn: Callable, kwargs: dict[str, Any],
 
     from homelab_ops.collection.deploys.remediate import UsedBytes
     from homelab_ops.collection.session import pyinfra_session
+    from homelab_ops.inventory import only_hosts
 
-    with pyinfra_session(_one_host(inventory, host)) as session:
+    with pyinfra_session(only_hosts(inventory, [host])) as session:
         if session.unreachable:
             return False, False, f"unreachable: {session.unreachable[host]}", {}
         state = session.state
@@ -183,8 +175,9 @@ def _must_keep(inventory, host: str) -> list[str]:
     from homelab_ops.collection.lib import naming
     from homelab_ops.collection.lib.layout import host_layouts
     from homelab_ops.collection.session import pyinfra_session
+    from homelab_ops.inventory import only_hosts
 
-    with pyinfra_session(_one_host(inventory, host)) as session:
+    with pyinfra_session(only_hosts(inventory, [host])) as session:
         if session.unreachable:
             raise ConnectionError(f"unreachable: {session.unreachable[host]}")
         seen = _observe(session.state).get(host, {})
@@ -268,8 +261,9 @@ def _verdict(what: str, ok: bool, why: str = "") -> str:
 
 def _fact(inventory, host: str, fact, **kwargs):
     from homelab_ops.collection.session import FactFailed, fact_per_host, pyinfra_session
+    from homelab_ops.inventory import only_hosts
 
-    with pyinfra_session(_one_host(inventory, host)) as session:
+    with pyinfra_session(only_hosts(inventory, [host])) as session:
         if session.unreachable:
             raise ConnectionError(f"unreachable: {session.unreachable[host]}")
         value = fact_per_host(session.state, fact, lambda h: kwargs)[host]
@@ -352,8 +346,9 @@ def _verify_rotate(inventory, host, params):
 def _existing(inventory, host: str, paths: list[str]) -> set[str]:
     from homelab_ops.backup.runner import _observe
     from homelab_ops.collection.session import pyinfra_session
+    from homelab_ops.inventory import only_hosts
 
-    with pyinfra_session(_one_host(inventory, host)) as session:
+    with pyinfra_session(only_hosts(inventory, [host])) as session:
         seen = _observe(session.state).get(host, {})
     return {f"{d}/{n}" for d, names in seen.items() for n in names}
 
