@@ -18,6 +18,11 @@ DEFAULT_STATE_DIR = Path("~/.local/state/homelab-ops")
 PATTERNS_ENV = "HOMELAB_OPS_PATTERNS"
 
 
+def cache_dir() -> Path:
+    """Where derived files that can always be rebuilt live (XDG's cache directory)."""
+    return (env_path("XDG_CACHE_HOME") or Path("~/.cache").expanduser()) / "homelab-ops"
+
+
 def env_path(name: str) -> Path | None:
     value = os.environ.get(name, "").strip()
     return Path(value) if value else None

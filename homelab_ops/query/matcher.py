@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
+from homelab_ops.locations import cache_dir
 from homelab_ops.query.intents import Intent, load_database, load_intents
 from homelab_ops.query.normalize import normalize
 from homelab_ops.query.slots import (
@@ -72,8 +73,9 @@ class Match:
 @cache
 def index() -> Index:
     db = load_database()
-    return Index([(i.id, db.canonical(e)) for i in db.intents for e in i.examples]
-                 + [(OUT_OF_SCOPE, db.canonical(e)) for e in db.out_of_scope])
+    return Index.cached([(i.id, db.canonical(e)) for i in db.intents for e in i.examples]
+                        + [(OUT_OF_SCOPE, db.canonical(e)) for e in db.out_of_scope],
+                        cache_dir())
 
 
 def intent_by_id(intent_id: str) -> Intent:

@@ -14,11 +14,16 @@ any index structure.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import marshal
 import math
+import os
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
+from pathlib import Path
 
 NGRAMS = (3, 4, 5)
 TOP_K = 3
@@ -55,6 +60,39 @@ class Index:
         self.unseen_idf = math.log(1 + n) + 1.0
         self.labels = [label for label, _ in examples]
         self.vectors = [self._vector(c) for c in counts]
+
+    @classmethod
+    def cached(cls, examples: Sequence[tuple[str, str]], directory: Path) -> Index:
+        """The index of ``examples``, read from ``directory`` when this code built it
+        from the same examples, else built (the bulk of a cold ``ask``: ~170 ms for
+        ~1,100 examples, against ~20 ms to read) and saved there for the next process.
+        A missing, damaged or unwritable file only costs the build."""
+        source = Path(__file__).read_bytes() + sys.version.encode()
+        key = hashlib.sha256(source + marshal.dumps(list(map(tuple, examples)))).hexdigest()
+        path = directory / f"tfidf-{key[:32]}.marshal"
+        try:
+            idf, unseen, labels, vectors = marshal.loads(path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            index = cls(examples)
+            index._save(path)
+            return index
+        index = cls.__new__(cls)
+        index.idf, index.unseen_idf, index.labels, index.vectors = idf, unseen, labels, vectors
+        return index
+
+    def _save(self, path: Path) -> None:
+        """Write atomically, and drop the files of other examples or code."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_bytes(marshal.dumps((self.idf, self.unseen_idf, self.labels,
+                                           self.vectors)))
+            os.replace(tmp, path)
+            for old in path.parent.glob("tfidf-*.marshal"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only home: every process builds its own
 
     def _vector(self, counts: Counter[str]) -> dict[str, float]:
         vec = {t: (1.0 + math.log(k)) * self.idf.get(t, self.unseen_idf)
