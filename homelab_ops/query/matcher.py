@@ -75,7 +75,7 @@ def index() -> Index:
     db = load_database()
     return Index.cached([(i.id, db.canonical(e)) for i in db.intents for e in i.examples]
                         + [(OUT_OF_SCOPE, db.canonical(e)) for e in db.out_of_scope],
-                        cache_dir())
+                        cache_dir(), "ask")
 
 
 def intent_by_id(intent_id: str) -> Intent:

@@ -62,33 +62,37 @@ class Index:
         self.vectors = [self._vector(c) for c in counts]
 
     @classmethod
-    def cached(cls, examples: Sequence[tuple[str, str]], directory: Path) -> Index:
+    def cached(cls, examples: Sequence[tuple[str, str]], directory: Path,
+               name: str) -> Index:
         """The index of ``examples``, read from ``directory`` when this code built it
         from the same examples, else built (the bulk of a cold ``ask``: ~170 ms for
         ~1,100 examples, against ~20 ms to read) and saved there for the next process.
-        A missing, damaged or unwritable file only costs the build."""
+        ``name`` says whose index it is (ask's, recommend's): a new one replaces only
+        the older files of that name. A missing, damaged or unwritable file only costs
+        the build."""
         source = Path(__file__).read_bytes() + sys.version.encode()
         key = hashlib.sha256(source + marshal.dumps(list(map(tuple, examples)))).hexdigest()
-        path = directory / f"tfidf-{key[:32]}.marshal"
+        path = directory / f"tfidf-{name}-{key[:32]}.marshal"
         try:
             idf, unseen, labels, vectors = marshal.loads(path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
             index = cls(examples)
-            index._save(path)
+            index._save(path, f"tfidf-{name}-*.marshal")
             return index
         index = cls.__new__(cls)
         index.idf, index.unseen_idf, index.labels, index.vectors = idf, unseen, labels, vectors
         return index
 
-    def _save(self, path: Path) -> None:
-        """Write atomically, and drop the files of other examples or code."""
+    def _save(self, path: Path, older: str) -> None:
+        """Write atomically, and drop the files matching ``older`` (the same index
+        built from other examples or code)."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}")
             tmp.write_bytes(marshal.dumps((self.idf, self.unseen_idf, self.labels,
                                            self.vectors)))
             os.replace(tmp, path)
-            for old in path.parent.glob("tfidf-*.marshal"):
+            for old in path.parent.glob(older):
                 if old != path:
                     old.unlink(missing_ok=True)
         except OSError:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from homelab_ops.locations import cache_dir
 from homelab_ops.query.intents import load_database, spell, synonyms
 from homelab_ops.query.normalize import normalize
 from homelab_ops.query.slots import Names, find_names, mask, resolve_name
@@ -114,7 +115,8 @@ def _model() -> _Model:
     vocabulary = {w for _, _, examples in skills for e in examples for w in e.split()}
     vocabulary |= set(groups) | set(groups.values())
     canonical = _Model(threshold, Index([]), groups, frozenset(), {}).canonical
-    index = Index([(sid, canonical(e)) for sid, _, examples in skills for e in examples])
+    index = Index.cached([(sid, canonical(e)) for sid, _, examples in skills for e in examples],
+                         cache_dir(), "recommend")
     named = frozenset(sid for sid, _, examples in skills
                       if any("{service}" in e for e in examples))
     return _Model(threshold, index, groups, frozenset(vocabulary),
