@@ -8,11 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pyinfra import host as current
 from pyinfra.api import Config, Inventory, State
+from pyinfra.context import ctx_host
 
 from homelab_ops.collection.facts.quadlet import QuadletHost
 from homelab_ops.collection.lib import timers
-from homelab_ops.collection.lib.backend import PodmanRun, QuadletUnits, backend_of, choose
+from homelab_ops.collection.lib.backend import (
+    _CHOSEN,
+    PodmanRun,
+    QuadletUnits,
+    backend_of,
+    choose,
+)
 from homelab_ops.collection.lib.hosts import host_target
 from tests.unit.test_operations import Case, run_case
 
@@ -74,6 +82,17 @@ def test_a_pyinfra_host_is_decided_once_per_run() -> None:
     other = Inventory(([("nas", {"systemd": False})], {})).get_host("nas")
     assert backend_of(other) == PodmanRun()  # another run, another host object
 
+
+
+def test_through_pyinfra_s_host_proxy_the_choice_is_kept_with_the_host() -> None:
+    """Deploys ask with pyinfra's ``host`` proxy. Kept under the proxy (which outlives
+    every Host), a choice outlived its host, and a new Host at the freed address got
+    it: CI's restore_data case ran a systemd host as podman."""
+    host = Inventory(([("nas", {"systemd": False})], {})).get_host("nas")
+    with ctx_host.use(host):
+        assert backend_of(current) == PodmanRun()
+    kept = list(_CHOSEN.keys())
+    assert any(k is host for k in kept) and not any(k is current for k in kept)
 
 def _timer_facts(pid1: bool) -> dict[str, dict[str, Any]]:
     """Facts of a host without the timer units yet: pyinfra's files and systemd

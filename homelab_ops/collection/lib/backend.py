@@ -18,6 +18,7 @@ from weakref import WeakKeyDictionary
 
 from pydantic import TypeAdapter
 from pyinfra import host as current
+from pyinfra.context import ctx_host
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
@@ -157,7 +158,13 @@ _CHOSEN: WeakKeyDictionary[Any, Backend] = WeakKeyDictionary()
 
 def backend_of(host: Any) -> Backend:
     """The backend of pyinfra ``host``, chosen on the first ask and kept with the host
-    (one Host object per inventory, so per run): its fact is read at most once."""
+    (one Host object per inventory, so per run): its fact is read at most once.
+
+    Deploys pass pyinfra's ``host`` proxy, which hashes and compares as the host it
+    points at but outlives it: the choice is kept with that Host, never with the proxy,
+    or a later Host at the freed one's address would inherit its backend."""
+    if host is current:
+        host = ctx_host.get()
     if host not in _CHOSEN:
         _CHOSEN[host] = choose(host.data, cache(lambda: host.get_fact(QuadletHost)))
     return _CHOSEN[host]
