@@ -26,7 +26,7 @@ from homelab_ops.store import Store
 from tests.conftest import run_cli
 from tests.lab.test_vm_lab import QUADLET, remove_stack
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.vm]
 SECRET_ENV = "LOOPVM_DB_PASSWORD"
 
 

@@ -26,7 +26,7 @@ from homelab_ops.store import Store
 from tests.conftest import run_cli
 from tests.lab.test_backup_lab import _pyinfra
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.vm]
 
 SECRET_ENV = "VM_DB_PASSWORD"
 SECRET = "s3cret-" + uuid.uuid4().hex
