@@ -19,8 +19,12 @@ fi
 
 vm_log=$(mktemp /tmp/homelab-ops-vm-tests.XXXXXX)
 echo "pytest -m vm runs beside this session; its report follows (live: $vm_log)"
-"$py" -m pytest -m vm >"$vm_log" 2>&1 &
+# job control on for this start only: a script's plain `&` child ignores SIGINT, and
+# the trap below could not interrupt it
+set -m
+"$py" -m pytest -m vm </dev/null >"$vm_log" 2>&1 &
 vm_pid=$!
+set +m
 # an interrupted run interrupts both sessions: each takes its own lab down
 trap 'kill -INT "$vm_pid" 2>/dev/null || true' INT TERM
 status=0
